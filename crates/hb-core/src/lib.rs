@@ -1,0 +1,1 @@
+//! hb-core (skeleton)
