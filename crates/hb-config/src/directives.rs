@@ -1,0 +1,791 @@
+//! The `ha.cf` keyword table: every directive Heartbeat 3.0.6 accepts, one handler each.
+//!
+//! Sources of the list: the directive table and whole-line directives of Heartbeat 3.0.6's
+//! `config.c` (names confirmed in the strings of Debian's `/usr/libexec/heartbeat/heartbeat`),
+//! its communication plugins (`/usr/lib/heartbeat/plugins/HBcomm/*.so`), the `ha.cf(5)` manual
+//! page and the annotated sample `ha.cf` shipped in `/usr/share/doc/heartbeat`.
+//! `docs/ha.cf.md` documents each entry; a test keeps the two in step.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::Diags;
+use crate::hacf::{AutoFailback, Builder, GenMethod, HaCf, Line, Timed, UuidFrom};
+use crate::media::{self, DEFAULT_UDPPORT, parse_port};
+use crate::proto::MsgFmt;
+use crate::time::{ms, parse_time};
+use crate::value::{edit_distance, is_node_name, parse_bool};
+
+/// What heartbeat-rs does with a directive.
+#[derive(Clone, Copy)]
+pub(crate) enum Status {
+    /// Implemented by this handler.
+    Implemented(Handler),
+    /// Recognised, ignored with a warning; the optional handler still checks what Heartbeat
+    /// itself would reject.
+    Unsupported(Option<Handler>),
+}
+
+/// Applies one directive line to the builder, reporting problems into `diags`.
+pub(crate) type Handler = fn(&mut Builder, &Line<'_>, &mut Diags);
+
+/// How often a directive may appear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repeat {
+    /// Any number of times (lists, media, positional settings).
+    Many,
+    /// The last one wins (as in Heartbeat); repeats draw a warning.
+    LastWins,
+    /// At most once (Heartbeat refuses a repeat); the key is shared by aliases.
+    Once(&'static str),
+}
+
+/// One entry of the keyword table.
+pub(crate) struct Directive {
+    pub(crate) name: &'static str,
+    pub(crate) status: Status,
+    pub(crate) repeat: Repeat,
+    /// Whether Heartbeat records the value for `cl_status hbparameter`.
+    pub(crate) recorded: bool,
+    /// Heartbeat's recorded default, if it has one.
+    pub(crate) default: Option<&'static str>,
+}
+
+const fn imp(
+    name: &'static str,
+    handler: Handler,
+    repeat: Repeat,
+    recorded: bool,
+    default: Option<&'static str>,
+) -> Directive {
+    Directive {
+        name,
+        status: Status::Implemented(handler),
+        repeat,
+        recorded,
+        default,
+    }
+}
+
+const fn uns(name: &'static str, recorded: bool, default: Option<&'static str>) -> Directive {
+    Directive {
+        name,
+        status: Status::Unsupported(None),
+        repeat: Repeat::Many,
+        recorded,
+        default,
+    }
+}
+
+use Repeat::{LastWins, Many, Once};
+
+/// Every directive, in the order of `docs/ha.cf.md`.
+pub(crate) static DIRECTIVES: &[Directive] = &[
+    // Implemented.
+    imp("node", node, Many, false, None),
+    imp("keepalive", keepalive, LastWins, true, Some("1000ms")),
+    imp("deadtime", deadtime, LastWins, true, Some("30000ms")),
+    imp("warntime", warntime, LastWins, true, None),
+    imp("initdead", initdead, LastWins, true, None),
+    imp("udpport", udpport, Many, true, None),
+    imp("bcast", bcast, Many, false, None),
+    imp("udp", udp, Many, false, None),
+    imp("ucast", ucast, Many, false, None),
+    imp("mcast", mcast, Many, false, None),
+    imp(
+        "auto_failback",
+        auto_failback,
+        LastWins,
+        true,
+        Some("legacy"),
+    ),
+    imp("nice_failback", nice_failback, LastWins, false, None),
+    imp("msgfmt", msgfmt, LastWins, true, Some("classic")),
+    imp(
+        "max_rexmit_delay",
+        max_rexmit_delay,
+        LastWins,
+        true,
+        Some("250"),
+    ),
+    imp("hopfudge", hopfudge, LastWins, true, Some("1")),
+    imp("debug", debug, LastWins, true, None),
+    imp("logfile", logfile, LastWins, true, None),
+    imp("debugfile", debugfile, LastWins, true, None),
+    imp("logfacility", logfacility, LastWins, true, None),
+    imp("use_logd", use_logd, LastWins, true, None),
+    imp("hbgenmethod", hbgenmethod, LastWins, true, Some("file")),
+    imp("uuidfrom", uuidfrom, LastWins, true, Some("file")),
+    imp("realtime", realtime, LastWins, true, Some("true")),
+    imp("crm", crm, Once("pacemaker"), true, None),
+    imp("pacemaker", crm, Once("pacemaker"), true, Some("false")),
+    imp("autojoin", autojoin, LastWins, true, Some("none")),
+    imp("agent_timeout", agent_timeout, LastWins, true, Some("30")),
+    // Recognised, not supported yet.
+    Directive {
+        name: "apiauth",
+        status: Status::Unsupported(Some(apiauth)),
+        repeat: Many,
+        recorded: false,
+        default: None,
+    },
+    Directive {
+        name: "baud",
+        status: Status::Unsupported(None),
+        repeat: Once("baud"),
+        recorded: true,
+        default: Some("19200"),
+    },
+    uns("cluster", true, Some("linux-ha")),
+    uns("compression", true, Some("zlib")),
+    uns("compression_threshold", true, Some("2")),
+    uns("conn_logd_time", true, Some("60")),
+    uns("coredumps", true, Some("true")),
+    uns("coreroot", true, None),
+    uns("crm_daemon_dir", true, None),
+    uns("crmd_spawns_pengine", true, None),
+    uns("deadping", true, None),
+    uns("enable_config_writes", true, Some("on")),
+    uns("env", false, None),
+    uns("failfast", false, None),
+    uns("hbaping", false, None),
+    uns("log_badpack", true, Some("true")),
+    uns("mcast6", false, None),
+    uns("memreserve", true, Some("6500")),
+    uns("ping", false, None),
+    uns("ping6", false, None),
+    uns("ping_group", false, None),
+    uns("quorum_server", true, None),
+    uns("record_config_changes", true, Some("on")),
+    uns("record_pengine_inputs", true, Some("on")),
+    uns("respawn", false, None),
+    uns("rtprio", true, None),
+    uns("serial", false, None),
+    uns("stonith", false, None),
+    uns("stonith_host", false, None),
+    uns("syslogmsgfmt", true, Some("true")),
+    uns("traditional_compression", true, Some("no")),
+    uns("ucast6", false, None),
+    uns("use_apphbd", false, None),
+    Directive {
+        name: "watchdog",
+        status: Status::Unsupported(None),
+        repeat: Once("watchdog"),
+        recorded: true,
+        default: None,
+    },
+];
+
+/// The table entry for `name` (exact, case-sensitive, as in Heartbeat).
+pub(crate) fn lookup(name: &str) -> Option<&'static Directive> {
+    DIRECTIVES.iter().find(|d| d.name == name)
+}
+
+/// The closest known directive within edit distance 2, for "did you mean".
+pub(crate) fn suggest(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    DIRECTIVES
+        .iter()
+        .map(|d| {
+            (
+                edit_distance(&lower, d.name).min(edit_distance(name, d.name)),
+                d.name,
+            )
+        })
+        .filter(|(dist, _)| *dist <= 2)
+        .min_by_key(|(dist, _)| *dist)
+        .map(|(_, n)| n)
+}
+
+/// Applies one line: lookup, repeat rules, then the directive's handler.
+pub(crate) fn apply(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    let at = Some(line.lineno);
+    let Some(d) = lookup(line.name) else {
+        let mut msg = format!("unknown directive '{}'", line.name);
+        if let Some(s) = suggest(line.name) {
+            msg.push_str(&format!(" (did you mean '{s}'?)"));
+        }
+        diags.error(at, msg);
+        return;
+    };
+    let key = match d.repeat {
+        Once(key) => key,
+        Many | LastWins => d.name,
+    };
+    if let Some(&first) = b.seen.get(key) {
+        match d.repeat {
+            Once(_) => {
+                diags.error(
+                    at,
+                    format!(
+                        "directive '{}' repeated (first set on line {first}); it may appear \
+                         only once",
+                        line.name
+                    ),
+                );
+                return;
+            }
+            LastWins if matches!(d.status, Status::Implemented(_)) => diags.warn(
+                at,
+                format!(
+                    "directive '{}' repeated (first set on line {first}); the last value wins",
+                    line.name
+                ),
+            ),
+            LastWins | Many => {}
+        }
+    }
+    b.seen.entry(key).or_insert(line.lineno);
+    b.parameters
+        .push((line.name.to_owned(), line.rest.to_owned()));
+    match d.status {
+        Status::Implemented(handler) => handler(b, line, diags),
+        Status::Unsupported(check) => {
+            if let Some(check) = check {
+                check(b, line, diags);
+            }
+            diags.warn(
+                at,
+                format!("directive '{}' is not supported yet (ignored)", line.name),
+            );
+        }
+    }
+}
+
+/// What `cl_status hbparameter -p NAME` reports (see [`HaCf::hbparameter`]).
+pub(crate) fn hbparameter(hacf: &HaCf, name: &str) -> Option<String> {
+    let d = lookup(name).filter(|d| d.recorded)?;
+    // crm and pacemaker share one setting.
+    let aliases: &[&str] = match name {
+        "crm" | "pacemaker" => &["crm", "pacemaker"],
+        _ => &[name],
+    };
+    let written = hacf
+        .parameters
+        .iter()
+        .rev()
+        .find(|(n, _)| aliases.contains(&n.as_str()))
+        // Heartbeat records each value of an option line in turn: the last one stays.
+        .and_then(|(_, v)| v.split([' ', '\t', ',']).rfind(|s| !s.is_empty()));
+    if let Some(v) = written {
+        return Some(v.to_owned());
+    }
+    let computed = |d: Duration| Some(format!("{}ms", d.as_millis()));
+    match name {
+        "warntime" => computed(hacf.warntime),
+        "initdead" => computed(hacf.initdead),
+        "deadping" => computed(hacf.deadtime),
+        "udpport" => Some(DEFAULT_UDPPORT.to_string()),
+        "debug" => Some("0".to_owned()),
+        _ => d.default.map(str::to_owned),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Value helpers
+
+/// The single value of an option directive, or an error.
+fn one<'a>(line: &Line<'a>, diags: &mut Diags) -> Option<&'a str> {
+    match line.values().as_slice() {
+        [v] => Some(v),
+        [] => {
+            diags.error(
+                Some(line.lineno),
+                format!("directive '{}' needs a value", line.name),
+            );
+            None
+        }
+        more => {
+            diags.error(
+                Some(line.lineno),
+                format!(
+                    "directive '{}' takes one value, got {}",
+                    line.name,
+                    more.len()
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn time_value(line: &Line<'_>, diags: &mut Diags) -> Option<Duration> {
+    let v = one(line, diags)?;
+    match parse_time(v) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            diags.error(Some(line.lineno), format!("invalid {}: {e}", line.name));
+            None
+        }
+    }
+}
+
+fn set_time(slot: &mut Timed, line: &Line<'_>, diags: &mut Diags, min_exclusive_zero: bool) {
+    if let Some(d) = time_value(line, diags) {
+        if min_exclusive_zero && d.is_zero() {
+            diags.error(
+                Some(line.lineno),
+                format!("{} must be greater than 0 (got {})", line.name, ms(d)),
+            );
+            return;
+        }
+        *slot = Some((d, line.lineno));
+    }
+}
+
+fn bool_value(line: &Line<'_>, diags: &mut Diags) -> Option<bool> {
+    let v = one(line, diags)?;
+    let parsed = parse_bool(v);
+    if parsed.is_none() {
+        diags.error(
+            Some(line.lineno),
+            format!(
+                "invalid {} '{v}': expected on or off (or yes/no, true/false)",
+                line.name
+            ),
+        );
+    }
+    parsed
+}
+
+fn int_value(line: &Line<'_>, diags: &mut Diags, max: u32) -> Option<u32> {
+    let v = one(line, diags)?;
+    let parsed = v
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| v.parse::<u32>().ok())
+        .flatten()
+        .filter(|n| *n <= max);
+    if parsed.is_none() {
+        diags.error(
+            Some(line.lineno),
+            format!(
+                "invalid {} '{v}': expected a whole number 0-{max}",
+                line.name
+            ),
+        );
+    }
+    parsed
+}
+
+fn keyword<T: Clone>(line: &Line<'_>, diags: &mut Diags, choices: &[(&str, T)]) -> Option<T> {
+    let v = one(line, diags)?;
+    let lower = v.to_ascii_lowercase();
+    let found = choices
+        .iter()
+        .find(|(k, _)| *k == lower)
+        .map(|(_, t)| t.clone());
+    if found.is_none() {
+        let names: Vec<&str> = choices.iter().map(|(k, _)| *k).collect();
+        diags.error(
+            Some(line.lineno),
+            format!(
+                "invalid {} '{v}': expected {}",
+                line.name,
+                names.join(" or ")
+            ),
+        );
+    }
+    found
+}
+
+fn path_value(line: &Line<'_>, diags: &mut Diags) -> Option<PathBuf> {
+    let v = one(line, diags)?;
+    if !v.starts_with('/') {
+        diags.warn(
+            Some(line.lineno),
+            format!(
+                "{} '{v}' is a relative path; use an absolute path",
+                line.name
+            ),
+        );
+    }
+    Some(PathBuf::from(v))
+}
+
+// ---------------------------------------------------------------------------------------
+// Handlers of implemented directives
+
+fn node(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    let names = line.values();
+    if names.is_empty() {
+        diags.error(Some(line.lineno), "node needs at least one node name");
+    }
+    for name in names {
+        if !is_node_name(name) {
+            diags.error(
+                Some(line.lineno),
+                format!("invalid node name '{name}': expected a host name as printed by uname -n"),
+            );
+            continue;
+        }
+        let name = name.to_ascii_lowercase();
+        if b.nodes.contains(&name) {
+            diags.warn(
+                Some(line.lineno),
+                format!("node '{name}' is listed more than once"),
+            );
+        } else {
+            b.nodes.push(name);
+        }
+    }
+}
+
+fn keepalive(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    set_time(&mut b.keepalive, line, diags, true);
+}
+
+fn deadtime(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    set_time(&mut b.deadtime, line, diags, false);
+}
+
+fn warntime(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    set_time(&mut b.warntime, line, diags, true);
+}
+
+fn initdead(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    set_time(&mut b.initdead, line, diags, false);
+}
+
+fn agent_timeout(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    set_time(&mut b.agent_timeout, line, diags, true);
+}
+
+fn udpport(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    let Some(v) = one(line, diags) else { return };
+    let Some(port) = parse_port(v) else {
+        diags.error(
+            Some(line.lineno),
+            format!("invalid udpport '{v}': expected a port number 1-65535"),
+        );
+        return;
+    };
+    if let Some(first) = b.first_port_medium
+        && port != b.udpport
+    {
+        diags.warn(
+            Some(line.lineno),
+            format!(
+                "udpport {port} applies only to bcast/ucast lines after it; media from line \
+                 {first} on keep port {}",
+                b.udpport
+            ),
+        );
+    }
+    b.udpport = port;
+}
+
+fn push_media(
+    b: &mut Builder,
+    line: &Line<'_>,
+    diags: &mut Diags,
+    media: Result<Vec<media::Medium>, String>,
+) {
+    match media {
+        Ok(media) => {
+            if b.first_port_medium.is_none() {
+                b.first_port_medium = Some(line.lineno);
+            }
+            b.media.extend(media);
+        }
+        Err(e) => diags.error(Some(line.lineno), e),
+    }
+}
+
+fn bcast(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    let media = media::parse_bcast(&line.values(), b.udpport);
+    push_media(b, line, diags, media);
+}
+
+fn udp(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    diags.warn(
+        Some(line.lineno),
+        "directive 'udp' is an obsolete name for 'bcast'",
+    );
+    bcast(b, line, diags);
+}
+
+fn ucast(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    let words = line.words();
+    if let Some(extra) = words.get(2..).filter(|e| !e.is_empty()) {
+        diags.warn(
+            Some(line.lineno),
+            format!(
+                "ucast takes one peer per line: '{}' ignored, as Heartbeat does; add a ucast \
+                 line per peer",
+                extra.join(" ")
+            ),
+        );
+    }
+    let media = media::parse_ucast(words.get(..2).unwrap_or(&words), b.udpport);
+    push_media(b, line, diags, media);
+}
+
+fn mcast(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    match media::parse_mcast(&line.words()) {
+        Ok(m) => b.media.push(m),
+        Err(e) => diags.error(Some(line.lineno), e),
+    }
+}
+
+fn auto_failback(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    let Some(v) = one(line, diags) else { return };
+    let value = match parse_bool(v) {
+        Some(true) => AutoFailback::On,
+        Some(false) => AutoFailback::Off,
+        None if v.eq_ignore_ascii_case("legacy") => AutoFailback::Legacy,
+        None => {
+            diags.error(
+                Some(line.lineno),
+                format!("invalid auto_failback '{v}': expected on, off or legacy"),
+            );
+            return;
+        }
+    };
+    b.auto_failback = Some((value, line.lineno));
+}
+
+/// `nice_failback BOOL`, read exactly as Heartbeat 3.0.6 reads it (verified against Debian's
+/// binary): whatever the boolean, the result is `auto_failback off` if an earlier
+/// `auto_failback` line chose on or off, else `auto_failback legacy`.
+fn nice_failback(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    if bool_value(line, diags).is_none() {
+        return;
+    }
+    let after_on_off = matches!(
+        b.auto_failback,
+        Some((AutoFailback::On | AutoFailback::Off, _))
+    );
+    let (value, word) = if after_on_off {
+        (AutoFailback::Off, "off")
+    } else {
+        (AutoFailback::Legacy, "legacy")
+    };
+    diags.warn(
+        Some(line.lineno),
+        format!(
+            "nice_failback is obsolete; as in Heartbeat 3.0.6 this line means 'auto_failback \
+             {word}': write 'auto_failback on' or 'auto_failback off' instead"
+        ),
+    );
+    b.auto_failback = Some((value, line.lineno));
+}
+
+fn msgfmt(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    if let Some(f) = keyword(
+        line,
+        diags,
+        &[
+            ("classic", MsgFmt::Classic),
+            ("netstring", MsgFmt::Netstring),
+        ],
+    ) {
+        b.msgfmt = f;
+    }
+}
+
+fn max_rexmit_delay(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    let Some(v) = one(line, diags) else { return };
+    // Heartbeat reads a whole number of milliseconds; an "ms" suffix is tolerated.
+    let digits = v
+        .strip_suffix("ms")
+        .or_else(|| v.strip_suffix("MS"))
+        .unwrap_or(v);
+    let millis = digits
+        .bytes()
+        .all(|c| c.is_ascii_digit())
+        .then(|| digits.parse::<u32>().ok())
+        .flatten()
+        .filter(|m| *m > 0);
+    match millis {
+        Some(m) => b.max_rexmit_delay = Duration::from_millis(u64::from(m)),
+        None => diags.error(
+            Some(line.lineno),
+            format!(
+                "invalid max_rexmit_delay '{v}': expected a whole number of milliseconds above 0"
+            ),
+        ),
+    }
+}
+
+fn hopfudge(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    if let Some(n) = int_value(line, diags, 255) {
+        b.hopfudge = n;
+    }
+}
+
+fn debug(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    if let Some(n) = int_value(line, diags, 255) {
+        b.debug = n;
+    }
+}
+
+fn logfile(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    if let Some(p) = path_value(line, diags) {
+        b.logfile = Some(p);
+    }
+}
+
+fn debugfile(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    if let Some(p) = path_value(line, diags) {
+        b.debugfile = Some(p);
+    }
+}
+
+/// syslog facility names (glibc's table) plus Heartbeat's `none` (no syslog).
+const FACILITIES: &[&str] = &[
+    "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "security",
+    "syslog", "user", "uucp", "local0", "local1", "local2", "local3", "local4", "local5", "local6",
+    "local7", "none",
+];
+
+fn logfacility(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    let Some(v) = one(line, diags) else { return };
+    let lower = v.to_ascii_lowercase();
+    if FACILITIES.contains(&lower.as_str()) {
+        b.logfacility = Some(lower);
+    } else {
+        diags.error(
+            Some(line.lineno),
+            format!(
+                "invalid logfacility '{v}': expected a syslog facility (daemon, local0 ... \
+                 local7, ...) or none"
+            ),
+        );
+    }
+}
+
+fn use_logd(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    if let Some(v) = bool_value(line, diags) {
+        b.use_logd = v;
+    }
+}
+
+fn hbgenmethod(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    if let Some(m) = keyword(
+        line,
+        diags,
+        &[("file", GenMethod::File), ("time", GenMethod::Time)],
+    ) {
+        b.hbgenmethod = m;
+    }
+}
+
+fn uuidfrom(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    if let Some(u) = keyword(
+        line,
+        diags,
+        &[("file", UuidFrom::File), ("nodename", UuidFrom::NodeName)],
+    ) {
+        b.uuidfrom = u;
+    }
+}
+
+fn realtime(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    if let Some(v) = bool_value(line, diags) {
+        b.realtime = v;
+    }
+}
+
+/// `crm` / `pacemaker`: only the haresources mode (off) exists here.
+fn crm(_: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    let Some(v) = one(line, diags) else { return };
+    if parse_bool(v) != Some(false) {
+        diags.error(
+            Some(line.lineno),
+            format!(
+                "{} '{v}' is not supported: heartbeat-rs only runs haresources resource \
+                 management (crm no)",
+                line.name
+            ),
+        );
+    }
+}
+
+fn autojoin(_: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    let Some(v) = one(line, diags) else { return };
+    match v.to_ascii_lowercase().as_str() {
+        "none" => {}
+        "other" | "any" => diags.error(
+            Some(line.lineno),
+            format!(
+                "autojoin '{v}' conflicts with haresources resource management (Heartbeat \
+                 refuses this combination too); use autojoin none"
+            ),
+        ),
+        _ => diags.error(
+            Some(line.lineno),
+            format!("invalid autojoin '{v}': expected none, other or any"),
+        ),
+    }
+}
+
+/// Checks what Heartbeat checks in an (otherwise ignored) `apiauth` line: a client name,
+/// a uid= or gid= list, and no client declared twice.
+fn apiauth(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    let words = line.words();
+    let Some((client, lists)) = words.split_first() else {
+        diags.error(
+            Some(line.lineno),
+            "apiauth needs a client name and a uid= or gid= list",
+        );
+        return;
+    };
+    if lists.is_empty()
+        || lists
+            .iter()
+            .any(|w| !w.starts_with("uid=") && !w.starts_with("gid="))
+    {
+        diags.error(
+            Some(line.lineno),
+            format!(
+                "invalid apiauth for '{client}': expected apiauth CLIENT [uid=LIST] [gid=LIST]"
+            ),
+        );
+    }
+    if let Some(first) = b.apiauth_clients.get(*client) {
+        diags.error(
+            Some(line.lineno),
+            format!("apiauth for client '{client}' repeated (first on line {first})"),
+        );
+    } else {
+        b.apiauth_clients.insert((*client).to_owned(), line.lineno);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_are_unique() {
+        let mut names: Vec<&str> = DIRECTIVES.iter().map(|d| d.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+    }
+
+    #[test]
+    fn every_directive_is_documented_in_docs_ha_cf_md() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/ha.cf.md"))
+                .expect("docs/ha.cf.md exists");
+        for d in DIRECTIVES {
+            assert!(
+                doc.contains(&format!("### `{}`", d.name)),
+                "docs/ha.cf.md has no section for '{}'",
+                d.name
+            );
+        }
+    }
+
+    #[test]
+    fn suggestions_are_within_edit_distance_two() {
+        assert_eq!(suggest("keepalvie"), Some("keepalive"));
+        assert_eq!(suggest("Node"), Some("node"));
+        assert_eq!(suggest("deadtim"), Some("deadtime"));
+        assert_eq!(suggest("autofailback"), Some("auto_failback"));
+        assert_eq!(suggest("frobnicate"), None);
+    }
+}
