@@ -1,1 +1,13 @@
-//! hb-sys (skeleton)
+//! Linux adapters for heartbeat-rs: the only crate allowed to contain `unsafe`.
+//!
+//! - [`media`]: UDP heartbeat media (bcast, ucast, mcast) built with socket2, bound to devices.
+//! - [`agent`]: running resource agents as process groups with timeouts.
+//! - [`addr`]: IPv4 address add/delete/lookup over rtnetlink.
+//! - [`garp`]: gratuitous ARP from an AF_PACKET socket.
+//!
+//! Everything here is I/O; decisions live in `hb-core`.
+
+pub mod addr;
+pub mod agent;
+pub mod garp;
+pub mod media;
