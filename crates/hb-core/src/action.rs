@@ -1,0 +1,177 @@
+//! Inputs and outputs of the core that are not packets: agent runs, their results, and
+//! operator commands.
+
+use std::fmt;
+
+/// Identifies one agent run; the shell hands it back with the result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OpId(pub u64);
+
+impl fmt::Display for OpId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "op{}", self.0)
+    }
+}
+
+/// An operation of the heartbeat `resource.d` convention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AgentOp {
+    /// Start the resource (idempotent).
+    Start,
+    /// Stop the resource (idempotent).
+    Stop,
+    /// Ask whether the resource is running here.
+    Status,
+}
+
+impl AgentOp {
+    /// The action word passed to the agent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentOp::Start => "start",
+            AgentOp::Stop => "stop",
+            AgentOp::Status => "status",
+        }
+    }
+}
+
+impl fmt::Display for AgentOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an agent run came to, as judged by the shell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentResult {
+    /// start/stop succeeded.
+    Success,
+    /// status: the resource runs here.
+    Running,
+    /// status: the resource does not run here.
+    NotRunning,
+    /// The agent exited unsuccessfully (exit code, or `None` if killed by a signal) or
+    /// could not be run at all.
+    Failed(Option<i32>),
+    /// The agent exceeded its timeout and its process group was killed.
+    TimedOut,
+}
+
+impl AgentResult {
+    pub(crate) fn is_success(self) -> bool {
+        matches!(self, AgentResult::Success)
+    }
+}
+
+impl fmt::Display for AgentResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AgentResult::Success => f.write_str("success"),
+            AgentResult::Running => f.write_str("running"),
+            AgentResult::NotRunning => f.write_str("not running"),
+            AgentResult::Failed(Some(c)) => write!(f, "failed (exit {c})"),
+            AgentResult::Failed(None) => f.write_str("failed (killed or not runnable)"),
+            AgentResult::TimedOut => f.write_str("timed out"),
+        }
+    }
+}
+
+/// Something the shell must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send this datagram on every heartbeat medium.
+    Transmit(Vec<u8>),
+    /// Run `op` on resource `resource` of group `group` and report back with
+    /// [`crate::Core::handle_agent_done`]. Runs of different groups may overlap; the core
+    /// never asks for two runs of the same group at once.
+    RunAgent {
+        /// Token to hand back with the result.
+        id: OpId,
+        /// Index into [`crate::CoreConfig::groups`].
+        group: usize,
+        /// Index into that group's resources.
+        resource: usize,
+        /// Which operation.
+        op: AgentOp,
+    },
+}
+
+/// Resource classes as Heartbeat names them in `rsc_hold`, always from the point of view
+/// of the node that says them (spec §8.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Class {
+    /// No groups.
+    None,
+    /// The groups that prefer the speaker.
+    Local,
+    /// The groups that prefer another node.
+    Foreign,
+    /// Both.
+    All,
+}
+
+impl Class {
+    /// The wire word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::None => "none",
+            Class::Local => "local",
+            Class::Foreign => "foreign",
+            Class::All => "all",
+        }
+    }
+
+    /// Parses a wire word (`failback` is Heartbeat's alias of `foreign` for hb_standby).
+    pub fn parse(s: &str) -> Option<Class> {
+        Some(match s {
+            "none" => Class::None,
+            "local" => Class::Local,
+            "foreign" | "failback" => Class::Foreign,
+            "all" => Class::All,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn from_parts(local: bool, foreign: bool) -> Class {
+        match (local, foreign) {
+            (false, false) => Class::None,
+            (true, false) => Class::Local,
+            (false, true) => Class::Foreign,
+            (true, true) => Class::All,
+        }
+    }
+
+    pub(crate) fn has_local(self) -> bool {
+        matches!(self, Class::Local | Class::All)
+    }
+
+    pub(crate) fn has_foreign(self) -> bool {
+        matches!(self, Class::Foreign | Class::All)
+    }
+
+    /// The same groups named from the other node's point of view (two-node clusters).
+    pub fn mirrored(self) -> Class {
+        match self {
+            Class::Local => Class::Foreign,
+            Class::Foreign => Class::Local,
+            c => c,
+        }
+    }
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Operator requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Graceful stop: release every group in reverse order, tell the peers, then finish.
+    Shutdown,
+    /// `hb_standby CLASS`: give the groups of this class (our view) to the peer.
+    Standby(Class),
+    /// `hb_takeover CLASS`: ask the peer to give us the groups of this class (our view).
+    Takeover(Class),
+}

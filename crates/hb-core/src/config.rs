@@ -1,0 +1,132 @@
+//! What the core needs to know about the cluster, independent of how it was configured.
+//!
+//! The daemon builds a [`CoreConfig`] from `ha.cf`, `haresources` and `authkeys`; tests and
+//! the simulator build one directly.
+
+use std::time::Duration;
+
+use hb_proto::{KeyRing, MsgFmt};
+
+use crate::CoreError;
+
+/// Heartbeat's `auto_failback` modes (spec §8.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AutoFailback {
+    /// Nice failback; a group goes back to its preferred node when that node is up and stable.
+    On,
+    /// Nice failback; groups stay where they are.
+    Off,
+    /// The old protocol: `ip-request` / `ip-request-resp`, no `resource` reports.
+    Legacy,
+}
+
+impl AutoFailback {
+    /// Whether this mode uses the nice-failback (`starting` / `resource`) protocol.
+    pub fn is_nice(self) -> bool {
+        !matches!(self, AutoFailback::Legacy)
+    }
+}
+
+/// One resource group: one logical line of `haresources`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupConfig {
+    /// The group key: the first resource as written; it names the group on the wire.
+    pub key: String,
+    /// Index (into [`CoreConfig::nodes`]) of the node the group prefers.
+    pub preferred: usize,
+    /// The resources as written, in start order (for logs; the shell knows how to run them).
+    pub resources: Vec<String>,
+}
+
+/// Everything the state machine needs.
+#[derive(Clone, Debug)]
+pub struct CoreConfig {
+    /// Node names in `ha.cf` order, lower-cased.
+    pub nodes: Vec<String>,
+    /// Index of this node in `nodes`.
+    pub me: usize,
+    /// Interval between status heartbeats.
+    pub keepalive: Duration,
+    /// Silence after which a peer is dead (peers may announce their own in `dt`).
+    pub deadtime: Duration,
+    /// Interval after which a late heartbeat is logged.
+    pub warntime: Duration,
+    /// Deadline for hearing from every node at start-up.
+    pub initdead: Duration,
+    /// Heartbeat link names (the devices of the media), in a fixed order; datagrams are
+    /// reported against an index into this list.
+    pub links: Vec<String>,
+    /// Resource groups in `haresources` order.
+    pub groups: Vec<GroupConfig>,
+    /// The failback mode.
+    pub auto_failback: AutoFailback,
+    /// Whether to add the inner `auth=` field (classic) or not (netstring).
+    pub msgfmt: MsgFmt,
+    /// Keys for signing and verifying.
+    pub keys: KeyRing,
+    /// `ttl` = number of nodes + hopfudge.
+    pub hopfudge: u32,
+    /// Upper bound of the random delay before asking for a retransmission, and the repeat
+    /// interval of such requests.
+    pub max_rexmit_delay: Duration,
+}
+
+impl CoreConfig {
+    /// Checks the invariants the core relies on.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        let bad = |m: String| Err(CoreError::InvalidConfig(m));
+        if self.nodes.is_empty() {
+            return bad("no nodes".into());
+        }
+        if self.me >= self.nodes.len() {
+            return bad(format!("own node index {} out of range", self.me));
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            if n.is_empty()
+                || n.chars()
+                    .any(|c| c.is_whitespace() || c.is_ascii_uppercase())
+            {
+                return bad(format!(
+                    "node name {n:?} must be non-empty lower-case without spaces"
+                ));
+            }
+            if self.nodes[..i].contains(n) {
+                return bad(format!("node {n} listed twice"));
+            }
+        }
+        if !self.groups.is_empty() && self.nodes.len() > 2 {
+            return bad(format!(
+                "haresources mode manages resource groups between at most two nodes ({} \
+                 configured): Heartbeat 3's resource protocol cannot say which of several \
+                 peers holds what (see docs/protocol.md)",
+                self.nodes.len()
+            ));
+        }
+        for g in &self.groups {
+            if g.preferred >= self.nodes.len() {
+                return bad(format!("group {} prefers an unknown node", g.key));
+            }
+            if g.key.is_empty() || g.key.chars().any(char::is_whitespace) {
+                return bad(format!("group key {:?} must be one word", g.key));
+            }
+        }
+        if self.keepalive.is_zero() {
+            return bad("keepalive must be positive".into());
+        }
+        if self.deadtime <= self.keepalive * 2 {
+            return bad("deadtime must exceed twice keepalive".into());
+        }
+        if self.initdead < self.deadtime {
+            return bad("initdead must be at least deadtime".into());
+        }
+        if self.links.is_empty() {
+            return bad("no heartbeat link".into());
+        }
+        Ok(())
+    }
+
+    /// Time-to-live field value: node count plus hopfudge.
+    pub(crate) fn ttl(&self) -> u64 {
+        self.nodes.len() as u64 + u64::from(self.hopfudge)
+    }
+}

@@ -1,0 +1,159 @@
+//! Read-only views of the core's state, for the control socket, logs and tests.
+
+use std::fmt;
+
+use crate::action::Class;
+
+/// A node's status as Heartbeat names it (spec §6.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NodeStatus {
+    /// Never heard from (or, for ourselves, just started).
+    Init,
+    /// Heartbeating, cluster communication not yet up.
+    Up,
+    /// Communication up; taking part in resource management.
+    Active,
+    /// Silent for longer than its deadtime (or gone after a graceful stop).
+    Dead,
+}
+
+impl NodeStatus {
+    /// Heartbeat's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeStatus::Init => "init",
+            NodeStatus::Up => "up",
+            NodeStatus::Active => "active",
+            NodeStatus::Dead => "dead",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<NodeStatus> {
+        Some(match s {
+            "init" => NodeStatus::Init,
+            "up" => NodeStatus::Up,
+            "active" => NodeStatus::Active,
+            "dead" => NodeStatus::Dead,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for NodeStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A resource group's state on this node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GroupState {
+    /// Not running here.
+    Stopped,
+    /// Start-up probe (status of every resource) in progress.
+    Probing,
+    /// Starting its resources left to right.
+    Starting,
+    /// All resources started.
+    Running,
+    /// Running its resources' start again to re-announce it (after a dual-holding heal).
+    Reannouncing,
+    /// Stopping its resources right to left.
+    Stopping,
+    /// A stop failed: resources may still run here. The group is not managed any more and
+    /// is never started elsewhere until an operator clears it.
+    Failed,
+}
+
+impl GroupState {
+    /// Lower-case name for logs and status output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupState::Stopped => "stopped",
+            GroupState::Probing => "probing",
+            GroupState::Starting => "starting",
+            GroupState::Running => "running",
+            GroupState::Reannouncing => "reannouncing",
+            GroupState::Stopping => "stopping",
+            GroupState::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for GroupState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One heartbeat link of one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkView {
+    /// Link (device) name.
+    pub name: String,
+    /// Whether anything authenticated arrived on it within the node's deadtime.
+    pub up: bool,
+}
+
+/// One node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeView {
+    /// Node name.
+    pub name: String,
+    /// Heartbeat status.
+    pub status: NodeStatus,
+    /// Per-link state (for ourselves every link is reported up).
+    pub links: Vec<LinkView>,
+    /// Whether this is the local node.
+    pub is_self: bool,
+    /// Whether the node announced itself as heartbeat-rs.
+    pub heartbeat_rs: bool,
+}
+
+/// One resource group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupView {
+    /// Group key.
+    pub key: String,
+    /// Preferred node.
+    pub preferred: String,
+    /// State here.
+    pub state: GroupState,
+    /// Who holds it, as far as this node knows.
+    pub holder: Option<String>,
+    /// A start failed here; the group will not be started here again until restart.
+    pub failed_here: bool,
+}
+
+/// Counters of rejected input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Datagrams that could not be parsed.
+    pub malformed: u64,
+    /// Datagrams whose signature did not verify.
+    pub auth_failed: u64,
+    /// Authenticated messages from a node not in ha.cf.
+    pub unknown_node: u64,
+    /// Messages from an older generation than known (replays).
+    pub replayed: u64,
+    /// Duplicates and stale messages of the current generation.
+    pub duplicate: u64,
+    /// Messages accepted.
+    pub accepted: u64,
+}
+
+/// Everything at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Nodes in ha.cf order.
+    pub nodes: Vec<NodeView>,
+    /// Groups in haresources order.
+    pub groups: Vec<GroupView>,
+    /// Heartbeat's `rscstatus`: the class this node holds, or `None` while resources are
+    /// in transition (Heartbeat prints `transition`).
+    pub rsc_class: Option<Class>,
+    /// Rejected-input counters.
+    pub counters: Counters,
+    /// Whether a graceful shutdown is in progress.
+    pub shutting_down: bool,
+}

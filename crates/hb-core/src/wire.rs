@@ -1,0 +1,294 @@
+//! The originator fields of every message type the core sends, in Heartbeat 3.0.6's field
+//! order (checked against the shared captures), and small parsers for received fields.
+//!
+//! The header fields (`src`, `srcuuid`, `seq`, `hg`, `ts`, `ld`, `ttl`, and `destuuid` for
+//! addressed messages) are appended by [`crate::send`].
+
+use hb_proto::Message;
+
+use crate::action::Class;
+
+/// Version of heartbeat-rs's protocol extension, announced in every status message as
+/// `hbrs=<version>`. Heartbeat 3 ignores unknown fields.
+pub const EXTENSION_VERSION: &str = "1";
+
+/// Status field announcing a heartbeat-rs peer.
+pub(crate) const F_HBRS: &str = "hbrs";
+/// `resource` field: the exact groups the sender holds, `key@epoch` separated by spaces,
+/// or `-` for none.
+pub(crate) const F_HELD: &str = "hbrs_held";
+/// `resource` field: groups whose start failed on the sender (it will not take them), or `-`.
+pub(crate) const F_FAILED: &str = "hbrs_failed";
+/// `resource` field `1`: this report answers a report that showed a group held on both
+/// sides; it is not answered in turn.
+pub(crate) const F_REPLY: &str = "hbrs_reply";
+
+pub(crate) fn hex(n: u64) -> String {
+    format!("{n:x}")
+}
+
+/// Parses Heartbeat's `%lx` hex numbers.
+pub(crate) fn parse_hex(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 16 {
+        return None;
+    }
+    u64::from_str_radix(s, 16).ok()
+}
+
+/// Parses a decimal number the way `atoi` would accept a well-formed one.
+pub(crate) fn parse_dec(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+pub(crate) fn status(st: &str, deadtime_ms: u64) -> Message {
+    Message::new()
+        .with("t", "status")
+        .with("st", st)
+        .with("dt", hex(deadtime_ms))
+        .with("protocol", "1")
+        .with(F_HBRS, EXTENSION_VERSION)
+}
+
+pub(crate) fn ackmsg(dest: &str, ackseq: u64) -> Message {
+    Message::new()
+        .with("t", "NS_ackmsg")
+        .with("dest", dest)
+        .with("ackseq", hex(ackseq))
+}
+
+pub(crate) fn rexmit(dest: &str, first: u64, last: u64) -> Message {
+    Message::new()
+        .with("t", "NS_rexmit")
+        .with("dest", dest)
+        .with("firstseq", first.to_string())
+        .with("lastseq", last.to_string())
+}
+
+pub(crate) fn nak_rexmit(seq: u64, dest: &str, info: &str) -> Message {
+    Message::new()
+        .with("t", "NS_nak_rexmit")
+        .with("firstseq", hex(seq))
+        .with("dest", dest)
+        .with("info", info)
+}
+
+pub(crate) fn reqnodes(dest: &str) -> Message {
+    Message::new().with("t", "reqnodes").with("dest", dest)
+}
+
+pub(crate) fn repnodes<'a>(dest: &str, nodes: impl IntoIterator<Item = &'a String>) -> Message {
+    let mut list = String::new();
+    for n in nodes {
+        list.push_str(n);
+        list.push(' ');
+    }
+    Message::new()
+        .with("dest", dest)
+        .with("t", "repnodes")
+        .with("nodelist", list)
+        .with("delnodelist", " ")
+}
+
+pub(crate) fn starting() -> Message {
+    Message::new().with("t", "starting")
+}
+
+/// Exact holdings for the extension fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Holdings {
+    /// (group key, epoch) of every group held.
+    pub held: Vec<(String, u64)>,
+    /// Keys of groups that failed to start on the sender.
+    pub failed: Vec<String>,
+    /// The report answers a dual-holding report.
+    pub reply: bool,
+}
+
+impl Holdings {
+    fn held_field(&self) -> String {
+        if self.held.is_empty() {
+            return "-".into();
+        }
+        let parts: Vec<String> = self.held.iter().map(|(k, e)| format!("{k}@{e}")).collect();
+        parts.join(" ")
+    }
+
+    fn failed_field(&self) -> String {
+        if self.failed.is_empty() {
+            "-".into()
+        } else {
+            self.failed.join(" ")
+        }
+    }
+
+    /// Parses the extension fields of a `resource` message; `None` if it has none (a
+    /// message from Heartbeat 3) or they are malformed.
+    pub(crate) fn parse(msg: &Message) -> Option<Holdings> {
+        let held = msg.str(F_HELD)?;
+        let mut out = Holdings::default();
+        if held != "-" {
+            for item in held.split_ascii_whitespace() {
+                let (key, epoch) = item.rsplit_once('@')?;
+                out.held.push((key.to_string(), parse_dec(epoch)?));
+            }
+        }
+        if let Some(failed) = msg.str(F_FAILED)
+            && failed != "-"
+        {
+            out.failed = failed
+                .split_ascii_whitespace()
+                .map(str::to_string)
+                .collect();
+        }
+        out.reply = msg.str(F_REPLY) == Some("1");
+        Some(out)
+    }
+}
+
+/// A `resource` report. `rtype=full` reports carry `isstable`; `mach_down` notices carry
+/// neither (spec §8.2).
+pub(crate) fn resource(
+    class: Class,
+    report: Option<bool>,
+    info: Option<&str>,
+    ext: &Holdings,
+) -> Message {
+    let mut m = Message::new()
+        .with("t", "resource")
+        .with("rsc_hold", class.as_str());
+    if let Some(stable) = report {
+        m.push_str("rtype", "full");
+        m.push_str("isstable", if stable { "1" } else { "0" });
+    }
+    if let Some(info) = info {
+        m.push_str("info", info);
+    }
+    m.push_str(F_HELD, ext.held_field());
+    m.push_str(F_FAILED, ext.failed_field());
+    if ext.reply {
+        m.push_str(F_REPLY, "1");
+    }
+    m
+}
+
+pub(crate) fn ask_resources(class: Class, info: &str) -> Message {
+    Message::new()
+        .with("t", "ask_resources")
+        .with("rsc_hold", class.as_str())
+        .with("info", info)
+}
+
+pub(crate) fn hb_takeover(class: Class) -> Message {
+    Message::new()
+        .with("t", "hb_takeover")
+        .with("rsc_hold", class.as_str())
+}
+
+pub(crate) fn ip_request(key: &str) -> Message {
+    Message::new().with("t", "ip-request").with("ipaddr", key)
+}
+
+pub(crate) fn ip_request_resp(dest: &str, key: &str, weown: bool) -> Message {
+    Message::new()
+        .with("t", "ip-request-resp")
+        .with("dest", dest)
+        .with("ipaddr", key)
+        .with("weown", if weown { "yes" } else { "no" })
+        .with("ok", "OK")
+}
+
+pub(crate) fn shutdone() -> Message {
+    Message::new().with("t", "shutdone").with("st", "dead")
+}
+
+pub(crate) fn stonith(node: &str, needed: bool) -> Message {
+    Message::new()
+        .with("t", "stonith")
+        .with("node", node)
+        .with("result", if needed { "n_stnth" } else { "unneeded" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_parse_like_heartbeat() {
+        assert_eq!(parse_hex("1f"), Some(31));
+        assert_eq!(parse_hex(""), None);
+        assert_eq!(parse_hex("xyz"), None);
+        assert_eq!(parse_hex("11111111111111111"), None);
+        assert_eq!(parse_dec("31"), Some(31));
+        assert_eq!(parse_dec("-1"), None);
+        assert_eq!(parse_dec("1f"), None);
+    }
+
+    #[test]
+    fn holdings_round_trip_through_resource_fields() {
+        let h = Holdings {
+            held: vec![("IPaddr::10.0.0.1".into(), 3), ("a@b".into(), 12)],
+            failed: vec!["nginx".into()],
+            reply: true,
+        };
+        let m = resource(Class::Local, Some(true), None, &h);
+        assert_eq!(m.str("hbrs_held"), Some("IPaddr::10.0.0.1@3 a@b@12"));
+        assert_eq!(Holdings::parse(&m), Some(h));
+        let none = resource(
+            Class::None,
+            Some(false),
+            Some("shutdown"),
+            &Holdings::default(),
+        );
+        assert_eq!(none.str("hbrs_held"), Some("-"));
+        assert_eq!(Holdings::parse(&none), Some(Holdings::default()));
+    }
+
+    #[test]
+    fn holdings_absent_or_malformed_mean_a_plain_heartbeat_report() {
+        let plain = Message::new().with("t", "resource").with("rsc_hold", "all");
+        assert_eq!(Holdings::parse(&plain), None);
+        let bad = Message::new().with("hbrs_held", "key-without-epoch");
+        assert_eq!(Holdings::parse(&bad), None);
+    }
+
+    #[test]
+    fn field_orders_match_heartbeat() {
+        let names = |m: &Message| {
+            m.fields()
+                .iter()
+                .map(|f| f.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&repnodes(
+                "node1",
+                &["node1".to_string(), "node2".to_string()]
+            )),
+            ["dest", "t", "nodelist", "delnodelist"]
+        );
+        assert_eq!(
+            repnodes("n", &["a".to_string(), "b".to_string()]).str("nodelist"),
+            Some("a b ")
+        );
+        assert_eq!(
+            names(&nak_rexmit(1, "x", "y")),
+            ["t", "firstseq", "dest", "info"]
+        );
+        assert_eq!(
+            names(&ip_request_resp("n", "k", true)),
+            ["t", "dest", "ipaddr", "weown", "ok"]
+        );
+        assert_eq!(
+            names(&resource(
+                Class::All,
+                Some(true),
+                Some("req_our_resources()"),
+                &Holdings::default()
+            ))[..5],
+            ["t", "rsc_hold", "rtype", "isstable", "info"]
+        );
+    }
+}

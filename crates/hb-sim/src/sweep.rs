@@ -1,0 +1,144 @@
+//! Random fault schedules: each seed gives one run of a two-node cluster through a random
+//! sequence of cuts, one-way blocks, loss bursts, crashes, restarts, graceful stops and
+//! standby commands, then a quiet period after which the cluster must have converged.
+
+use std::time::Duration;
+
+use hb_core::{AutoFailback, Class, Command};
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+
+use crate::{Params, Sim, Violation};
+
+/// What one schedule came to.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The seed that reproduces it.
+    pub seed: u64,
+    /// Safety violations seen during the run.
+    pub violations: Vec<Violation>,
+    /// Why the cluster had not converged at the end, if it had not.
+    pub not_converged: Option<String>,
+    /// The faults injected, in order.
+    pub faults: Vec<String>,
+    /// The simulator, for inspecting the trace.
+    pub sim: Sim,
+}
+
+impl Outcome {
+    /// No violation and converged.
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty() && self.not_converged.is_none()
+    }
+}
+
+/// The parameters a seed runs with: the failback mode and timings vary with the seed.
+pub fn params_for(seed: u64) -> Params {
+    let mode = match seed % 3 {
+        0 => AutoFailback::On,
+        1 => AutoFailback::Off,
+        _ => AutoFailback::Legacy,
+    };
+    let mut p = Params::two_nodes(mode, seed);
+    if (seed / 3) % 2 == 1 {
+        p.keepalive = Duration::from_millis(10);
+        p.deadtime = Duration::from_millis(30);
+        p.initdead = Duration::from_millis(200);
+    }
+    p
+}
+
+/// Runs the schedule of `seed`.
+pub fn run(seed: u64) -> Outcome {
+    let params = params_for(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let deadtime = params.deadtime;
+    let settle = params.settle_bound();
+    let mut sim = Sim::new(params);
+    let mut faults = Vec::new();
+    let pause = |rng: &mut ChaCha8Rng| {
+        Duration::from_micros(
+            rng.next_u64() % (u64::try_from(deadtime.as_micros()).unwrap_or(1) * 6 + 1),
+        )
+    };
+    sim.run_for(settle);
+    let count = 1 + rng.next_u64() % 6;
+    for _ in 0..count {
+        let n = (rng.next_u64() % 2) as usize;
+        let what = match rng.next_u64() % 9 {
+            0 => {
+                sim.cut(n);
+                let d = pause(&mut rng) + deadtime;
+                sim.run_for(d);
+                sim.heal(n);
+                format!("cut node{} for {d:?}", n + 1)
+            }
+            1 => {
+                sim.block(n, 1 - n);
+                let d = pause(&mut rng) + deadtime;
+                sim.run_for(d);
+                sim.unblock_all();
+                format!("block node{} -> node{} for {d:?}", n + 1, 2 - n)
+            }
+            2 => {
+                sim.set_loss(200 + (rng.next_u64() % 600) as u32, 50);
+                let d = pause(&mut rng);
+                sim.run_for(d);
+                sim.set_loss(0, 0);
+                format!("loss burst {d:?}")
+            }
+            3 => {
+                sim.crash(n);
+                let d = pause(&mut rng);
+                sim.run_for(d);
+                sim.restart(n);
+                format!("crash node{} for {d:?}", n + 1)
+            }
+            4 => {
+                sim.shutdown(n);
+                let d = pause(&mut rng) + deadtime;
+                sim.run_for(d);
+                sim.restart(n);
+                format!("graceful stop node{} for {d:?}", n + 1)
+            }
+            5 => {
+                sim.command(n, Command::Standby(Class::All));
+                format!("hb_standby all on node{}", n + 1)
+            }
+            6 => {
+                sim.command(n, Command::Takeover(Class::All));
+                format!("hb_takeover all on node{}", n + 1)
+            }
+            7 => {
+                sim.crash(n);
+                sim.run_for(Duration::from_millis(1));
+                sim.restart(n);
+                "fast restart".to_string()
+            }
+            _ => {
+                let d = pause(&mut rng);
+                sim.run_for(d);
+                format!("quiet {d:?}")
+            }
+        };
+        faults.push(what);
+        let d = pause(&mut rng);
+        sim.run_for(d);
+    }
+    // Quiet period: heal everything, restart what is down, then the cluster must settle.
+    sim.set_loss(0, 0);
+    sim.unblock_all();
+    for n in 0..2 {
+        sim.heal(n);
+        sim.restart(n);
+    }
+    sim.run_for(settle * 2);
+    let not_converged = sim.converged().err();
+    Outcome {
+        seed,
+        violations: sim.violations.clone(),
+        not_converged,
+        faults,
+        sim,
+    }
+}

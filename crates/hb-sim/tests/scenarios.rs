@@ -1,0 +1,298 @@
+//! Two-node scenarios of the core's decisions, in simulated time.
+
+use std::time::Duration;
+
+use hb_core::{AgentOp, AutoFailback, Class, Command, GroupState, NodeStatus};
+use hb_sim::{Params, Sim};
+
+const MODES: [AutoFailback; 3] = [AutoFailback::On, AutoFailback::Off, AutoFailback::Legacy];
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Core log lines go to the test output (shown for failing tests).
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .without_time()
+        .with_max_level(tracing::Level::DEBUG)
+        .try_init();
+}
+
+fn assert_clean(sim: &Sim) {
+    assert!(
+        sim.violations.is_empty(),
+        "violations: {:?}\n{}",
+        sim.violations,
+        tail(sim)
+    );
+}
+
+fn tail(sim: &Sim) -> String {
+    let n = sim.trace.len();
+    sim.trace[n.saturating_sub(60)..].join("\n")
+}
+
+/// Starts both nodes and waits until each group runs on its preferred node.
+fn started(mode: AutoFailback) -> Sim {
+    logs();
+    let mut sim = Sim::new(Params::two_nodes(mode, 7));
+    let ok = sim.run_until(ms(3000), |s| s.placement_is(&[0, 1]));
+    assert!(
+        ok,
+        "{mode:?}: groups not on their preferred nodes after 3 s\n{}",
+        tail(&sim)
+    );
+    assert_clean(&sim);
+    sim
+}
+
+#[test]
+fn simultaneous_start_puts_each_group_on_its_node_without_heartbeats_10s_delay() {
+    for mode in MODES {
+        let sim = started(mode);
+        // Both nodes heard each other within a keepalive, so far below Heartbeat's ~11 s.
+        assert!(
+            sim.elapsed() < ms(500),
+            "{mode:?}: took {:?}",
+            sim.elapsed()
+        );
+        for n in 0..2 {
+            assert_eq!(
+                sim.core(n).unwrap().node_status(&format!("node{}", 2 - n)),
+                Some(NodeStatus::Active)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_crashed_holder_is_replaced_within_deadtime_plus_agent_time() {
+    for mode in MODES {
+        let mut sim = started(mode);
+        sim.run_for(ms(1000));
+        let crashed_at = sim.elapsed();
+        sim.crash(0);
+        // Node1's resources stay active on its host (kill -9); node2 starts group 0 too.
+        let ok = sim.run_until(ms(2000), |s| s.full_holders(0).contains(&1));
+        assert!(ok, "{mode:?}: no takeover\n{}", tail(&sim));
+        let took = sim.elapsed() - crashed_at;
+        let p = &sim.params;
+        assert!(
+            took <= p.deadtime + p.agent_time.1 * 2 + ms(2),
+            "{mode:?}: takeover after {took:?}"
+        );
+        assert!(
+            took >= p.deadtime - p.keepalive,
+            "{mode:?}: takeover too early {took:?}"
+        );
+        assert_clean(&sim);
+    }
+}
+
+#[test]
+fn a_restarted_node_stops_what_its_crashed_daemon_left_behind() {
+    for mode in MODES {
+        let mut sim = started(mode);
+        sim.crash(0);
+        assert!(sim.run_until(ms(2000), |s| s.full_holders(0).contains(&1)));
+        assert_eq!(
+            sim.holders(0),
+            [0, 1],
+            "{mode:?}: the duplicate exists while node1's daemon is dead"
+        );
+        sim.restart(0);
+        // The probe finds group 0 running on node1 and stops it before negotiating.
+        let ok = sim.run_until(ms(200), |s| s.holders(0) == [1] || s.holders(0) == [0]);
+        assert!(ok, "{mode:?}: duplicate not cleared\n{}", tail(&sim));
+        assert!(
+            sim.run_until(ms(5000), |s| s.converged().is_ok()),
+            "{mode:?}: {:?}",
+            sim.converged()
+        );
+        match mode {
+            AutoFailback::Off => assert!(sim.placement_is(&[1, 1]), "off: group 0 stays on node2"),
+            _ => assert!(
+                sim.run_until(ms(3000), |s| s.placement_is(&[0, 1])),
+                "{mode:?}: failback\n{}",
+                tail(&sim)
+            ),
+        }
+        assert_clean(&sim);
+    }
+}
+
+#[test]
+fn graceful_stop_hands_over_without_waiting_for_deadtime() {
+    for mode in MODES {
+        let mut sim = started(mode);
+        let at = sim.elapsed();
+        sim.shutdown(0);
+        let ok = sim.run_until(ms(1000), |s| s.placement_is(&[1, 1]));
+        assert!(ok, "{mode:?}: no handover\n{}", tail(&sim));
+        let took = sim.elapsed() - at;
+        assert!(
+            took < sim.params.deadtime,
+            "{mode:?}: handover took {took:?}, not below deadtime"
+        );
+        assert!(
+            sim.run_until(ms(3000), |s| !s.is_running(0)),
+            "{mode:?}: node1 never exited"
+        );
+        assert_clean(&sim);
+    }
+}
+
+#[test]
+fn a_cut_holder_loses_its_group_and_after_the_heal_exactly_one_holds_each() {
+    for mode in MODES {
+        let mut sim = started(mode);
+        sim.cut(0);
+        assert!(
+            sim.run_until(ms(1000), |s| s.full_holders(0).contains(&1)),
+            "{mode:?}: no takeover"
+        );
+        // Split brain: node1 also takes node2's group while cut off.
+        assert!(
+            sim.run_until(ms(1000), |s| s.full_holders(1).contains(&0)),
+            "{mode:?}: node1 alone should take all"
+        );
+        sim.run_for(ms(500));
+        sim.heal(0);
+        let bound = sim.params.keepalive * 6 + sim.params.agent_time.1 * 8;
+        let ok = sim.run_until(bound, |s| {
+            s.holders(0).len() == 1 && s.holders(1).len() == 1
+        });
+        assert!(
+            ok,
+            "{mode:?}: dual holding not resolved within {bound:?}\n{}",
+            tail(&sim)
+        );
+        // Rule: the earlier acquisition wins, so each node keeps its own group.
+        assert_eq!(
+            (sim.holders(0), sim.holders(1)),
+            (vec![0], vec![1]),
+            "{mode:?}"
+        );
+        sim.run_for(ms(3000));
+        assert!(
+            sim.placement_is(&[0, 1]),
+            "{mode:?}: no flapping afterwards\n{}",
+            tail(&sim)
+        );
+        assert_clean(&sim);
+    }
+}
+
+#[test]
+fn auto_failback_decides_whether_a_returning_node_gets_its_group_back() {
+    for mode in MODES {
+        let mut sim = started(mode);
+        sim.shutdown(0);
+        assert!(sim.run_until(ms(3000), |s| !s.is_running(0) && s.placement_is(&[1, 1])));
+        sim.restart(0);
+        sim.run_for(ms(3000));
+        let expected = if mode == AutoFailback::Off {
+            [1, 1]
+        } else {
+            [0, 1]
+        };
+        assert!(
+            sim.placement_is(&expected),
+            "{mode:?}: expected {expected:?}\n{}",
+            tail(&sim)
+        );
+        assert_clean(&sim);
+    }
+}
+
+#[test]
+fn a_failed_start_stops_what_started_and_the_peer_takes_the_group() {
+    let mut sim = Sim::new(Params::two_nodes(AutoFailback::On, 3));
+    // Node1 cannot start the second resource of its group.
+    sim.fail_agent(0, 0, 1, AgentOp::Start);
+    assert!(
+        sim.run_until(ms(3000), |s| s.placement_is(&[1, 1])),
+        "group 0 did not move\n{}",
+        tail(&sim)
+    );
+    let core = sim.core(0).unwrap();
+    assert_eq!(core.group_state(0), Some(GroupState::Stopped));
+    assert!(core.snapshot().groups[0].failed_here);
+    // And it stays there: no failback to a node where it failed.
+    sim.run_for(ms(3000));
+    assert!(sim.placement_is(&[1, 1]), "{}", tail(&sim));
+    assert_clean(&sim);
+}
+
+#[test]
+fn a_failed_stop_leaves_the_group_unmanaged_and_never_started_elsewhere() {
+    let mut sim = started(AutoFailback::On);
+    sim.fail_agent(0, 0, 0, AgentOp::Stop);
+    sim.command(0, Command::Standby(Class::All));
+    sim.run_for(ms(3000));
+    assert_eq!(
+        sim.core(0).unwrap().group_state(0),
+        Some(GroupState::Failed)
+    );
+    assert_eq!(
+        sim.holders(0),
+        [0],
+        "group 0 must not start on node2 while node1 may still run it"
+    );
+    assert_clean(&sim);
+}
+
+#[test]
+fn standby_and_takeover_move_groups_with_heartbeats_three_phase_exchange() {
+    // Heartbeat refuses standby requests while resources are in flux, so each step waits
+    // until both nodes report a settled resource class (cl_status rscstatus != transition).
+    let settled = |s: &Sim, p: [usize; 2]| {
+        s.placement_is(&p) && (0..2).all(|n| s.core(n).unwrap().snapshot().rsc_class.is_some())
+    };
+    let mut sim = started(AutoFailback::Off);
+    sim.command(0, Command::Standby(Class::All));
+    assert!(
+        sim.run_until(ms(2000), |s| settled(s, [1, 1])),
+        "standby all\n{}",
+        tail(&sim)
+    );
+    sim.command(0, Command::Takeover(Class::All));
+    assert!(
+        sim.run_until(ms(2000), |s| settled(s, [0, 0])),
+        "takeover all\n{}",
+        tail(&sim)
+    );
+    sim.command(1, Command::Takeover(Class::Local));
+    assert!(
+        sim.run_until(ms(2000), |s| settled(s, [0, 1])),
+        "takeover local\n{}",
+        tail(&sim)
+    );
+    sim.command(1, Command::Standby(Class::Foreign));
+    sim.run_for(ms(500));
+    assert!(
+        settled(&sim, [0, 1]),
+        "standby foreign with nothing foreign moves nothing\n{}",
+        tail(&sim)
+    );
+    assert_clean(&sim);
+}
+
+#[test]
+fn a_node_alone_takes_everything_after_initdead() {
+    for mode in MODES {
+        // node2 never starts.
+        let mut sim = Sim::with_down(Params::two_nodes(mode, 11), &[1]);
+        let ok = sim.run_until(ms(3000), |s| {
+            s.full_holders(0) == [0] && s.full_holders(1) == [0]
+        });
+        assert!(ok, "{mode:?}\n{}", tail(&sim));
+        assert!(
+            sim.elapsed() >= sim.params.initdead,
+            "{mode:?}: must wait for initdead"
+        );
+        assert_clean(&sim);
+    }
+}
