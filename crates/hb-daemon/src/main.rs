@@ -1,1 +1,156 @@
-fn main() {}
+//! `heartbeat`: the heartbeat-rs daemon.
+//!
+//! `heartbeat [-f] [-c DIR] [-n NAME] [--state-dir DIR] [--run-dir DIR] [--agent-path DIRS]
+//! [--check] [-k]`: see `docs/daemon.md`. The binary is a thin tokio shell around `hb-core`:
+//! one task owns the core and feeds it received datagrams, timeouts, agent results,
+//! control-socket requests and signals; everything it decides comes back as actions.
+
+mod control;
+mod convert;
+mod logging;
+mod setup;
+mod shell;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Command line (the flags are a contract: tests and tools depend on them).
+#[derive(Parser, Debug)]
+#[command(
+    name = "heartbeat",
+    version,
+    about = "heartbeat-rs: a Heartbeat 3 compatible failover cluster daemon"
+)]
+struct Args {
+    /// Stay in the foreground (log to stderr unless ha.cf names a logfile).
+    #[arg(short = 'f')]
+    foreground: bool,
+    /// Directory holding ha.cf, haresources and authkeys.
+    #[arg(short = 'c', long = "config-dir", default_value = "/etc/ha.d")]
+    config_dir: PathBuf,
+    /// This node's name (default: the first line of <config-dir>/nodeinfo, else uname -n).
+    #[arg(short = 'n', long = "node-name")]
+    node_name: Option<String>,
+    /// Persistent state: generation number and node UUID.
+    #[arg(long = "state-dir", default_value = "/var/lib/heartbeat")]
+    state_dir: PathBuf,
+    /// Pid file and control socket.
+    #[arg(long = "run-dir", default_value = "/run/heartbeat")]
+    run_dir: PathBuf,
+    /// Directories searched for resource scripts before <config-dir>/resource.d and
+    /// /etc/init.d (colon-separated).
+    #[arg(long = "agent-path", value_delimiter = ':')]
+    agent_path: Vec<PathBuf>,
+    /// Validate the configuration, print a summary and exit; start nothing.
+    #[arg(long = "check")]
+    check: bool,
+    /// Stop the daemon running with the same run dir, gracefully, and wait for it.
+    #[arg(short = 'k')]
+    kill: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.kill {
+        return setup::stop_running_daemon(&args.run_dir);
+    }
+    let node = match setup::node_name(args.node_name.as_deref(), &args.config_dir) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("heartbeat: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let opts = hb_config::LoadOptions {
+        node_name: node.clone(),
+        agent_path: args.agent_path.clone(),
+        check_permissions: true,
+    };
+    let report = hb_config::check(&args.config_dir, &opts);
+    if args.check || !report.errors.is_empty() {
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    let config = match (report.config, report.errors.is_empty()) {
+        (Some(c), true) => c,
+        _ => {
+            for e in &report.errors {
+                eprintln!("{e}");
+            }
+            return ExitCode::from(1);
+        }
+    };
+    let converted = match convert::core_config(&config, &node) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: {e}", args.config_dir.join("haresources").display());
+            return ExitCode::from(1);
+        }
+    };
+    if args.check {
+        print!("{}", convert::summary(&config, &node));
+        return ExitCode::SUCCESS;
+    }
+    if !args.foreground
+        && let Err(e) = nix::unistd::daemon(false, false)
+    {
+        eprintln!("heartbeat: cannot detach from the terminal: {e}");
+        return ExitCode::from(2);
+    }
+    match logging::init(&config.ha_cf, args.foreground) {
+        Ok(()) => {}
+        Err(e) => {
+            eprintln!("heartbeat: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    for w in &report.warnings {
+        tracing::warn!("{w}");
+    }
+    let prepared = match setup::prepare(&args.state_dir, &args.run_dir, &config, &node) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("heartbeat: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if config.ha_cf.realtime {
+        match hb_sys::rt::enable_realtime() {
+            Ok(prio) => {
+                tracing::info!("real-time scheduling on (SCHED_RR priority {prio}, memory locked)")
+            }
+            Err(e) => tracing::warn!(
+                "could not enable real-time scheduling ({e}); running at normal priority"
+            ),
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let ctx = shell::Context {
+        config,
+        converted,
+        prepared,
+        args_run_dir: args.run_dir.clone(),
+    };
+    let result = runtime.block_on(shell::run(ctx, std::future::pending::<()>()));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("heartbeat: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! - [`agent`]: running resource agents as process groups with timeouts.
 //! - [`addr`]: IPv4 address add/delete/lookup over rtnetlink.
 //! - [`garp`]: gratuitous ARP from an AF_PACKET socket.
+//! - [`rt`]: real-time scheduling and memory locking for the daemon.
 //!
 //! Everything here is I/O; decisions live in `hb-core`.
 
@@ -11,3 +12,4 @@ pub mod addr;
 pub mod agent;
 pub mod garp;
 pub mod media;
+pub mod rt;

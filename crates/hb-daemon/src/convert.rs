@@ -1,0 +1,154 @@
+//! From the parsed configuration files to what the core and the media need.
+
+use std::fmt::Write as _;
+
+use hb_config::{AutoFailback as CfgFailback, Config, Medium};
+use hb_core::{AutoFailback, CoreConfig, GroupConfig};
+use hb_sys::media::MediumSpec;
+
+/// The core's configuration plus the media to open.
+#[derive(Debug, Clone)]
+pub struct Converted {
+    /// For the core.
+    pub core: CoreConfig,
+    /// For the media; their devices are the core's links, in the same order.
+    pub media: Vec<MediumSpec>,
+}
+
+/// Builds the core configuration; fails only on what the parser cannot know (e.g. more
+/// than two nodes with resource groups).
+pub fn core_config(cfg: &Config, node: &str) -> Result<Converted, hb_core::CoreError> {
+    let hacf = &cfg.ha_cf;
+    let nodes = hacf.nodes.clone();
+    let me = nodes
+        .iter()
+        .position(|n| n.eq_ignore_ascii_case(node))
+        .unwrap_or(0);
+    let media: Vec<MediumSpec> = hacf
+        .media
+        .iter()
+        .map(|m| match m {
+            Medium::Bcast { dev, port } => MediumSpec::Bcast {
+                dev: dev.clone(),
+                port: *port,
+            },
+            Medium::Ucast { dev, peer, port } => MediumSpec::Ucast {
+                dev: dev.clone(),
+                peer: peer.clone(),
+                port: *port,
+            },
+            Medium::Mcast {
+                dev,
+                group,
+                port,
+                ttl,
+                looped,
+            } => MediumSpec::Mcast {
+                dev: dev.clone(),
+                group: *group,
+                port: *port,
+                ttl: *ttl,
+                looped: *looped,
+            },
+        })
+        .collect();
+    let mut links: Vec<String> = Vec::new();
+    for m in &media {
+        if !links.iter().any(|l| l == m.dev()) {
+            links.push(m.dev().to_string());
+        }
+    }
+    let groups = cfg
+        .haresources
+        .groups
+        .iter()
+        .map(|g| GroupConfig {
+            key: g.key.clone(),
+            preferred: nodes.iter().position(|n| *n == g.node).unwrap_or(0),
+            resources: g.resources.iter().map(|r| r.text.clone()).collect(),
+        })
+        .collect();
+    let core = CoreConfig {
+        nodes,
+        me,
+        keepalive: hacf.keepalive,
+        deadtime: hacf.deadtime,
+        warntime: hacf.warntime,
+        initdead: hacf.initdead,
+        links,
+        groups,
+        auto_failback: match hacf.auto_failback {
+            CfgFailback::On => AutoFailback::On,
+            CfgFailback::Off => AutoFailback::Off,
+            CfgFailback::Legacy => AutoFailback::Legacy,
+        },
+        msgfmt: hacf.msgfmt,
+        keys: cfg.keys.clone(),
+        hopfudge: hacf.hopfudge,
+        max_rexmit_delay: hacf.max_rexmit_delay,
+    };
+    core.validate()?;
+    Ok(Converted { core, media })
+}
+
+/// What `--check` prints for a valid configuration.
+pub fn summary(cfg: &Config, node: &str) -> String {
+    let h = &cfg.ha_cf;
+    let mut s = String::new();
+    let _ = writeln!(s, "{}: configuration OK", cfg.dir.display());
+    let _ = writeln!(s, "  this node: {node}");
+    let _ = writeln!(s, "  nodes: {}", h.nodes.join(" "));
+    let _ = writeln!(
+        s,
+        "  timing: keepalive {} ms, deadtime {} ms, warntime {} ms, initdead {} ms",
+        h.keepalive.as_millis(),
+        h.deadtime.as_millis(),
+        h.warntime.as_millis(),
+        h.initdead.as_millis()
+    );
+    for m in &h.media {
+        let line = match m {
+            Medium::Bcast { dev, port } => format!("bcast {dev} port {port}"),
+            Medium::Ucast { dev, peer, port } => format!("ucast {dev} {peer} port {port}"),
+            Medium::Mcast {
+                dev,
+                group,
+                port,
+                ttl,
+                looped,
+            } => {
+                format!(
+                    "mcast {dev} {group} port {port} ttl {ttl} loop {}",
+                    u8::from(*looped)
+                )
+            }
+        };
+        let _ = writeln!(s, "  medium: {line}");
+    }
+    let _ = writeln!(
+        s,
+        "  auto_failback: {}; signing with key {} ({})",
+        match h.auto_failback {
+            CfgFailback::On => "on",
+            CfgFailback::Off => "off",
+            CfgFailback::Legacy => "legacy",
+        },
+        cfg.keys.sign_index(),
+        cfg.keys
+            .method(cfg.keys.sign_index())
+            .map(|m| m.to_string())
+            .unwrap_or_default()
+    );
+    for g in &cfg.haresources.groups {
+        let _ = writeln!(s, "  group {} (prefers {}):", g.key, g.node);
+        for r in &g.resources {
+            let args = if r.args.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", r.args.join(" "))
+            };
+            let _ = writeln!(s, "    {}{} -> {}", r.agent, args, r.path.display());
+        }
+    }
+    s
+}

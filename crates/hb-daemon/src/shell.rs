@@ -1,0 +1,316 @@
+//! The event loop: one task owns the core and `select!`s over received datagrams, agent
+//! completions, the core's next deadline, control-socket requests and signals. Actions go
+//! out at once: datagrams are sent synchronously on every medium, agents run in their own
+//! tasks so a slow agent never delays a heartbeat.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use hb_config::Config;
+use hb_core::{Action, AgentOp, AgentResult, Boot, Command, Core, OpId};
+use hb_sys::agent::{AgentCommand, Exit, run_agent, status_says_running};
+use hb_sys::media::Media;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use crate::control::{self, Call, Request};
+use crate::convert::Converted;
+use crate::setup::Prepared;
+
+/// Everything the loop needs.
+#[derive(Debug)]
+pub struct Context {
+    pub config: Config,
+    pub converted: Converted,
+    pub prepared: Prepared,
+    pub args_run_dir: PathBuf,
+}
+
+/// How to run one resource.
+#[derive(Clone, Debug)]
+struct Resource {
+    path: PathBuf,
+    args: Vec<String>,
+    text: String,
+}
+
+/// The environment every agent gets (nothing else leaks from the daemon's own).
+fn agent_env(ctx: &Context) -> Vec<(String, String)> {
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.display().to_string()));
+    let mut path = String::new();
+    if let Some(d) = exe_dir {
+        path.push_str(&d);
+        path.push(':');
+    }
+    path.push_str("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let dir = ctx.prepared.config_dir.display().to_string();
+    let mut env = vec![
+        ("PATH".to_string(), path),
+        ("LANG".to_string(), "C".to_string()),
+        ("HA_DIR".to_string(), dir.clone()),
+        ("HA_RESOURCEDIR".to_string(), format!("{dir}/resource.d")),
+        ("HA_CURHOST".to_string(), ctx.prepared.node.clone()),
+        ("HA_LOGD".to_string(), "no".to_string()),
+        ("OCF_ROOT".to_string(), "/usr/lib/ocf".to_string()),
+    ];
+    // Agent tuning knobs documented by our agents (HB_ARP_COUNT, ...) pass through.
+    for (k, v) in std::env::vars() {
+        if k.starts_with("HB_") && k != "HB_LOG" {
+            env.push((k, v));
+        }
+    }
+    env
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.lines().next().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+/// Maps an agent's outcome to the core's verdict (heartbeat's resource.d convention: exit
+/// code for start/stop, output text for status).
+fn verdict(op: AgentOp, exit: &Exit, stdout: &str) -> AgentResult {
+    match (op, exit) {
+        (_, Exit::TimedOut) => AgentResult::TimedOut,
+        (_, Exit::NotRun(_)) | (_, Exit::Signal(_)) => AgentResult::Failed(None),
+        (AgentOp::Status, Exit::Code(_)) => {
+            if status_says_running(stdout) {
+                AgentResult::Running
+            } else {
+                AgentResult::NotRunning
+            }
+        }
+        (_, Exit::Code(0)) => AgentResult::Success,
+        (_, Exit::Code(c)) => AgentResult::Failed(Some(*c)),
+    }
+}
+
+/// Runs the daemon until a graceful shutdown completes. `shutdown` resolving asks for one
+/// (tests use it; the binary passes a future that never resolves and relies on signals).
+pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let mut media = Media::open(&ctx.converted.media)?;
+    anyhow::ensure!(
+        media.links() == ctx.converted.core.links.as_slice(),
+        "internal error: media links {:?} differ from the core's {:?}",
+        media.links(),
+        ctx.converted.core.links
+    );
+    let (dg_tx, mut dg_rx) = mpsc::channel(1024);
+    media
+        .spawn_receivers(dg_tx)
+        .context("cannot start the receivers")?;
+    let sock_path = ctx.args_run_dir.join("heartbeat.sock");
+    let listener = control::bind(&sock_path)
+        .with_context(|| format!("{}: cannot create the control socket", sock_path.display()))?;
+    let (call_tx, mut call_rx) = mpsc::channel::<Call>(16);
+    tokio::spawn(control::serve(listener, call_tx));
+
+    let resources: Vec<Vec<Resource>> = ctx
+        .config
+        .haresources
+        .groups
+        .iter()
+        .map(|g| {
+            g.resources
+                .iter()
+                .map(|r| Resource {
+                    path: r.path.clone(),
+                    args: r.args.clone(),
+                    text: r.text.clone(),
+                })
+                .collect()
+        })
+        .collect();
+    let env = agent_env(&ctx);
+    let timeout = ctx.prepared.agent_timeout;
+    let (agent_tx, mut agent_rx) = mpsc::unbounded_channel::<(OpId, AgentResult)>();
+
+    let clock = tokio::time::Instant::now();
+    let now = move || {
+        hb_core::Instant::from_nanos(u64::try_from(clock.elapsed().as_nanos()).unwrap_or(u64::MAX))
+    };
+    let boot = Boot {
+        generation: ctx.prepared.generation,
+        uuid: ctx.prepared.uuid,
+        wall_clock_secs: unix_secs(),
+        seed: getrandom::u64().unwrap_or_else(|_| unix_secs()),
+    };
+    let node = ctx.prepared.node.clone();
+    let mut core = Core::new(ctx.converted.core.clone(), boot, now())?;
+    core.set_load_average(&load_average());
+
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut load_tick = tokio::time::interval(Duration::from_secs(5));
+    tokio::pin!(shutdown);
+    let mut shutdown_asked = false;
+
+    loop {
+        while let Some(action) = core.poll_action() {
+            match action {
+                Action::Transmit(bytes) => {
+                    media.send(&bytes);
+                }
+                Action::RunAgent {
+                    id,
+                    group,
+                    resource,
+                    op,
+                } => {
+                    let Some(res) = resources.get(group).and_then(|g| g.get(resource)).cloned()
+                    else {
+                        core.handle_agent_done(now(), id, AgentResult::Failed(None));
+                        continue;
+                    };
+                    let env = env.clone();
+                    let tx = agent_tx.clone();
+                    let key = ctx.config.haresources.groups[group].key.clone();
+                    tokio::spawn(async move {
+                        let cmd = AgentCommand {
+                            program: &res.path,
+                            args: &res.args,
+                            action: op.as_str(),
+                            timeout,
+                            env: &env,
+                        };
+                        let out = run_agent(&cmd).await;
+                        log_agent(&key, &res.text, op, &out);
+                        let _ = tx.send((id, verdict(op, &out.exit, &out.stdout)));
+                    });
+                }
+            }
+        }
+        if core.is_finished() {
+            break;
+        }
+        let deadline = core
+            .poll_timeout()
+            .map(|t| clock + Duration::from_nanos(t.as_nanos()));
+        let sleep = async move {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            () = sleep => core.handle_timeout(now()),
+            Some(r) = dg_rx.recv() => core.handle_datagram(now(), r.link, &r.bytes),
+            Some((id, result)) = agent_rx.recv() => core.handle_agent_done(now(), id, result),
+            Some(call) = call_rx.recv() => {
+                let answer = match call.request {
+                    Request::Status => control::status(&node, &core.snapshot()),
+                    Request::Shutdown => {
+                        tracing::info!("shutdown requested on the control socket");
+                        core.handle_command(now(), Command::Shutdown);
+                        control::ok()
+                    }
+                    Request::Standby(c) => {
+                        core.handle_command(now(), Command::Standby(c));
+                        control::ok()
+                    }
+                    Request::Takeover(c) => {
+                        core.handle_command(now(), Command::Takeover(c));
+                        control::ok()
+                    }
+                };
+                let _ = call.reply.send(answer);
+            }
+            _ = sigterm.recv() => {
+                tracing::info!("SIGTERM: graceful shutdown");
+                core.handle_command(now(), Command::Shutdown);
+            }
+            _ = sigint.recv() => {
+                tracing::info!("SIGINT: graceful shutdown");
+                core.handle_command(now(), Command::Shutdown);
+            }
+            _ = sighup.recv() => {
+                tracing::warn!("SIGHUP: reloading the configuration is not supported yet; restart heartbeat to apply changes");
+            }
+            () = &mut shutdown, if !shutdown_asked => {
+                shutdown_asked = true;
+                core.handle_command(now(), Command::Shutdown);
+            }
+            _ = load_tick.tick() => core.set_load_average(&load_average()),
+        }
+    }
+    let _ = std::fs::remove_file(&sock_path);
+    Ok(())
+}
+
+fn log_agent(key: &str, resource: &str, op: AgentOp, out: &hb_sys::agent::AgentOutcome) {
+    let ms = out.elapsed.as_secs_f64() * 1000.0;
+    let quiet = op == AgentOp::Status;
+    for line in out
+        .stdout
+        .lines()
+        .chain(out.stderr.lines())
+        .filter(|l| !l.trim().is_empty())
+    {
+        if quiet {
+            tracing::debug!("group {key}: {resource} {op}: {line}");
+        } else {
+            tracing::info!("group {key}: {resource} {op}: {line}");
+        }
+    }
+    match &out.exit {
+        Exit::Code(0) => tracing::debug!("group {key}: {resource} {op} exited 0 after {ms:.1} ms"),
+        Exit::Code(c) if op == AgentOp::Status => {
+            tracing::debug!("group {key}: {resource} {op} exited {c} after {ms:.1} ms")
+        }
+        Exit::Code(c) => tracing::warn!("group {key}: {resource} {op} exited {c} after {ms:.1} ms"),
+        Exit::Signal(s) => {
+            tracing::warn!("group {key}: {resource} {op} killed by signal {s} after {ms:.1} ms")
+        }
+        Exit::TimedOut => tracing::error!(
+            "group {key}: {resource} {op} did not finish within the agent timeout ({ms:.0} ms): its process group was killed"
+        ),
+        Exit::NotRun(why) => tracing::error!("group {key}: {resource} {op}: {why}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_follow_the_resource_d_convention() {
+        assert_eq!(
+            verdict(AgentOp::Start, &Exit::Code(0), ""),
+            AgentResult::Success
+        );
+        assert_eq!(
+            verdict(AgentOp::Stop, &Exit::Code(1), ""),
+            AgentResult::Failed(Some(1))
+        );
+        assert_eq!(
+            verdict(AgentOp::Status, &Exit::Code(7), "running"),
+            AgentResult::Running
+        );
+        assert_eq!(
+            verdict(AgentOp::Status, &Exit::Code(0), "stopped"),
+            AgentResult::NotRunning
+        );
+        assert_eq!(
+            verdict(AgentOp::Start, &Exit::TimedOut, ""),
+            AgentResult::TimedOut
+        );
+        assert_eq!(
+            verdict(AgentOp::Status, &Exit::NotRun("x".into()), "running"),
+            AgentResult::Failed(None)
+        );
+    }
+}
