@@ -24,6 +24,7 @@
 pub mod cluster;
 pub mod lab;
 pub mod netns;
+pub mod ours;
 pub mod probe;
 pub mod process;
 mod service;

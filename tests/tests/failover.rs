@@ -1,0 +1,295 @@
+//! Black-box failover tests of heartbeat-rs: two real daemons in network namespaces on a
+//! private bridge (TEST-NET-1), the repository's IPaddr agent moving 192.0.2.100, the client
+//! namespace probing it. Each test builds and tears down its own lab. Root is required:
+//! without it the tests print a loud SKIP (and fail under CI=true).
+//!
+//! Run after `cargo build --workspace --bins` (the daemon and `hb-addr` must be built).
+
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use hb_nstests::ours::{counter, peer_status, status, wait_ready};
+use hb_nstests::{
+    Cluster, ClusterSpec, Implementation, Lab, ProbeConfig, netns, root_or_skip, wait_for,
+};
+
+const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+const SECOND: Duration = Duration::from_secs(1);
+
+fn spec(timing: &str) -> ClusterSpec {
+    ClusterSpec::new(Implementation::Ours, timing.parse().expect("valid timing"))
+}
+
+/// Starts both nodes and waits until node1 alone holds the VIP and each sees the other active.
+fn started<'l>(lab: &'l Lab, spec: ClusterSpec) -> Result<Cluster<'l>> {
+    let mut c = Cluster::new(lab, spec)?;
+    c.start_all()?;
+    c.wait_for_sole_holder("node1", 20 * SECOND)?;
+    wait_for("both nodes active", 10 * SECOND, || {
+        Ok(peer_status(&c, "node1", "node2")? == "active"
+            && peer_status(&c, "node2", "node1")? == "active")
+    })?;
+    Ok(c)
+}
+
+/// Asserts exactly one host holds the VIP for `d` (no flapping), and returns it.
+fn sole_holder_stays(c: &Cluster<'_>, d: Duration) -> Result<String> {
+    let first = c.vip_holders()?;
+    anyhow::ensure!(first.len() == 1, "VIP holders {first:?}");
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        let now = c.vip_holders()?;
+        anyhow::ensure!(now == first, "VIP moved from {first:?} to {now:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(first[0].clone())
+}
+
+/// Which node answers a TCP connection to the VIP from the client.
+fn served_by(lab: &Lab) -> Result<Option<String>> {
+    let outcome = lab.probe_once(
+        "client",
+        SocketAddrV4::new(VIP, 80),
+        &ProbeConfig::default(),
+    )?;
+    Ok(outcome.answered_by().map(str::to_owned))
+}
+
+#[test]
+fn both_nodes_come_up_and_the_vip_runs_on_its_owner() -> Result<()> {
+    if !root_or_skip("both_nodes_come_up_and_the_vip_runs_on_its_owner") {
+        return Ok(());
+    }
+    let lab = Lab::new("up")?;
+    let c = started(&lab, spec("100/300"))?;
+    let s = status(&c, "node1")?;
+    assert_eq!(s["rscstatus"], "local", "{s}");
+    assert_eq!(s["groups"][0]["state"], "running", "{s}");
+    assert_eq!(status(&c, "node2")?["rscstatus"], "none");
+    // The wire is Heartbeat's: nothing was rejected on either side.
+    for n in ["node1", "node2"] {
+        assert_eq!(
+            counter(&c, n, "auth_failed")? + counter(&c, n, "malformed")?,
+            0
+        );
+    }
+    assert_eq!(sole_holder_stays(&c, SECOND)?, "node1");
+    Ok(())
+}
+
+#[test]
+fn a_cut_holder_loses_the_vip_and_after_the_heal_exactly_one_node_holds_it() -> Result<()> {
+    if !root_or_skip("a_cut_holder_loses_the_vip_and_after_the_heal_exactly_one_node_holds_it") {
+        return Ok(());
+    }
+    let lab = Lab::new("cut")?;
+    lab.start_listener("node1", 80)?;
+    lab.start_listener("node2", 80)?;
+    let c = started(&lab, spec("100/300"))?;
+    lab.cut("node1")?;
+    wait_for("node2 holds the VIP", 10 * SECOND, || {
+        lab.has_address("node2", VIP)
+    })?;
+    wait_for("the client is served by node2", 10 * SECOND, || {
+        Ok(served_by(&lab)?.as_deref() == Some("node2"))
+    })?;
+    // node1, alone behind its dead link, still holds it: both act.
+    assert!(lab.has_address("node1", VIP)?);
+    lab.heal("node1")?;
+    wait_for("exactly one holder after the heal", 10 * SECOND, || {
+        Ok(c.vip_holders()?.len() == 1)
+    })?;
+    let holder = sole_holder_stays(&c, 2 * SECOND)?;
+    // The earlier acquisition wins: node1 held it before the cut.
+    assert_eq!(holder, "node1");
+    // It re-announced the VIP: the client follows it, not the loser's stale ARP entry.
+    wait_for("the client is served by the holder", 5 * SECOND, || {
+        Ok(served_by(&lab)?.as_deref() == Some("node1"))
+    })?;
+    Ok(())
+}
+
+#[test]
+fn a_silent_partition_makes_both_act_and_the_heal_leaves_exactly_one_holder() -> Result<()> {
+    if !root_or_skip("a_silent_partition_makes_both_act_and_the_heal_leaves_exactly_one_holder") {
+        return Ok(());
+    }
+    let lab = Lab::new("split")?;
+    let c = started(&lab, spec("100/300"))?;
+    // node1's bridge port is detached: its carrier stays up, but nothing gets through.
+    lab.isolate_silently("node1")?;
+    assert!(lab.link_state("node1")?.carrier);
+    wait_for("both sides hold the VIP", 10 * SECOND, || {
+        Ok(c.vip_holders()? == ["node1", "node2"])
+    })?;
+    assert_eq!(peer_status(&c, "node1", "node2")?, "dead");
+    assert_eq!(peer_status(&c, "node2", "node1")?, "dead");
+    lab.rejoin("node1")?;
+    wait_for("exactly one holder after the heal", 10 * SECOND, || {
+        Ok(c.vip_holders()?.len() == 1)
+    })?;
+    assert_eq!(sole_holder_stays(&c, 2 * SECOND)?, "node1");
+    for (n, p) in [("node1", "node2"), ("node2", "node1")] {
+        assert_eq!(peer_status(&c, n, p)?, "active", "{n} sees {p} back");
+    }
+    Ok(())
+}
+
+#[test]
+fn after_a_kill_9_and_restart_no_duplicate_vip_remains() -> Result<()> {
+    if !root_or_skip("after_a_kill_9_and_restart_no_duplicate_vip_remains") {
+        return Ok(());
+    }
+    let lab = Lab::new("kill9")?;
+    let mut c = started(&lab, spec("100/300"))?;
+    c.kill("node1")?;
+    // The killed daemon could not remove its VIP: node2 takes over beside it.
+    wait_for("node2 takes over", 10 * SECOND, || {
+        lab.has_address("node2", VIP)
+    })?;
+    assert_eq!(c.vip_holders()?, ["node1", "node2"]);
+    c.start("node1")?;
+    // The restarted daemon probes its resources before negotiating and stops the leftover.
+    wait_for("the leftover VIP on node1 is gone", 10 * SECOND, || {
+        Ok(!lab.has_address("node1", VIP)?)
+    })?;
+    wait_for("node1 back and active", 10 * SECOND, || {
+        Ok(peer_status(&c, "node2", "node1")? == "active")
+    })?;
+    // auto_failback off: the VIP stays where it is.
+    assert_eq!(sole_holder_stays(&c, 2 * SECOND)?, "node2");
+    Ok(())
+}
+
+#[test]
+fn a_graceful_stop_hands_over_without_waiting_for_deadtime() -> Result<()> {
+    if !root_or_skip("a_graceful_stop_hands_over_without_waiting_for_deadtime") {
+        return Ok(());
+    }
+    let lab = Lab::new("graceful")?;
+    // A long deadtime makes "at once" and "after deadtime" far apart.
+    let c = started(&lab, spec("100/5000/2500/10000"))?;
+    let stopper = std::process::Command::new(c.binary())
+        .arg("-k")
+        .arg("--run-dir")
+        .arg(c.node_dir("node1").join("run"))
+        .spawn()?;
+    let t0 = Instant::now();
+    wait_for("node2 holds the VIP", 10 * SECOND, || {
+        lab.has_address("node2", VIP)
+    })?;
+    let took = t0.elapsed();
+    // node2 acted on node1's shutdown notice, not on silence: node1 is not dead to it yet.
+    assert_ne!(peer_status(&c, "node2", "node1")?, "dead", "took {took:?}");
+    assert!(
+        !lab.has_address("node1", VIP)?,
+        "node1 released the VIP before node2 took it"
+    );
+    let out = stopper.wait_with_output()?;
+    assert!(out.status.success(), "heartbeat -k failed: {out:?}");
+    assert!(
+        !c.is_running("node1"),
+        "heartbeat -k returned while node1 still ran"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_node_with_the_wrong_key_never_counts_as_up() -> Result<()> {
+    if !root_or_skip("a_node_with_the_wrong_key_never_counts_as_up") {
+        return Ok(());
+    }
+    let lab = Lab::new("badkey")?;
+    let mut c = Cluster::new(&lab, spec("100/300/150/1500"))?;
+    let keys = c.node_dir("node2").join("config").join("authkeys");
+    std::fs::write(&keys, "auth 1\n1 sha1 not-the-cluster-secret\n")?;
+    c.start_all()?;
+    wait_ready(&c, "node1", 10 * SECOND)?;
+    // Through initdead and beyond, node1 never sees node2 as anything but init, then dead.
+    let mut seen = Vec::new();
+    wait_for("node1 declares node2 dead", 10 * SECOND, || {
+        let s = peer_status(&c, "node1", "node2")?;
+        if !seen.contains(&s) {
+            seen.push(s.clone());
+        }
+        Ok(s == "dead")
+    })?;
+    assert!(
+        seen.iter().all(|s| s == "init" || s == "dead"),
+        "node1 saw node2 as {seen:?}"
+    );
+    assert!(counter(&c, "node1", "auth_failed")? > 0);
+    assert_eq!(counter(&c, "node1", "accepted")?, 0);
+    c.wait_for_sole_holder("node1", 10 * SECOND).or_else(|_| {
+        // node2 cannot hear node1 either and may take the VIP too: what matters is node1.
+        anyhow::ensure!(
+            lab.has_address("node1", VIP)?,
+            "node1 does not hold its VIP"
+        );
+        Ok(Duration::ZERO)
+    })?;
+    Ok(())
+}
+
+#[test]
+fn replayed_heartbeats_of_a_dead_node_do_not_keep_it_alive() -> Result<()> {
+    if !root_or_skip("replayed_heartbeats_of_a_dead_node_do_not_keep_it_alive") {
+        return Ok(());
+    }
+    let lab = Lab::new("replay")?;
+    let mut c = started(&lab, spec("100/300"))?;
+    // Record node1's live heartbeats from the client namespace (broadcasts reach it).
+    let client_ns = lab.ns("client")?.to_owned();
+    let sock = netns::in_netns(&client_ns, || {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
+        s.set_reuse_address(true)?;
+        s.set_broadcast(true)?;
+        s.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 694).into())?;
+        Ok(UdpSocket::from(s))
+    })?;
+    sock.set_read_timeout(Some(SECOND))?;
+    let mut recorded = Vec::new();
+    let mut buf = [0u8; 65536];
+    while recorded.len() < 30 {
+        let (n, from) = sock.recv_from(&mut buf)?;
+        if from.ip() == std::net::IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11)) {
+            recorded.push(buf[..n].to_vec());
+        }
+    }
+    // node1 dies for good (killed, and cut off so its leftover VIP stays out of the way)...
+    c.kill("node1")?;
+    lab.cut("node1")?;
+    let before = counter(&c, "node2", "duplicate")?;
+    // ... while its recorded traffic is replayed onto the LAN every 20 ms for 3 s.
+    let dead_after = std::thread::scope(|s| -> Result<Duration> {
+        let replayer = s.spawn(|| -> Result<()> {
+            let until = Instant::now() + 3 * SECOND;
+            while Instant::now() < until {
+                for d in &recorded {
+                    sock.send_to(d, SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 255), 694))?;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(())
+        });
+        let took = wait_for("node2 declares node1 dead", 10 * SECOND, || {
+            Ok(peer_status(&c, "node2", "node1")? == "dead")
+        })?;
+        replayer
+            .join()
+            .map_err(|_| anyhow::anyhow!("replayer panicked"))??;
+        Ok(took)
+    })?;
+    assert_eq!(
+        peer_status(&c, "node2", "node1")?,
+        "dead",
+        "replays revived node1 (declared dead after {dead_after:?})"
+    );
+    assert!(
+        counter(&c, "node2", "duplicate")? > before,
+        "replays were not counted"
+    );
+    assert!(lab.has_address("node2", VIP)?, "node2 took over the VIP");
+    Ok(())
+}
