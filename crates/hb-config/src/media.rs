@@ -65,6 +65,26 @@ impl Medium {
     }
 }
 
+/// The medium as an `ha.cf` line with its port, e.g. `bcast eth0 (port 694)` or
+/// `mcast eth0 239.0.0.43 694 1 0`.
+impl std::fmt::Display for Medium {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Medium::Bcast { dev, port } => write!(f, "bcast {dev} (port {port})"),
+            Medium::Ucast { dev, peer, port } => write!(f, "ucast {dev} {peer} (port {port})"),
+            Medium::Mcast {
+                dev,
+                group,
+                port,
+                ttl,
+                looped,
+            } => {
+                write!(f, "mcast {dev} {group} {port} {ttl} {}", u8::from(*looped))
+            }
+        }
+    }
+}
+
 /// Parses a port number 1-65535.
 pub(crate) fn parse_port(s: &str) -> Option<u16> {
     if !s.bytes().all(|b| b.is_ascii_digit()) {

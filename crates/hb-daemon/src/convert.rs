@@ -4,7 +4,6 @@ use std::fmt::Write as _;
 
 use hb_config::{AutoFailback as CfgFailback, Config, Medium};
 use hb_core::{AutoFailback, CoreConfig, GroupConfig};
-use hb_sys::media::MediumSpec;
 
 /// The core's configuration plus the media to open.
 #[derive(Debug, Clone)]
@@ -12,7 +11,7 @@ pub struct Converted {
     /// For the core.
     pub core: CoreConfig,
     /// For the media; their devices are the core's links, in the same order.
-    pub media: Vec<MediumSpec>,
+    pub media: Vec<Medium>,
 }
 
 /// Builds the core configuration; fails only on what the parser cannot know (e.g. more
@@ -24,34 +23,7 @@ pub fn core_config(cfg: &Config, node: &str) -> Result<Converted, hb_core::CoreE
         .iter()
         .position(|n| n.eq_ignore_ascii_case(node))
         .unwrap_or(0);
-    let media: Vec<MediumSpec> = hacf
-        .media
-        .iter()
-        .map(|m| match m {
-            Medium::Bcast { dev, port } => MediumSpec::Bcast {
-                dev: dev.clone(),
-                port: *port,
-            },
-            Medium::Ucast { dev, peer, port } => MediumSpec::Ucast {
-                dev: dev.clone(),
-                peer: peer.clone(),
-                port: *port,
-            },
-            Medium::Mcast {
-                dev,
-                group,
-                port,
-                ttl,
-                looped,
-            } => MediumSpec::Mcast {
-                dev: dev.clone(),
-                group: *group,
-                port: *port,
-                ttl: *ttl,
-                looped: *looped,
-            },
-        })
-        .collect();
+    let media = hacf.media.clone();
     let mut links: Vec<String> = Vec::new();
     for m in &media {
         if !links.iter().any(|l| l == m.dev()) {
@@ -107,23 +79,7 @@ pub fn summary(cfg: &Config, node: &str) -> String {
         h.initdead.as_millis()
     );
     for m in &h.media {
-        let line = match m {
-            Medium::Bcast { dev, port } => format!("bcast {dev} port {port}"),
-            Medium::Ucast { dev, peer, port } => format!("ucast {dev} {peer} port {port}"),
-            Medium::Mcast {
-                dev,
-                group,
-                port,
-                ttl,
-                looped,
-            } => {
-                format!(
-                    "mcast {dev} {group} port {port} ttl {ttl} loop {}",
-                    u8::from(*looped)
-                )
-            }
-        };
-        let _ = writeln!(s, "  medium: {line}");
+        let _ = writeln!(s, "  medium: {m}");
     }
     let _ = writeln!(
         s,

@@ -53,16 +53,7 @@ fn main() {
         let out = hb_sim::sweep::run(seed);
         if !out.ok() {
             failed += 1;
-            let why = out
-                .violations
-                .first()
-                .map(|v| v.what.clone())
-                .or(out.not_converged.clone())
-                .unwrap_or_default();
-            println!(
-                "seed {seed} FAILED: {why} (faults {:?}); replay: cargo run -p hb-sim -- --seed {seed}",
-                out.faults
-            );
+            println!("{}", out.failure_line());
         }
     }
     println!("{count} schedules, {failed} failed");

@@ -30,6 +30,20 @@ impl Outcome {
     pub fn ok(&self) -> bool {
         self.violations.is_empty() && self.not_converged.is_none()
     }
+
+    /// One line saying what went wrong and how to replay it.
+    pub fn failure_line(&self) -> String {
+        let why = self
+            .violations
+            .first()
+            .map(|v| v.what.clone())
+            .or_else(|| self.not_converged.clone())
+            .unwrap_or_else(|| "ok".into());
+        format!(
+            "seed {} FAILED: {why} (faults {:?}); replay: cargo run -p hb-sim -- --seed {} -v",
+            self.seed, self.faults, self.seed
+        )
+    }
 }
 
 /// The parameters a seed runs with: the failback mode and timings vary with the seed.

@@ -7,22 +7,11 @@ fn random_fault_schedules_keep_every_invariant() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(150);
-    let mut failures = Vec::new();
-    for seed in 0..seeds {
-        let out = hb_sim::sweep::run(seed);
-        if !out.ok() {
-            let why = out
-                .violations
-                .first()
-                .map(|v| v.what.clone())
-                .or(out.not_converged.clone())
-                .unwrap_or_default();
-            failures.push(format!(
-                "seed {seed}: {why}; faults {:?}; replay: cargo run -p hb-sim -- --seed {seed} -v",
-                out.faults
-            ));
-        }
-    }
+    let failures: Vec<String> = (0..seeds)
+        .map(hb_sim::sweep::run)
+        .filter(|out| !out.ok())
+        .map(|out| out.failure_line())
+        .collect();
     assert!(
         failures.is_empty(),
         "{} of {seeds} schedules failed:\n{}",

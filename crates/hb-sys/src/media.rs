@@ -1,4 +1,5 @@
-//! Heartbeat media: UDP sockets for `bcast`, `ucast` and `mcast` (spec §9), built with socket2.
+//! Heartbeat media: UDP sockets for `bcast`, `ucast` and `mcast` (spec §9), built with socket2,
+//! for the media `hb-config` parsed ([`Medium`]).
 //!
 //! Every configured medium gets a send socket bound to its device. Receive sockets are shared
 //! per (device, port): one socket bound to `0.0.0.0:port` on the device receives broadcasts
@@ -11,6 +12,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
+pub use hb_config::Medium;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -19,51 +21,6 @@ use tokio::sync::mpsc;
 const RECV_BUFFER: usize = 65_536;
 /// `IPTOS_LOWDELAY`, which Heartbeat sets on ucast sockets.
 const IPTOS_LOWDELAY: u32 = 0x10;
-
-/// One medium as configured.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum MediumSpec {
-    /// `bcast DEV`: to the device's broadcast address.
-    Bcast {
-        /// Device.
-        dev: String,
-        /// UDP port.
-        port: u16,
-    },
-    /// `ucast DEV PEER`: to one peer (host name or address).
-    Ucast {
-        /// Device.
-        dev: String,
-        /// Peer host name or IPv4 address.
-        peer: String,
-        /// UDP port.
-        port: u16,
-    },
-    /// `mcast DEV GROUP PORT TTL LOOP`.
-    Mcast {
-        /// Device.
-        dev: String,
-        /// Multicast group.
-        group: Ipv4Addr,
-        /// UDP port.
-        port: u16,
-        /// IP TTL.
-        ttl: u8,
-        /// Whether our own datagrams loop back.
-        looped: bool,
-    },
-}
-
-impl MediumSpec {
-    /// The device (link name).
-    pub fn dev(&self) -> &str {
-        match self {
-            MediumSpec::Bcast { dev, .. }
-            | MediumSpec::Ucast { dev, .. }
-            | MediumSpec::Mcast { dev, .. } => dev,
-        }
-    }
-}
 
 /// Errors opening the media.
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +83,7 @@ pub struct Media {
 
 impl Media {
     /// Opens every medium: send sockets now, receive sockets ready for [`Media::spawn_receivers`].
-    pub fn open(specs: &[MediumSpec]) -> Result<Media, MediaError> {
+    pub fn open(specs: &[Medium]) -> Result<Media, MediaError> {
         let mut links: Vec<String> = Vec::new();
         for s in specs {
             if !links.iter().any(|l| l == s.dev()) {
@@ -138,7 +95,7 @@ impl Media {
         let mut receivers: Vec<(usize, std::net::UdpSocket)> = Vec::new();
         let mut shared_rx: Vec<(String, u16)> = Vec::new();
         for spec in specs {
-            let label = describe(spec);
+            let label = spec.to_string();
             let dev = spec.dev();
             let ifindex = nix::net::if_::if_nametoindex(dev).map_err(|_| MediaError::NoDevice {
                 medium: label.clone(),
@@ -157,7 +114,7 @@ impl Media {
             tx.bind_device(Some(dev.as_bytes()))
                 .map_err(sock_err("bind to device"))?;
             let dest = match spec {
-                MediumSpec::Bcast { port, .. } => {
+                Medium::Bcast { port, .. } => {
                     tx.set_broadcast(true).map_err(sock_err("SO_BROADCAST"))?;
                     let brd = addrs
                         .iter()
@@ -165,11 +122,11 @@ impl Media {
                         .unwrap_or(Ipv4Addr::BROADCAST);
                     SocketAddrV4::new(brd, *port)
                 }
-                MediumSpec::Ucast { peer, port, .. } => {
+                Medium::Ucast { peer, port, .. } => {
                     tx.set_tos_v4(IPTOS_LOWDELAY).map_err(sock_err("IP_TOS"))?;
                     SocketAddrV4::new(resolve(dev, peer)?, *port)
                 }
-                MediumSpec::Mcast {
+                Medium::Mcast {
                     group,
                     port,
                     ttl,
@@ -202,7 +159,7 @@ impl Media {
 
             // Receiving.
             let rx = match spec {
-                MediumSpec::Mcast { group, port, .. } => {
+                Medium::Mcast { group, port, .. } => {
                     let rx = udp_socket().map_err(sock_err("socket"))?;
                     rx.set_reuse_address(true)
                         .map_err(sock_err("SO_REUSEADDR"))?;
@@ -217,7 +174,7 @@ impl Media {
                     .map_err(sock_err("join the multicast group"))?;
                     Some(rx)
                 }
-                MediumSpec::Bcast { port, .. } | MediumSpec::Ucast { port, .. } => {
+                Medium::Bcast { port, .. } | Medium::Ucast { port, .. } => {
                     if shared_rx.iter().any(|(d, p)| d == dev && p == port) {
                         None
                     } else {
@@ -315,22 +272,6 @@ fn udp_socket() -> io::Result<Socket> {
     Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
 }
 
-fn describe(spec: &MediumSpec) -> String {
-    match spec {
-        MediumSpec::Bcast { dev, port } => format!("bcast {dev} (port {port})"),
-        MediumSpec::Ucast { dev, peer, port } => format!("ucast {dev} {peer} (port {port})"),
-        MediumSpec::Mcast {
-            dev,
-            group,
-            port,
-            ttl,
-            looped,
-        } => {
-            format!("mcast {dev} {group} {port} {ttl} {}", u8::from(*looped))
-        }
-    }
-}
-
 fn resolve(dev: &str, peer: &str) -> Result<Ipv4Addr, MediaError> {
     if let Ok(ip) = peer.parse::<Ipv4Addr>() {
         return Ok(ip);
@@ -388,7 +329,7 @@ mod tests {
 
     #[test]
     fn media_on_a_missing_device_fail_with_a_clear_error() {
-        let err = Media::open(&[MediumSpec::Bcast {
+        let err = Media::open(&[Medium::Bcast {
             dev: "hbrs-nodev0".into(),
             port: 694,
         }])
@@ -419,7 +360,7 @@ mod tests {
             let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
             probe.local_addr().unwrap().port()
         };
-        let spec = MediumSpec::Ucast {
+        let spec = Medium::Ucast {
             dev: "lo".into(),
             peer: "127.0.0.1".into(),
             port,
