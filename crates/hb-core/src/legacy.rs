@@ -19,8 +19,7 @@ impl Core {
             .res
             .peer
             .is_some_and(|p| self.nodes[p].status == crate::NodeStatus::Active);
-        let peer_alive = self.res.peer.is_some_and(|p| self.nodes[p].is_alive());
-        if !peer_alive {
+        if !self.peer_alive() {
             self.legacy_takeover(now);
         } else {
             for g in self.class_groups(Class::Local, me) {

@@ -20,7 +20,7 @@ impl Core {
     pub(crate) fn nice_begin(&mut self, now: Instant) {
         self.send(now, wire::starting());
         self.res.rstate = RState::Starting;
-        let peer_present = self.res.peer.is_some_and(|p| self.nodes[p].is_alive());
+        let peer_present = self.peer_alive();
         if !peer_present {
             // Alone: everything is ours.
             self.nice_takeover(now, "no peer alive at start-up");

@@ -10,7 +10,7 @@ use hb_proto::Message;
 
 use crate::action::{Class, OpId};
 use crate::groups::{GroupRt, Phase};
-use crate::snapshot::{GroupView, NodeStatus};
+use crate::snapshot::GroupView;
 use crate::wire::{self, Holdings};
 use crate::{AutoFailback, Core, CoreConfig, Instant};
 
@@ -206,7 +206,7 @@ impl Core {
         self.cfg.groups.iter().position(|g| g.key == key)
     }
 
-    fn peer_alive(&self) -> bool {
+    pub(crate) fn peer_alive(&self) -> bool {
         self.res
             .peer
             .is_some_and(|p| self.nodes[p].is_alive() && !self.res.view.left)
@@ -699,12 +699,7 @@ impl Core {
             "node {}: all resources released; shutdown notice sent",
             self.node_name()
         );
-        if self.peer_alive()
-            || self
-                .res
-                .peer
-                .is_some_and(|p| self.nodes[p].status != NodeStatus::Dead)
-        {
+        if self.peer_alive() {
             let linger = self
                 .cfg
                 .deadtime

@@ -296,3 +296,31 @@ fn a_node_alone_takes_everything_after_initdead() {
         assert_clean(&sim);
     }
 }
+
+#[test]
+fn a_node_alone_stops_gracefully_without_waiting_for_an_acknowledgement() {
+    let mut sim = Sim::with_down(Params::two_nodes(AutoFailback::On, 13), &[1]);
+    // Stopped before initdead: node2 was never heard (init), nobody can acknowledge.
+    sim.run_for(ms(100));
+    sim.shutdown(0);
+    assert!(
+        sim.run_until(ms(50), |s| !s.is_running(0)),
+        "node1 lingered for a peer never heard\n{}",
+        tail(&sim)
+    );
+    // Alone after initdead with every group: stops them one by one, then exits at once.
+    sim.restart(0);
+    assert!(sim.run_until(ms(3000), |s| s.full_holders(0) == [0]
+        && s.full_holders(1) == [0]));
+    let at = sim.elapsed();
+    sim.shutdown(0);
+    assert!(
+        sim.run_until(ms(1000), |s| !s.is_running(0)),
+        "node1 never exited\n{}",
+        tail(&sim)
+    );
+    let took = sim.elapsed() - at;
+    assert!(took <= sim.params.agent_time.1 * 4 + ms(1), "took {took:?}");
+    assert!(sim.holders(0).is_empty() && sim.holders(1).is_empty());
+    assert_clean(&sim);
+}
