@@ -553,6 +553,8 @@ pub struct Cluster<'lab> {
     spec: ClusterSpec,
     binary: PathBuf,
     procs: BTreeMap<String, Proc>,
+    /// Nodes whose daemon the test stopped or killed on purpose (not a failure).
+    stopped: std::collections::BTreeSet<String>,
 }
 
 impl fmt::Debug for Cluster<'_> {
@@ -588,6 +590,7 @@ impl<'lab> Cluster<'lab> {
             spec,
             binary,
             procs: BTreeMap::new(),
+            stopped: std::collections::BTreeSet::new(),
         };
         for n in &cluster.spec.nodes {
             cluster
@@ -636,6 +639,7 @@ impl<'lab> Cluster<'lab> {
             .lab
             .spawn(node, self.spec.implementation.name(), &cmd)?;
         self.procs.insert(node.to_owned(), proc);
+        self.stopped.remove(node);
         Ok(())
     }
 
@@ -667,6 +671,7 @@ impl<'lab> Cluster<'lab> {
     /// Graceful stop: SIGTERM, then waits up to `timeout` for the daemon to exit. If it does not,
     /// its process group is SIGKILLed and an error is returned.
     pub fn stop(&mut self, node: &str, timeout: Duration) -> Result<ExitStatus> {
+        self.stopped.insert(node.to_owned());
         let proc = self.proc(node)?;
         let (status, in_time) = proc.stop(timeout)?;
         if !in_time {
@@ -681,6 +686,7 @@ impl<'lab> Cluster<'lab> {
     /// SIGKILLs `node`'s daemon and its process group (a crash; whatever it configured, such
     /// as the VIP, stays).
     pub fn kill(&mut self, node: &str) -> Result<ExitStatus> {
+        self.stopped.insert(node.to_owned());
         self.proc(node)?.kill()
     }
 
@@ -725,9 +731,14 @@ impl<'lab> Cluster<'lab> {
         out
     }
 
-    /// Fails if a daemon that was started has exited, quoting its log.
+    /// Fails if a daemon that was started has exited (unless the test stopped or killed it),
+    /// quoting its log.
     pub fn check_running(&self) -> Result<()> {
-        for (node, proc) in &self.procs {
+        for (node, proc) in self
+            .procs
+            .iter()
+            .filter(|(n, _)| !self.stopped.contains(*n))
+        {
             if let Some(status) = proc.try_wait()? {
                 bail!(
                     "{} on {node} exited ({status})\n{}",

@@ -293,3 +293,85 @@ fn replayed_heartbeats_of_a_dead_node_do_not_keep_it_alive() -> Result<()> {
     assert!(lab.has_address("node2", VIP)?, "node2 took over the VIP");
     Ok(())
 }
+
+/// Replaces the generated `bcast eth0` line of each node's ha.cf with `media(node)`.
+fn rewrite_media(c: &Cluster<'_>, media: impl Fn(&str) -> String) -> Result<()> {
+    for n in ["node1", "node2"] {
+        let path = c.node_dir(n).join("config").join("ha.cf");
+        let text = std::fs::read_to_string(&path)?;
+        anyhow::ensure!(
+            text.contains("bcast eth0\n"),
+            "no bcast line in {}",
+            path.display()
+        );
+        std::fs::write(&path, text.replace("bcast eth0\n", &media(n)))?;
+    }
+    Ok(())
+}
+
+/// Starts a cluster whose media are given per node, checks start-up and a failover.
+fn media_failover(tag: &str, media: impl Fn(&str) -> String) -> Result<()> {
+    let lab = Lab::new(tag)?;
+    let mut c = Cluster::new(&lab, spec("100/300"))?;
+    rewrite_media(&c, media)?;
+    c.start_all()?;
+    c.wait_for_sole_holder("node1", 20 * SECOND)?;
+    wait_for("both nodes active", 10 * SECOND, || {
+        Ok(peer_status(&c, "node1", "node2")? == "active"
+            && peer_status(&c, "node2", "node1")? == "active")
+    })?;
+    lab.cut("node1")?;
+    wait_for("node2 takes over", 10 * SECOND, || {
+        lab.has_address("node2", VIP)
+    })?;
+    Ok(())
+}
+
+#[test]
+fn heartbeats_over_ucast_alone_carry_membership_and_failover() -> Result<()> {
+    if !root_or_skip("heartbeats_over_ucast_alone_carry_membership_and_failover") {
+        return Ok(());
+    }
+    // Each node unicasts to the other (IP_TOS lowdelay, bound to eth0).
+    media_failover("ucast", |n| {
+        let peer = if n == "node1" {
+            "192.0.2.12"
+        } else {
+            "192.0.2.11"
+        };
+        format!("ucast eth0 {peer}\n")
+    })
+}
+
+#[test]
+fn heartbeats_over_mcast_alone_carry_membership_and_failover() -> Result<()> {
+    if !root_or_skip("heartbeats_over_mcast_alone_carry_membership_and_failover") {
+        return Ok(());
+    }
+    // The multicast group of the shared C4 capture, IP TTL 1, no loopback.
+    media_failover("mcast", |_| "mcast eth0 239.0.0.43 694 1 0\n".to_owned())
+}
+
+#[test]
+fn legacy_mode_gives_the_vip_back_to_its_node_when_it_returns() -> Result<()> {
+    if !root_or_skip("legacy_mode_gives_the_vip_back_to_its_node_when_it_returns") {
+        return Ok(());
+    }
+    // No auto_failback line, as in the tutorial's ha.cf: Heartbeat's legacy protocol
+    // (ip-request / ip-request-resp), in which a returning node asks for its group back.
+    let lab = Lab::new("legacy")?;
+    let mut c = Cluster::new(&lab, spec("100/300"))?;
+    for n in ["node1", "node2"] {
+        let path = c.node_dir(n).join("config").join("ha.cf");
+        let text = std::fs::read_to_string(&path)?.replace("auto_failback off\n", "");
+        std::fs::write(&path, text)?;
+    }
+    c.start_all()?;
+    c.wait_for_sole_holder("node1", 20 * SECOND)?;
+    c.stop("node1", 10 * SECOND)?;
+    c.wait_for_sole_holder("node2", 10 * SECOND)?;
+    c.start("node1")?;
+    c.wait_for_sole_holder("node1", 20 * SECOND)?;
+    assert_eq!(sole_holder_stays(&c, SECOND)?, "node1");
+    Ok(())
+}
