@@ -94,6 +94,18 @@ fn main() -> ExitCode {
         print!("{}", convert::summary(&config, &node));
         return ExitCode::SUCCESS;
     }
+    // What a detached daemon could only log is refused here, on the terminal, first.
+    if let Err(e) = setup::check_not_running(&args.run_dir) {
+        eprintln!("heartbeat: {e}");
+        return ExitCode::from(2);
+    }
+    let media = match hb_sys::media::Media::open(&converted.media) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("heartbeat: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if !args.foreground
         && let Err(e) = nix::unistd::daemon(false, false)
     {
@@ -109,6 +121,9 @@ fn main() -> ExitCode {
     };
     for w in &report.warnings {
         tracing::warn!("{w}");
+    }
+    for m in &converted.media {
+        tracing::info!("heartbeat medium {m} open");
     }
     let prepared = match setup::prepare(&args.state_dir, &args.run_dir, &config, &node) {
         Ok(p) => p,
@@ -139,6 +154,7 @@ fn main() -> ExitCode {
         }
     };
     let ctx = shell::Context {
+        media,
         config,
         converted,
         prepared,

@@ -167,6 +167,19 @@ fn uuid_from_name(node: &str) -> [u8; 16] {
     *uuid::Uuid::new_v3(&uuid::Uuid::NAMESPACE_DNS, node.as_bytes()).as_bytes()
 }
 
+/// Fails if a daemon already runs with this run dir.
+pub fn check_not_running(run_dir: &Path) -> Result<(), SetupError> {
+    match read_pid(run_dir) {
+        Some(pid) if pid != std::process::id() as i32 && alive(pid) => {
+            Err(SetupError::AlreadyRunning {
+                dir: run_dir.to_path_buf(),
+                pid,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The pid file of a running daemon; removed on drop.
 #[derive(Debug)]
 pub struct PidFile {

@@ -22,6 +22,9 @@ use crate::setup::Prepared;
 /// Everything the loop needs.
 #[derive(Debug)]
 pub struct Context {
+    /// The media, opened before the daemon detached (so a missing interface is reported on
+    /// the terminal).
+    pub media: Media,
     pub config: Config,
     pub converted: Converted,
     pub prepared: Prepared,
@@ -37,7 +40,7 @@ struct Resource {
 }
 
 /// The environment every agent gets (nothing else leaks from the daemon's own).
-fn agent_env(ctx: &Context) -> Vec<(String, String)> {
+fn agent_env(prepared: &Prepared) -> Vec<(String, String)> {
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(|d| d.display().to_string()));
@@ -47,13 +50,13 @@ fn agent_env(ctx: &Context) -> Vec<(String, String)> {
         path.push(':');
     }
     path.push_str("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    let dir = ctx.prepared.config_dir.display().to_string();
+    let dir = prepared.config_dir.display().to_string();
     let mut env = vec![
         ("PATH".to_string(), path),
         ("LANG".to_string(), "C".to_string()),
         ("HA_DIR".to_string(), dir.clone()),
         ("HA_RESOURCEDIR".to_string(), format!("{dir}/resource.d")),
-        ("HA_CURHOST".to_string(), ctx.prepared.node.clone()),
+        ("HA_CURHOST".to_string(), prepared.node.clone()),
         ("HA_LOGD".to_string(), "no".to_string()),
         ("OCF_ROOT".to_string(), "/usr/lib/ocf".to_string()),
     ];
@@ -100,25 +103,30 @@ fn verdict(op: AgentOp, exit: &Exit, stdout: &str) -> AgentResult {
 /// Runs the daemon until a graceful shutdown completes. `shutdown` resolving asks for one
 /// (tests use it; the binary passes a future that never resolves and relies on signals).
 pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let mut media = Media::open(&ctx.converted.media)?;
+    let Context {
+        mut media,
+        config,
+        converted,
+        prepared,
+        args_run_dir,
+    } = ctx;
     anyhow::ensure!(
-        media.links() == ctx.converted.core.links.as_slice(),
+        media.links() == converted.core.links.as_slice(),
         "internal error: media links {:?} differ from the core's {:?}",
         media.links(),
-        ctx.converted.core.links
+        converted.core.links
     );
     let (dg_tx, mut dg_rx) = mpsc::channel(1024);
     media
         .spawn_receivers(dg_tx)
         .context("cannot start the receivers")?;
-    let sock_path = ctx.args_run_dir.join("heartbeat.sock");
+    let sock_path = args_run_dir.join("heartbeat.sock");
     let listener = control::bind(&sock_path)
         .with_context(|| format!("{}: cannot create the control socket", sock_path.display()))?;
     let (call_tx, mut call_rx) = mpsc::channel::<Call>(16);
     tokio::spawn(control::serve(listener, call_tx));
 
-    let resources: Vec<Vec<Resource>> = ctx
-        .config
+    let resources: Vec<Vec<Resource>> = config
         .haresources
         .groups
         .iter()
@@ -133,8 +141,8 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> anyhow::Re
                 .collect()
         })
         .collect();
-    let env = agent_env(&ctx);
-    let timeout = ctx.prepared.agent_timeout;
+    let env = agent_env(&prepared);
+    let timeout = prepared.agent_timeout;
     let (agent_tx, mut agent_rx) = mpsc::unbounded_channel::<(OpId, AgentResult)>();
 
     let clock = tokio::time::Instant::now();
@@ -142,13 +150,13 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> anyhow::Re
         hb_core::Instant::from_nanos(u64::try_from(clock.elapsed().as_nanos()).unwrap_or(u64::MAX))
     };
     let boot = Boot {
-        generation: ctx.prepared.generation,
-        uuid: ctx.prepared.uuid,
+        generation: prepared.generation,
+        uuid: prepared.uuid,
         wall_clock_secs: unix_secs(),
         seed: getrandom::u64().unwrap_or_else(|_| unix_secs()),
     };
-    let node = ctx.prepared.node.clone();
-    let mut core = Core::new(ctx.converted.core.clone(), boot, now())?;
+    let node = prepared.node.clone();
+    let mut core = Core::new(converted.core.clone(), boot, now())?;
     core.set_load_average(&load_average());
 
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -177,7 +185,7 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> anyhow::Re
                     };
                     let env = env.clone();
                     let tx = agent_tx.clone();
-                    let key = ctx.config.haresources.groups[group].key.clone();
+                    let key = config.haresources.groups[group].key.clone();
                     tokio::spawn(async move {
                         let cmd = AgentCommand {
                             program: &res.path,

@@ -198,7 +198,7 @@ impl Media {
                 rx.set_nonblocking(true).map_err(sock_err("non-blocking"))?;
                 receivers.push((link, rx.into()));
             }
-            tracing::info!("heartbeat medium {label} open (to {dest})");
+            tracing::debug!("heartbeat medium {label} open (to {dest})");
         }
         Ok(Media {
             links,
