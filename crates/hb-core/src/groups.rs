@@ -130,7 +130,7 @@ impl Core {
         &self.cfg.groups[g].key
     }
 
-    fn launch(&mut self, now: Instant, g: usize, kind: JobKind, steps: Vec<(usize, AgentOp)>) {
+    fn launch(&mut self, g: usize, kind: JobKind, steps: Vec<(usize, AgentOp)>) {
         let before = self.res.groups[g].state();
         if steps.is_empty() {
             let phase = if kind == JobKind::Start || kind == JobKind::Reannounce {
@@ -153,7 +153,6 @@ impl Core {
             verifying: false,
         });
         self.res.ops.insert(op, g);
-        let _ = now;
         self.actions.push_back(Action::RunAgent {
             id: op,
             group: g,
@@ -186,14 +185,14 @@ impl Core {
             let steps = (0..self.cfg.groups[g].resources.len())
                 .map(|r| (r, AgentOp::Status))
                 .collect();
-            self.launch(now, g, JobKind::Probe, steps);
+            self.launch(g, JobKind::Probe, steps);
         }
         let all: BTreeSet<usize> = (0..self.cfg.groups.len()).collect();
         self.batch(now, all, crate::res::Then::ProbeDone);
     }
 
     /// Starts group `g` (or queues the start). Returns false if it cannot be started here.
-    pub(crate) fn group_start(&mut self, now: Instant, g: usize, why: &str) -> bool {
+    pub(crate) fn group_start(&mut self, g: usize, why: &str) -> bool {
         let rt = &mut self.res.groups[g];
         if rt.failed_here {
             tracing::warn!(
@@ -222,14 +221,14 @@ impl Core {
                     rt.epoch
                 );
                 let steps = (0..rt.resources).map(|r| (r, AgentOp::Start)).collect();
-                self.launch(now, g, JobKind::Start, steps);
+                self.launch(g, JobKind::Start, steps);
                 true
             }
         }
     }
 
     /// Stops group `g` (or queues the stop).
-    pub(crate) fn group_stop(&mut self, now: Instant, g: usize, why: &str) {
+    pub(crate) fn group_stop(&mut self, g: usize, why: &str) {
         let rt = &mut self.res.groups[g];
         match rt.phase {
             Phase::Stopped | Phase::Failed => rt.want = None,
@@ -241,18 +240,18 @@ impl Core {
                     .rev()
                     .map(|r| (r, AgentOp::Stop))
                     .collect();
-                self.launch(now, g, JobKind::Stop, steps);
+                self.launch(g, JobKind::Stop, steps);
             }
         }
     }
 
     /// Runs `start` again on every resource of a running group.
-    pub(crate) fn group_reannounce(&mut self, now: Instant, g: usize) {
+    pub(crate) fn group_reannounce(&mut self, g: usize) {
         if self.res.groups[g].is_running() {
             let steps = (0..self.res.groups[g].resources)
                 .map(|r| (r, AgentOp::Start))
                 .collect();
-            self.launch(now, g, JobKind::Reannounce, steps);
+            self.launch(g, JobKind::Reannounce, steps);
         }
     }
 
@@ -371,7 +370,7 @@ impl Core {
             });
         }
         if let Some((kind, steps)) = next_job {
-            self.launch(now, g, kind, steps);
+            self.launch(g, kind, steps);
             return;
         }
         let phase = end.unwrap_or(Phase::Stopped);
@@ -388,11 +387,9 @@ impl Core {
         // Apply a queued request.
         match self.res.groups[g].want.take() {
             Some(Want::Start) if !self.res.groups[g].is_running() => {
-                self.group_start(now, g, "queued");
+                self.group_start(g, "queued");
             }
-            Some(Want::Stop) if self.res.groups[g].is_running() => {
-                self.group_stop(now, g, "queued")
-            }
+            Some(Want::Stop) if self.res.groups[g].is_running() => self.group_stop(g, "queued"),
             _ => {}
         }
         if self.res.groups[g].settled() {

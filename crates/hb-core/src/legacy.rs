@@ -46,7 +46,7 @@ impl Core {
         let key = self.cfg.groups[g].key.clone();
         let name = self.node_name().to_string();
         self.send(now, wire::ip_request_resp(&name, &key, true));
-        self.group_start(now, g, "our own group");
+        self.group_start(g, "our own group");
     }
 
     /// Peer dead or gone: run its groups and ours.
@@ -60,7 +60,7 @@ impl Core {
             if self.cfg.groups[g].preferred == me {
                 self.legacy_self_grant(now, g);
             } else {
-                self.group_start(now, g, "takeover (mach_down)");
+                self.group_start(g, "takeover (mach_down)");
             }
         }
     }
@@ -89,7 +89,7 @@ impl Core {
                     return;
                 };
                 self.res.legacy_asked.remove(&g);
-                self.group_start(now, g, "granted by the peer");
+                self.group_start(g, "granted by the peer");
             }
             "shutdone" => {
                 tracing::info!("received shutdown notice from {}", self.peer_name());

@@ -128,7 +128,7 @@ impl Core {
             .nodes
             .iter()
             .enumerate()
-            .map(|(i, name)| NodeState::new(name.clone(), i == cfg.me, &cfg, now))
+            .map(|(i, name)| NodeState::new(name.clone(), i == cfg.me, &cfg))
             .collect();
         let res = ResState::new(&cfg);
         let mut core = Core {

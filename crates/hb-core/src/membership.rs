@@ -116,7 +116,7 @@ pub(crate) struct NodeState {
 }
 
 impl NodeState {
-    pub(crate) fn new(name: String, is_self: bool, cfg: &CoreConfig, _now: Instant) -> NodeState {
+    pub(crate) fn new(name: String, is_self: bool, cfg: &CoreConfig) -> NodeState {
         NodeState {
             name,
             status: NodeStatus::Init,

@@ -324,10 +324,8 @@ impl Core {
             Then::ShutdownStep => self.shutdown_progress(now),
             Then::LegacyReply { group } => self.legacy_reply(now, group, true),
             Then::ConflictReleased => {
-                if self.cfg.auto_failback.is_nice() || self.res.peer.is_some() {
-                    let stable = self.res.rstate == RState::Stable;
-                    self.send_report(now, stable, None);
-                }
+                let stable = self.res.rstate == RState::Stable || !self.cfg.auto_failback.is_nice();
+                self.send_report(now, stable, None);
             }
         }
     }
@@ -575,14 +573,14 @@ impl Core {
                  this node keeps it and re-announces it"
             );
             if self.res.groups[g].is_running() {
-                self.group_reannounce(now, g);
+                self.group_reannounce(g);
             }
         } else {
             tracing::warn!(
                 "group {key}: held here (epoch {mine}) and on {peer} (epoch {theirs}) after a partition: \
                  {peer} keeps it; releasing it here"
             );
-            self.group_stop(now, g, "dual holding resolved for the peer");
+            self.group_stop(g, "dual holding resolved for the peer");
             self.batch(now, BTreeSet::from([g]), Then::ConflictReleased);
         }
     }
@@ -594,7 +592,7 @@ impl Core {
     pub(crate) fn acquire(&mut self, now: Instant, set: &BTreeSet<usize>, why: &str, then: Then) {
         let mut started = BTreeSet::new();
         for &g in set {
-            if self.group_start(now, g, why) {
+            if self.group_start(g, why) {
                 started.insert(g);
             }
         }
@@ -604,7 +602,7 @@ impl Core {
     /// Releases every group of `set` active here, then runs `then`.
     pub(crate) fn release(&mut self, now: Instant, set: &BTreeSet<usize>, why: &str, then: Then) {
         for &g in set {
-            self.group_stop(now, g, why);
+            self.group_stop(g, why);
         }
         self.batch(now, set.clone(), then);
     }
