@@ -82,10 +82,15 @@ impl Core {
             });
             return;
         }
+        if node.generation == 0 {
+            // The first generation we learn of a peer, from whatever it sent first: a later
+            // status with a higher one is then recognised as a restart (and what this
+            // incarnation told us is forgotten), even if no status of it ever reached us.
+            node.generation = hg;
+        }
         if t == "status" {
             if hg > node.generation {
-                // A higher generation is a restart, unless this is the first generation we
-                // learn (earlier non-status messages of it were already accounted for).
+                // A higher generation than the one learned is a restart.
                 let restarted = node.generation != 0;
                 node.generation = hg;
                 if restarted {

@@ -299,3 +299,39 @@ fn heartbeat_306_packets_from_the_startup_capture_are_understood() {
         "node2's resource reports say it holds its group"
     );
 }
+
+#[test]
+fn a_restart_is_recognised_even_when_no_status_of_the_old_incarnation_arrived() {
+    let mut c1 = core(0, 7, at(0));
+    drain(&mut c1);
+    // The first thing heard from node2 (generation 5) is a resource report claiming its group.
+    let mut report = hb_proto::Message::new()
+        .with("t", "resource")
+        .with("rsc_hold", "local")
+        .with("rtype", "full")
+        .with("isstable", "1")
+        .with("hbrs_held", "IPaddr2::192.0.2.101/24/eth0@3")
+        .with("hbrs_failed", "-")
+        .with("src", "node2")
+        .with("seq", "9")
+        .with("hg", "5")
+        .with("ts", "6b000000")
+        .with("ttl", "3");
+    report.push_bin("srcuuid", [0u8; 16]);
+    c1.handle_datagram(
+        at(1),
+        0,
+        &hb_proto::seal(&report, &keys(b"secret"), MsgFmt::Classic),
+    );
+    // Then node2 restarts (generation 6): what its old incarnation claimed is forgotten.
+    let mut c2 = core(1, 6, at(2));
+    for d in datagrams(&drain(&mut c2)) {
+        c1.handle_datagram(at(2), 0, &d);
+    }
+    assert_eq!(c1.node_status("node2"), Some(NodeStatus::Up));
+    assert_eq!(
+        c1.snapshot().groups[1].holder,
+        None,
+        "a restarted node holds nothing"
+    );
+}
