@@ -540,8 +540,36 @@ impl Sim {
         self.fault(format!("loss {loss_permille}‰ dup {dup_permille}‰"));
     }
 
-    /// `kill -9` of node `n`'s daemon: its resources stay active.
+    /// `kill -9` of node `n`'s daemon: its resources stay active. Agents it was running die
+    /// with it (the daemon sets their parent-death signal): each either completed its effect
+    /// before that or not at all, decided here, so a restarted daemon's probe sees a world
+    /// that no longer changes behind its back.
     pub fn crash(&mut self, n: usize) {
+        let incarnation = self.hosts[n].incarnation;
+        let in_flight: Vec<(Instant, u64)> = self
+            .queue
+            .iter()
+            .filter(|(_, ev)| matches!(ev, Event::AgentDone { node, incarnation: i, .. } if *node == n && *i == incarnation))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in in_flight {
+            if let Some(Event::AgentDone {
+                group,
+                resource,
+                op,
+                ..
+            }) = self.queue.remove(&key)
+                && self.chance(500)
+            {
+                let result = self.apply_agent(n, group, resource, op);
+                self.note(|| {
+                    format!(
+                        "node{} g{group}.r{resource} {op} -> {result} (as its daemon died)",
+                        n + 1
+                    )
+                });
+            }
+        }
         self.hosts[n].core = None;
         self.hosts[n].wake_at = None;
         self.fault(format!("crash node{}", n + 1));

@@ -120,6 +120,23 @@ pub async fn run_agent(cmd: &AgentCommand<'_>) -> AgentOutcome {
         .stdout(Stdio::from(out_child))
         .stderr(Stdio::from(err_child))
         .process_group(0);
+    // An agent must not outlive a daemon that is killed (`kill -9`): a start still running
+    // would otherwise complete after the restarted daemon's start-up probe, leaving a
+    // resource (a duplicate VIP) that nobody knows of. Daemons the agent starts are not
+    // affected: the setting is not inherited across fork.
+    let daemon = nix::unistd::getpid();
+    // SAFETY: the closure runs in the child between fork and exec and only makes
+    // async-signal-safe system calls (prctl, getppid, _exit).
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            if nix::unistd::getppid() != daemon {
+                // The daemon died between fork and prctl.
+                nix::libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
     let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => return not_run(format!("cannot run {}: {e}", cmd.program.display())),
@@ -229,6 +246,79 @@ mod tests {
         let _ = std::process::Command::new("pkill")
             .args(["-f", "^sleep 29.25$"])
             .status();
+    }
+
+    /// Polls `cond` every 5 ms for at most 5 s.
+    fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if cond() {
+                return true;
+            }
+            std::thread::yield_now();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        cond()
+    }
+
+    #[test]
+    fn an_agent_dies_with_the_daemon_that_started_it() {
+        // A stand-in daemon (this test binary, running only `stand_in_daemon`) starts an agent
+        // that records its pid and sleeps; the stand-in is killed; the agent must die too.
+        let pidfile = std::env::temp_dir().join(format!("hb-agent-orphan-{}", std::process::id()));
+        let _ = std::fs::remove_file(&pidfile);
+        let mut stand_in = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "agent::tests::stand_in_daemon",
+                "--ignored",
+                "--quiet",
+            ])
+            .env("HB_AGENT_TEST_PIDFILE", &pidfile)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut agent_pid = 0;
+        assert!(
+            eventually(|| {
+                agent_pid = std::fs::read_to_string(&pidfile)
+                    .ok()
+                    .and_then(|t| t.trim().parse().ok())
+                    .unwrap_or(0);
+                agent_pid > 0
+            }),
+            "the agent never started"
+        );
+        stand_in.kill().unwrap();
+        stand_in.wait().unwrap();
+        let gone = || !Path::new(&format!("/proc/{agent_pid}")).exists();
+        assert!(eventually(gone), "agent {agent_pid} outlived its daemon");
+        let _ = std::fs::remove_file(&pidfile);
+    }
+
+    /// Not a test on its own: the daemon of `an_agent_dies_with_the_daemon_that_started_it`.
+    #[test]
+    #[ignore]
+    fn stand_in_daemon() {
+        let Ok(pidfile) = std::env::var("HB_AGENT_TEST_PIDFILE") else {
+            return;
+        };
+        // exec keeps the pid; the agent is the direct child of this process.
+        let script =
+            format!("echo $$ > {pidfile}.tmp && mv {pidfile}.tmp {pidfile} && exec sleep 30");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let args = vec!["-c".to_string(), script];
+        let cmd = AgentCommand {
+            program: Path::new("/bin/sh"),
+            args: &args,
+            action: "start",
+            timeout: Duration::from_secs(30),
+            env: &[],
+        };
+        rt.block_on(run_agent(&cmd));
     }
 
     #[test]
