@@ -370,7 +370,16 @@ impl Core {
         self.send(now, wire::stonith(&name, !known_empty));
         self.res.view = PeerView::default();
         self.res.pending_conflicts.clear();
-        self.cancel_standby("peer died");
+        // If we were giving groups away, the exchange is over: we take everything back below.
+        // If we were taking the peer's groups, keep the exchange: a peer declared dead may be
+        // merely cut off and still releasing them; its `done` must still be answered by
+        // starting them (a restart or the guard timer ends the exchange otherwise).
+        if matches!(
+            self.res.standby,
+            Standby::Asked { .. } | Standby::Releasing { .. } | Standby::Released { .. }
+        ) {
+            self.cancel_standby("peer died");
+        }
         if self.res.negotiating && self.res.shutdown.is_none() {
             if self.cfg.auto_failback.is_nice() {
                 self.nice_takeover(now, "peer dead");
