@@ -474,6 +474,22 @@ fn prepare_hb306(spec: &ClusterSpec, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `sh -ec SCRIPT` in its own mount and UTS namespaces (private mount propagation), so the
+/// script's bind mounts and host name stay invisible to the rest of the machine.
+fn in_private_mount_and_uts(script: &str) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--uts",
+        "--propagation",
+        "private",
+        "sh",
+        "-ec",
+        script,
+    ]);
+    cmd
+}
+
 /// The command line that runs `spec`'s daemon for `node` whose files are in `dir` (to be
 /// spawned inside the node's namespace).
 pub fn node_command(spec: &ClusterSpec, binary: &Path, node: &str, dir: &Path) -> Result<Command> {
@@ -506,17 +522,7 @@ pub fn node_command(spec: &ClusterSpec, binary: &Path, node: &str, dir: &Path) -
             // heartbeat -f then logs "ERROR: setsid() failure" because the lab already made it
             // a process-group leader (as systemd makes it a session leader): harmless.
             script += &format!("exec {} -f\n", sh_quote(path_str(binary)?));
-            let mut cmd = Command::new("unshare");
-            cmd.args([
-                "--mount",
-                "--uts",
-                "--propagation",
-                "private",
-                "sh",
-                "-ec",
-                &script,
-            ]);
-            Ok(cmd)
+            Ok(in_private_mount_and_uts(&script))
         }
         Implementation::Keepalived => {
             let run = dir.join("run");
@@ -529,17 +535,7 @@ pub fn node_command(spec: &ClusterSpec, binary: &Path, node: &str, dir: &Path) -
                 bin = sh_quote(path_str(binary)?),
                 conf = sh_quote(path_str(&dir.join("keepalived.conf"))?),
             );
-            let mut cmd = Command::new("unshare");
-            cmd.args([
-                "--mount",
-                "--uts",
-                "--propagation",
-                "private",
-                "sh",
-                "-ec",
-                &script,
-            ]);
-            Ok(cmd)
+            Ok(in_private_mount_and_uts(&script))
         }
     }
 }
