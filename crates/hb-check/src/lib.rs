@@ -1,0 +1,1 @@
+//! Service health checks (placeholder).
