@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 /// Directory of LSB init scripts, searched last (as Heartbeat's `ResourceManager` does).
 pub const INIT_DIR: &str = "/etc/init.d";
+/// Default root of OCF agents (`$OCF_ROOT`).
+pub const DEFAULT_OCF_ROOT: &str = "/usr/lib/ocf";
 
 /// Where resource agents are looked up, in order, and whether their ownership and modes are
 /// checked.
@@ -13,6 +15,8 @@ pub const INIT_DIR: &str = "/etc/init.d";
 pub struct AgentSearch {
     dirs: Vec<PathBuf>,
     check_permissions: bool,
+    ocf_root: PathBuf,
+    init_dir: PathBuf,
 }
 
 impl AgentSearch {
@@ -22,7 +26,115 @@ impl AgentSearch {
         AgentSearch {
             dirs,
             check_permissions,
+            ocf_root: PathBuf::from(DEFAULT_OCF_ROOT),
+            init_dir: PathBuf::from(INIT_DIR),
         }
+    }
+
+    /// Uses `root` as `$OCF_ROOT` (agents in `root/resource.d/PROVIDER/TYPE`).
+    #[must_use]
+    pub fn with_ocf_root(mut self, root: PathBuf) -> Self {
+        self.ocf_root = root;
+        self
+    }
+
+    /// Uses `dir` for `lsb:NAME` resources instead of `/etc/init.d` (tests).
+    #[must_use]
+    pub fn with_init_dir(mut self, dir: PathBuf) -> Self {
+        self.init_dir = dir;
+        self
+    }
+
+    /// `$OCF_ROOT`.
+    #[must_use]
+    pub fn ocf_root(&self) -> &Path {
+        &self.ocf_root
+    }
+
+    /// Whether `path` was found in the init-script directory (an LSB script).
+    #[must_use]
+    pub fn is_init_dir(&self, path: &Path) -> bool {
+        path.parent() == Some(self.init_dir.as_path())
+    }
+
+    /// The OCF agent `ocf:PROVIDER:TYPE`.
+    ///
+    /// # Errors
+    /// Invalid names, a missing or non-executable agent, or an unsafe path.
+    pub fn resolve_ocf(&self, provider: &str, kind: &str) -> Result<PathBuf, String> {
+        for (what, name) in [("provider", provider), ("type", kind)] {
+            if !valid_name(name) {
+                return Err(format!(
+                    "invalid OCF {what} '{name}' in ocf:{provider}:{kind} (a name without '/')"
+                ));
+            }
+        }
+        let dir = self.ocf_root.join("resource.d").join(provider);
+        self.find_in(&dir, kind, &format!("OCF agent ocf:{provider}:{kind}"))?
+            .ok_or_else(|| {
+                format!(
+                    "no OCF agent ocf:{provider}:{kind} ({} is missing or not executable)",
+                    dir.join(kind).display()
+                )
+            })
+    }
+
+    /// The LSB init script `lsb:NAME`.
+    ///
+    /// # Errors
+    /// An invalid name, a missing script, or an unsafe path.
+    pub fn resolve_lsb(&self, name: &str) -> Result<PathBuf, String> {
+        if !valid_name(name) {
+            return Err(format!(
+                "invalid init script name '{name}' (a name without '/')"
+            ));
+        }
+        let dir = self.init_dir.clone();
+        self.find_in(&dir, name, &format!("init script '{name}'"))?
+            .ok_or_else(|| {
+                format!(
+                    "no init script {} (missing or not executable)",
+                    dir.join(name).display()
+                )
+            })
+    }
+
+    /// `dir/name` if it is an executable file (checked for safety), `None` if not there.
+    fn find_in(&self, dir: &Path, name: &str, what: &str) -> Result<Option<PathBuf>, String> {
+        let path = dir.join(name);
+        let Ok(meta) = fs::metadata(&path) else {
+            return Ok(None);
+        };
+        if !meta.is_file() || meta.mode() & 0o111 == 0 {
+            return Ok(None);
+        }
+        if self.check_permissions {
+            self.check_path(&path, dir, &meta, what)?;
+        }
+        Ok(Some(path))
+    }
+
+    /// Refuses `path` (found in `dir`) unless it, `dir` and the directory it really lives in
+    /// are root-owned and writable by nobody else.
+    fn check_path(
+        &self,
+        path: &Path,
+        dir: &Path,
+        meta: &fs::Metadata,
+        what: &str,
+    ) -> Result<(), String> {
+        check_trusted(path, meta, what)?;
+        let dir_meta =
+            fs::metadata(dir).map_err(|e| format!("cannot inspect {}: {e}", dir.display()))?;
+        check_trusted(dir, &dir_meta, &format!("directory of {what}"))?;
+        if let Ok(real) = fs::canonicalize(path)
+            && let Some(real_dir) = real.parent().filter(|d| *d != dir)
+        {
+            let real_meta = fs::metadata(real_dir)
+                .map_err(|e| format!("cannot inspect {}: {e}", real_dir.display()))?;
+            check_trusted(real_dir, &real_meta, &format!("directory of {what}"))?;
+        }
+        Ok(())
     }
 
     /// The daemon's search order: each of `agent_path`, then `<config_dir>/resource.d`, then
@@ -52,7 +164,7 @@ impl AgentSearch {
     /// # Errors
     /// A message naming the agent and the directories searched, or the unsafe path.
     pub fn resolve(&self, agent: &str) -> Result<PathBuf, String> {
-        if agent.is_empty() || agent == "." || agent == ".." || agent.contains('/') {
+        if !valid_name(agent) {
             return Err(format!(
                 "invalid resource agent name '{agent}' (a script name without '/')"
             ));
@@ -68,25 +180,7 @@ impl AgentSearch {
                 continue;
             }
             if self.check_permissions {
-                check_trusted(&path, &meta, &format!("resource agent '{agent}'"))?;
-                let dir_meta = fs::metadata(dir)
-                    .map_err(|e| format!("cannot inspect {}: {e}", dir.display()))?;
-                check_trusted(
-                    dir,
-                    &dir_meta,
-                    &format!("directory of resource agent '{agent}'"),
-                )?;
-                if let Ok(real) = fs::canonicalize(&path)
-                    && let Some(real_dir) = real.parent().filter(|d| *d != dir.as_path())
-                {
-                    let real_meta = fs::metadata(real_dir)
-                        .map_err(|e| format!("cannot inspect {}: {e}", real_dir.display()))?;
-                    check_trusted(
-                        real_dir,
-                        &real_meta,
-                        &format!("directory of resource agent '{agent}'"),
-                    )?;
-                }
+                self.check_path(&path, dir, &meta, &format!("resource agent '{agent}'"))?;
             }
             return Ok(path);
         }
@@ -103,6 +197,11 @@ impl AgentSearch {
         }
         Err(msg)
     }
+}
+
+/// A file name: not empty, not `.`/`..`, no `/`.
+fn valid_name(name: &str) -> bool {
+    !(name.is_empty() || name == "." || name == ".." || name.contains('/'))
 }
 
 /// Refuses `path` unless it is owned by root and not writable by group or others.

@@ -121,6 +121,9 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     imp("pacemaker", crm, Once("pacemaker"), true, Some("false")),
     imp("autojoin", autojoin, LastWins, true, Some("none")),
     imp("agent_timeout", agent_timeout, LastWins, true, Some("30")),
+    imp("monitor", monitor, Many, false, None),
+    imp("ocf_root", ocf_root, LastWins, true, Some("/usr/lib/ocf")),
+    imp("control_group", control_group, LastWins, true, None),
     // Recognised, not supported yet.
     Directive {
         name: "apiauth",
@@ -449,6 +452,41 @@ fn initdead(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
 
 fn agent_timeout(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
     set_time(&mut b.agent_timeout, line, diags, true);
+}
+
+fn monitor(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    match crate::monitor::parse_rule(&line.words(), line.lineno) {
+        Ok(rule) => b.monitors.push(rule),
+        Err(e) => diags.error(Some(line.lineno), e),
+    }
+}
+
+fn ocf_root(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    let Some(v) = one(line, diags) else { return };
+    if !v.starts_with('/') {
+        diags.error(
+            Some(line.lineno),
+            format!("ocf_root must be an absolute directory, got '{v}'"),
+        );
+        return;
+    }
+    b.ocf_root = Some(PathBuf::from(v));
+}
+
+fn control_group(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    let Some(v) = one(line, diags) else { return };
+    let ok = v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !v.starts_with('-');
+    if !ok {
+        diags.error(
+            Some(line.lineno),
+            format!("control_group: '{v}' is not a group name"),
+        );
+        return;
+    }
+    b.control_group = Some(v.to_owned());
 }
 
 fn udpport(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {

@@ -68,6 +68,12 @@ pub struct HaCf {
     /// Time limit of one resource-agent operation (`agent_timeout`, heartbeat-rs extension,
     /// default 30 s).
     pub agent_timeout: Duration,
+    /// `monitor` rules (heartbeat-rs extension), in file order.
+    pub monitors: Vec<crate::monitor::MonitorRule>,
+    /// `ocf_root` (heartbeat-rs extension, default `/usr/lib/ocf`): `$OCF_ROOT` of OCF agents.
+    pub ocf_root: PathBuf,
+    /// `control_group` (heartbeat-rs extension): a group allowed to use the control socket.
+    pub control_group: Option<String>,
     /// Every recognised directive as written, `(name, value text)`, in file order.
     pub parameters: Vec<(String, String)>,
 }
@@ -147,6 +153,9 @@ pub(crate) struct Builder {
     pub(crate) uuidfrom: UuidFrom,
     pub(crate) realtime: bool,
     pub(crate) parameters: Vec<(String, String)>,
+    pub(crate) monitors: Vec<crate::monitor::MonitorRule>,
+    pub(crate) ocf_root: Option<PathBuf>,
+    pub(crate) control_group: Option<String>,
     /// First line of each directive (keyed by the table's duplicate key).
     pub(crate) seen: BTreeMap<&'static str, usize>,
     /// `apiauth` clients already declared, with their line.
@@ -178,6 +187,9 @@ impl Default for Builder {
             uuidfrom: UuidFrom::File,
             realtime: true,
             parameters: Vec::new(),
+            monitors: Vec::new(),
+            ocf_root: None,
+            control_group: None,
             seen: BTreeMap::new(),
             apiauth_clients: BTreeMap::new(),
         }
@@ -400,6 +412,11 @@ fn finish(b: Builder, diags: &mut Diags) -> Option<HaCf> {
         uuidfrom: b.uuidfrom,
         realtime: b.realtime,
         agent_timeout: b.agent_timeout.map_or(DEFAULT_AGENT_TIMEOUT, |(d, _)| d),
+        monitors: b.monitors,
+        ocf_root: b
+            .ocf_root
+            .unwrap_or_else(|| PathBuf::from(crate::agents::DEFAULT_OCF_ROOT)),
+        control_group: b.control_group,
         parameters: b.parameters,
     })
 }

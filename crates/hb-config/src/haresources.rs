@@ -4,6 +4,11 @@
 //! joins the next line (without inserting a blank), runs of blanks separate words, the node
 //! name is lower-cased, `Name::a::b` runs script `Name` with arguments `a b`, and a bare
 //! IPv4 address (optionally `/suffix`ed) means `IPaddr::<address>`.
+//!
+//! heartbeat-rs adds two forms Heartbeat does not know (docs/agents.md):
+//! `ocf:PROVIDER:TYPE::name=value::name=value` runs the OCF agent
+//! `$OCF_ROOT/resource.d/PROVIDER/TYPE` with `OCF_RESKEY_name=value`, and `lsb:NAME` runs the
+//! init script `/etc/init.d/NAME` (a bare name found only in `/etc/init.d` is LSB too).
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -37,14 +42,49 @@ pub struct GroupSpec {
 pub struct ResourceSpec {
     /// The resource exactly as written (e.g. `10.0.0.5` or `IPaddr::10.0.0.5/24/eth0`).
     pub text: String,
-    /// The script name (`IPaddr` for the bare-address shorthand).
+    /// The script name (`IPaddr` for the bare-address shorthand; `ocf:PROVIDER:TYPE` for
+    /// OCF agents).
     pub agent: String,
-    /// The `::`-separated arguments (empty ones dropped, as the shell does).
+    /// The `::`-separated arguments (empty ones dropped, as the shell does); empty for OCF.
     pub args: Vec<String>,
+    /// OCF parameters (`name=value` after `::`), in the order written.
+    pub params: Vec<(String, String)>,
+    /// Which calling convention the agent follows.
+    pub class: AgentClass,
     /// The resolved, executable script.
     pub path: PathBuf,
     /// Line where the resource is written.
     pub line: usize,
+}
+
+/// The calling convention of a resource agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentClass {
+    /// A heartbeat `resource.d` script: `SCRIPT ARG... start|stop|status`; `status` is
+    /// judged by its output ("running").
+    Heartbeat,
+    /// An LSB init script: `SCRIPT start|stop|status`; status exit 0 = running, 3 = stopped.
+    Lsb,
+    /// An OCF agent: `AGENT start|stop|monitor` with `OCF_RESKEY_*` parameters and OCF exit
+    /// codes.
+    Ocf {
+        /// The provider directory (`heartbeat`, `heartbeat-rs`, ...).
+        provider: String,
+        /// The agent type (`IPaddr2`, `nginx`, ...).
+        kind: String,
+    },
+}
+
+impl AgentClass {
+    /// `heartbeat`, `lsb` or `ocf`.
+    #[must_use]
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AgentClass::Heartbeat => "heartbeat",
+            AgentClass::Lsb => "lsb",
+            AgentClass::Ocf { .. } => "ocf",
+        }
+    }
 }
 
 /// Parses `haresources` text. Node names must be among `nodes` (lower-case, as in
@@ -158,6 +198,82 @@ fn split_resource(token: &str) -> Result<(String, Vec<String>), String> {
     Ok((agent, args))
 }
 
+/// Is `name` a valid OCF parameter name (letters, digits, `_`; not starting with a digit)?
+fn is_param_name(name: &str) -> bool {
+    name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.chars().next().is_some_and(|c| !c.is_ascii_digit())
+}
+
+/// Splits and resolves one resource word.
+fn resolve_resource(text: &str, line: usize, agents: &AgentSearch) -> Result<ResourceSpec, String> {
+    if let Some(rest) = text.strip_prefix("ocf:") {
+        let mut parts = rest.split("::");
+        let head = parts.next().unwrap_or_default();
+        let (provider, kind) = head.split_once(':').ok_or_else(|| {
+            format!("'{text}': an OCF resource is written ocf:PROVIDER:TYPE[::name=value...]")
+        })?;
+        let mut params = Vec::new();
+        for p in parts.filter(|p| !p.is_empty()) {
+            let (name, value) = p
+                .split_once('=')
+                .ok_or_else(|| format!("'{text}': OCF parameter '{p}' is not name=value"))?;
+            if !is_param_name(name) {
+                return Err(format!(
+                    "'{text}': '{name}' is not a valid OCF parameter name (letters, digits, _)"
+                ));
+            }
+            if params.iter().any(|(n, _): &(String, String)| n == name) {
+                return Err(format!("'{text}': OCF parameter '{name}' given twice"));
+            }
+            params.push((name.to_owned(), value.to_owned()));
+        }
+        let path = agents.resolve_ocf(provider, kind)?;
+        return Ok(ResourceSpec {
+            text: text.to_owned(),
+            agent: format!("ocf:{provider}:{kind}"),
+            args: Vec::new(),
+            params,
+            class: AgentClass::Ocf {
+                provider: provider.to_owned(),
+                kind: kind.to_owned(),
+            },
+            path,
+            line,
+        });
+    }
+    if let Some(name) = text.strip_prefix("lsb:") {
+        if name.contains("::") {
+            return Err(format!("'{text}': an LSB init script takes no arguments"));
+        }
+        let path = agents.resolve_lsb(name)?;
+        return Ok(ResourceSpec {
+            text: text.to_owned(),
+            agent: name.to_owned(),
+            args: Vec::new(),
+            params: Vec::new(),
+            class: AgentClass::Lsb,
+            path,
+            line,
+        });
+    }
+    let (agent, args) = split_resource(text)?;
+    let path = agents.resolve(&agent)?;
+    let class = if agents.is_init_dir(&path) {
+        AgentClass::Lsb
+    } else {
+        AgentClass::Heartbeat
+    };
+    Ok(ResourceSpec {
+        text: text.to_owned(),
+        agent,
+        args,
+        params: Vec::new(),
+        class,
+        path,
+        line,
+    })
+}
+
 /// Parses into `diags`. With `nodes == None` node names are not checked (used when `ha.cf`
 /// itself could not be read, to avoid an error per group).
 pub(crate) fn parse_into(
@@ -206,17 +322,7 @@ pub(crate) fn parse_into(
         }
         let mut resources = Vec::new();
         for word in resource_words {
-            let resolved = split_resource(&word.text).and_then(|(agent, args)| {
-                let path = agents.resolve(&agent)?;
-                Ok(ResourceSpec {
-                    text: word.text.clone(),
-                    agent,
-                    args,
-                    path,
-                    line: word.line,
-                })
-            });
-            match resolved {
+            match resolve_resource(&word.text, word.line, agents) {
                 Ok(r) => resources.push(r),
                 Err(e) => {
                     diags.error(Some(word.line), e);

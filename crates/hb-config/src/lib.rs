@@ -20,6 +20,7 @@ mod hacf;
 mod haresources;
 mod load;
 mod media;
+mod monitor;
 mod time;
 mod value;
 
@@ -29,14 +30,18 @@ use hb_proto as proto;
 /// Re-exported from hb-proto: the types of [`Config::keys`] and [`HaCf::msgfmt`].
 pub use proto::{AuthMethod, KeyRing, MAX_KEY_INDEX, MsgFmt};
 
-pub use agents::{AgentSearch, INIT_DIR};
+pub use agents::{AgentSearch, DEFAULT_OCF_ROOT, INIT_DIR};
 pub use authkeys::{check_authkeys_permissions, parse_authkeys, parse_authkeys_bytes};
 pub use error::{ConfigErrors, Diagnostic, Parsed};
 pub use hacf::{
     AutoFailback, DEFAULT_AGENT_TIMEOUT, DEFAULT_DEADTIME, DEFAULT_HOPFUDGE, DEFAULT_KEEPALIVE,
     DEFAULT_MAX_REXMIT_DELAY, GenMethod, HaCf, UuidFrom, default_initdead, parse_ha_cf,
 };
-pub use haresources::{GroupSpec, Haresources, ResourceSpec, parse_haresources};
+pub use haresources::{AgentClass, GroupSpec, Haresources, ResourceSpec, parse_haresources};
 pub use load::{Config, DEFAULT_CONFIG_DIR, LoadOptions, Loaded, Report, check, load};
 pub use media::{DEFAULT_UDPPORT, Medium};
+pub use monitor::{
+    DEFAULT_MONITOR_INTERVAL, DEFAULT_RESTART_WINDOW, DEFAULT_RESTARTS, MonitorRule,
+    ResourcePolicy, resolve as resource_policy,
+};
 pub use time::{MAX_MILLIS, TimeError, parse_time};

@@ -121,7 +121,10 @@ pub fn check(dir: &Path, opts: &LoadOptions) -> Report {
     // haresources: node names are checked when ha.cf gave any.
     let har_path = dir.join("haresources");
     let mut har_diags = Diags::new(&har_path);
-    let agents = AgentSearch::for_config(&opts.agent_path, dir, opts.check_permissions);
+    let mut agents = AgentSearch::for_config(&opts.agent_path, dir, opts.check_permissions);
+    if let Some(h) = &ha_cf {
+        agents = agents.with_ocf_root(h.ocf_root.clone());
+    }
     let haresources = read(&har_path, &mut har_diags).map(|data| {
         let known = (!nodes.is_empty()).then_some(nodes.as_slice());
         haresources::parse_into(

@@ -57,6 +57,8 @@ fn tutorial_haresources_loads() {
                 text: "IPaddr::10.10.10.100/24/eth0:0".into(),
                 agent: "IPaddr".into(),
                 args: vec!["10.10.10.100/24/eth0:0".into()],
+                params: vec![],
+                class: AgentClass::Heartbeat,
                 path: agents.path("IPaddr"),
                 line: 1,
             }],
@@ -217,4 +219,103 @@ fn ip_detection_follows_the_resource_manager_pattern() {
     assert!(!looks_like_ip("nginx"));
     assert!(!looks_like_ip("1.2.3"));
     assert!(!looks_like_ip("a.1.2.3"));
+}
+
+/// An OCF root with `resource.d/PROV/TYPE` agents and an init directory with scripts.
+fn ocf_and_init(ocf: &[(&str, &str)], init: &[&str]) -> (tempfile::TempDir, AgentSearch) {
+    let root = tempfile::tempdir().unwrap();
+    for (prov, kind) in ocf {
+        let d = root.path().join("ocf/resource.d").join(prov);
+        fs::create_dir_all(&d).unwrap();
+        let p = d.join(kind);
+        fs::write(&p, "#!/bin/sh\nexit 0\n").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let initd = root.path().join("init.d");
+    fs::create_dir_all(&initd).unwrap();
+    for name in init {
+        let p = initd.join(name);
+        fs::write(&p, "#!/bin/sh\nexit 0\n").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let search = AgentSearch::new(vec![root.path().join("rd"), initd.clone()], false)
+        .with_ocf_root(root.path().join("ocf"))
+        .with_init_dir(initd);
+    (root, search)
+}
+
+fn parse_with(text: &str, search: &AgentSearch) -> Result<Parsed<Haresources>, ConfigErrors> {
+    parse_haresources(text, Path::new("haresources"), &nodes(), search)
+}
+
+#[test]
+fn ocf_resources_carry_their_parameters() {
+    let (root, search) = ocf_and_init(&[("heartbeat", "IPaddr2")], &[]);
+    let parsed = parse_with(
+        "node1 ocf:heartbeat:IPaddr2::ip=192.0.2.100::cidr_netmask=24 \\\n  ocf:heartbeat:IPaddr2::ip=192.0.2.101::nic=eth0\n",
+        &search,
+    )
+    .unwrap();
+    let g = &parsed.value.groups[0];
+    assert_eq!(
+        g.key,
+        "ocf:heartbeat:IPaddr2::ip=192.0.2.100::cidr_netmask=24"
+    );
+    let r = &g.resources[0];
+    assert_eq!(r.agent, "ocf:heartbeat:IPaddr2");
+    assert_eq!(
+        r.class,
+        AgentClass::Ocf {
+            provider: "heartbeat".into(),
+            kind: "IPaddr2".into()
+        }
+    );
+    assert_eq!(
+        r.params,
+        vec![
+            ("ip".to_string(), "192.0.2.100".to_string()),
+            ("cidr_netmask".to_string(), "24".to_string())
+        ]
+    );
+    assert!(r.args.is_empty());
+    assert_eq!(r.path, root.path().join("ocf/resource.d/heartbeat/IPaddr2"));
+    assert_eq!(g.resources[1].line, 2);
+}
+
+#[test]
+fn bad_ocf_resources_are_explained() {
+    let (_root, search) = ocf_and_init(&[("heartbeat", "Dummy")], &[]);
+    let errs = |text: &str| match parse_with(text, &search) {
+        Ok(p) => panic!("parsed {:?}", p.value),
+        Err(e) => {
+            e.0.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    };
+    assert!(errs("node1 ocf:Dummy").contains("ocf:PROVIDER:TYPE"));
+    assert!(errs("node1 ocf:heartbeat:Dummy::state").contains("'state' is not name=value"));
+    assert!(errs("node1 ocf:heartbeat:Dummy::a-b=1").contains("not a valid OCF parameter name"));
+    assert!(errs("node1 ocf:heartbeat:Dummy::a=1::a=2").contains("given twice"));
+    assert!(errs("node1 ocf:heartbeat:Nope").contains("no OCF agent ocf:heartbeat:Nope"));
+    assert!(errs("node1 ocf:..:Dummy").contains("invalid OCF provider"));
+    assert!(errs("node1 lsb:ssh::x").contains("takes no arguments"));
+    assert!(errs("node1 lsb:nope").contains("no init script"));
+}
+
+#[test]
+fn init_scripts_are_lsb_and_others_heartbeat() {
+    let (_root, search) = ocf_and_init(&[], &["ssh"]);
+    let parsed = parse_with("node1 ssh lsb:ssh\n", &search).unwrap();
+    let rs = &parsed.value.groups[0].resources;
+    assert_eq!(rs[0].class, AgentClass::Lsb);
+    assert_eq!(rs[1].class, AgentClass::Lsb);
+    assert_eq!(rs[1].agent, "ssh");
+    let agents = Agents::new(&["IPaddr"]);
+    let parsed = parse("node1 192.0.2.5\n", &agents).unwrap();
+    assert_eq!(
+        parsed.value.groups[0].resources[0].class,
+        AgentClass::Heartbeat
+    );
 }
