@@ -20,8 +20,12 @@ pub enum AgentOp {
     Start,
     /// Stop the resource (idempotent).
     Stop,
-    /// Ask whether the resource is running here.
+    /// Ask whether the resource is running here (the start-up probe, and checking a
+    /// resource whose stop failed).
     Status,
+    /// Recurring health check of a running resource (OCF `monitor`; `status` for heartbeat
+    /// and LSB scripts). Answered like [`AgentOp::Status`].
+    Monitor,
 }
 
 impl AgentOp {
@@ -31,6 +35,7 @@ impl AgentOp {
             AgentOp::Start => "start",
             AgentOp::Stop => "stop",
             AgentOp::Status => "status",
+            AgentOp::Monitor => "monitor",
         }
     }
 }
@@ -82,8 +87,10 @@ pub enum Action {
     /// Send this datagram on every heartbeat medium.
     Transmit(Vec<u8>),
     /// Run `op` on resource `resource` of group `group` and report back with
-    /// [`crate::Core::handle_agent_done`]. Runs of different groups may overlap; the core
-    /// never asks for two runs of the same group at once.
+    /// [`crate::Core::handle_agent_done`]. Runs of different groups may overlap. The core
+    /// never asks for two start/stop/status runs of the same group at once; a recurring
+    /// [`AgentOp::Monitor`] may still be running when a stop begins (its late result is
+    /// ignored).
     RunAgent {
         /// Token to hand back with the result.
         id: OpId,
@@ -174,4 +181,8 @@ pub enum Command {
     Standby(Class),
     /// `hb_takeover CLASS`: ask the peer to give us the groups of this class (our view).
     Takeover(Class),
+    /// `hb_cleanup`: forget the failures recorded for one group (index into
+    /// [`crate::CoreConfig::groups`]) or, with `None`, every group; a group left unmanaged by
+    /// a failed stop is probed again and managed if it is found stopped.
+    Cleanup(Option<usize>),
 }

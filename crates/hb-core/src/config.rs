@@ -36,6 +36,30 @@ pub struct GroupConfig {
     pub preferred: usize,
     /// The resources as written, in start order (for logs; the shell knows how to run them).
     pub resources: Vec<String>,
+    /// How each resource is monitored, by index into `resources`; a resource without an
+    /// entry (or with `interval: None`) is not monitored.
+    pub monitor: Vec<MonitorPolicy>,
+}
+
+/// Monitoring and in-place recovery of one resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MonitorPolicy {
+    /// Time between the end of one monitor run and the start of the next; `None`: not
+    /// monitored.
+    pub interval: Option<Duration>,
+    /// In-place restarts allowed within `window`; one more failure moves the group.
+    pub restarts: u32,
+    /// Period over which failures are counted.
+    pub window: Duration,
+}
+
+impl MonitorPolicy {
+    /// No monitoring.
+    pub const OFF: MonitorPolicy = MonitorPolicy {
+        interval: None,
+        restarts: 0,
+        window: Duration::from_secs(0),
+    };
 }
 
 /// Everything the state machine needs.

@@ -4,10 +4,10 @@
 //! The core never runs two agents of one group at once. A request that arrives while a job
 //! runs is queued ([`Want`]) and applied when the job ends.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 
 use crate::action::{Action, AgentOp, AgentResult, OpId};
-use crate::snapshot::GroupState;
+use crate::snapshot::{GroupState, ResourceState};
 use crate::{Core, Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +20,9 @@ pub(crate) enum JobKind {
     Unwind,
     /// `start` again on every resource of a running group (re-sends gratuitous ARP).
     Reannounce,
+    /// A monitor failed: stop the failed resource and those after it (right to left), then
+    /// start them again (left to right).
+    Restart,
 }
 
 #[derive(Clone, Debug)]
@@ -50,6 +53,35 @@ pub(crate) enum Want {
     Stop,
 }
 
+/// Per-resource bookkeeping: what we believe of it, its monitor schedule and its failures.
+#[derive(Clone, Debug)]
+pub(crate) struct ResRt {
+    pub(crate) state: ResourceState,
+    /// When the next monitor is due (only while the group runs and no monitor is out).
+    pub(crate) next_monitor: Option<Instant>,
+    /// The monitor run in flight, if any.
+    pub(crate) monitor_op: Option<OpId>,
+    /// Monitor failures within the restart window, oldest first.
+    pub(crate) failures: VecDeque<Instant>,
+    /// In-place restarts since the daemon started.
+    pub(crate) restarts: u64,
+    /// The latest failure: when, and what happened.
+    pub(crate) last_failure: Option<(Instant, String)>,
+}
+
+impl ResRt {
+    fn new() -> ResRt {
+        ResRt {
+            state: ResourceState::Unknown,
+            next_monitor: None,
+            monitor_op: None,
+            failures: VecDeque::new(),
+            restarts: 0,
+            last_failure: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct GroupRt {
     pub(crate) phase: Phase,
@@ -61,6 +93,14 @@ pub(crate) struct GroupRt {
     pub(crate) failed_here: bool,
     pub(crate) want: Option<Want>,
     resources: usize,
+    pub(crate) res: Vec<ResRt>,
+    /// When the group's state last changed.
+    pub(crate) since: Option<Instant>,
+    /// Why the group may not run here (start failure, restart limit), for operators.
+    pub(crate) failure: Option<String>,
+    /// A local failure stopped the group outside any acquisition: once it settles, report
+    /// and offer it to the peer.
+    pub(crate) handoff_pending: bool,
 }
 
 impl GroupRt {
@@ -72,6 +112,10 @@ impl GroupRt {
             failed_here: false,
             want: None,
             resources,
+            res: (0..resources).map(|_| ResRt::new()).collect(),
+            since: None,
+            failure: None,
+            handoff_pending: false,
         }
     }
 
@@ -91,6 +135,7 @@ impl GroupRt {
                 JobKind::Start => GroupState::Starting,
                 JobKind::Stop | JobKind::Unwind => GroupState::Stopping,
                 JobKind::Reannounce => GroupState::Reannouncing,
+                JobKind::Restart => GroupState::Restarting,
             },
         }
     }
@@ -109,7 +154,10 @@ impl GroupRt {
     pub(crate) fn claims(&self) -> bool {
         match &self.phase {
             Phase::Running | Phase::Failed => true,
-            Phase::Busy(j) => matches!(j.kind, JobKind::Start | JobKind::Reannounce),
+            Phase::Busy(j) => matches!(
+                j.kind,
+                JobKind::Start | JobKind::Reannounce | JobKind::Restart
+            ),
             Phase::Stopped => false,
         }
     }
@@ -132,8 +180,17 @@ impl Core {
 
     fn launch(&mut self, g: usize, kind: JobKind, steps: Vec<(usize, AgentOp)>) {
         let before = self.res.groups[g].state();
+        // Monitors belong to a running group: a job cancels the schedule (a monitor still
+        // out is ignored when it comes back).
+        for r in &mut self.res.groups[g].res {
+            r.next_monitor = None;
+            r.monitor_op = None;
+        }
         if steps.is_empty() {
-            let phase = if kind == JobKind::Start || kind == JobKind::Reannounce {
+            let phase = if matches!(
+                kind,
+                JobKind::Start | JobKind::Reannounce | JobKind::Restart
+            ) {
                 Phase::Running
             } else {
                 Phase::Stopped
@@ -153,6 +210,7 @@ impl Core {
             verifying: false,
         });
         self.res.ops.insert(op, g);
+        self.mark_step(g, resource, agent_op);
         self.actions.push_back(Action::RunAgent {
             id: op,
             group: g,
@@ -168,27 +226,55 @@ impl Core {
                 JobKind::Stop => "releasing",
                 JobKind::Unwind => "start failed",
                 JobKind::Reannounce => "re-announcing",
+                JobKind::Restart => "a monitor failed: restarting in place",
             },
         );
     }
 
-    fn log_group(&self, g: usize, before: crate::GroupState, why: &str) {
+    /// A step is about to run: what the resource is now.
+    fn mark_step(&mut self, g: usize, r: usize, op: AgentOp) {
+        if let Some(rt) = self.res.groups[g].res.get_mut(r) {
+            match op {
+                AgentOp::Start => rt.state = ResourceState::Starting,
+                AgentOp::Stop => rt.state = ResourceState::Stopping,
+                AgentOp::Status | AgentOp::Monitor => {}
+            }
+        }
+    }
+
+    fn set_res_state(&mut self, g: usize, r: usize, state: ResourceState) {
+        if let Some(rt) = self.res.groups[g].res.get_mut(r) {
+            rt.state = state;
+        }
+    }
+
+    fn log_group(&mut self, g: usize, before: crate::GroupState, why: &str) {
         let after = self.res.groups[g].state();
         if before != after {
-            tracing::info!("group {}: {before} -> {after} ({why})", self.key(g));
+            self.res.groups[g].since = Some(self.now);
+            if why.is_empty() {
+                tracing::info!("group {}: {before} -> {after}", self.key(g));
+            } else {
+                tracing::info!("group {}: {before} -> {after} ({why})", self.key(g));
+            }
         }
     }
 
     /// Probes every resource of every group (start-up).
     pub(crate) fn start_probe(&mut self, now: Instant) {
         for g in 0..self.cfg.groups.len() {
-            let steps = (0..self.cfg.groups[g].resources.len())
-                .map(|r| (r, AgentOp::Status))
-                .collect();
-            self.launch(g, JobKind::Probe, steps);
+            self.group_probe(g);
         }
         let all: BTreeSet<usize> = (0..self.cfg.groups.len()).collect();
         self.batch(now, all, crate::res::Then::ProbeDone);
+    }
+
+    /// Runs `status` on every resource of `g` and stops the group if any is found running.
+    pub(crate) fn group_probe(&mut self, g: usize) {
+        let steps = (0..self.cfg.groups[g].resources.len())
+            .map(|r| (r, AgentOp::Status))
+            .collect();
+        self.launch(g, JobKind::Probe, steps);
     }
 
     /// Starts group `g` (or queues the start). Returns false if it cannot be started here.
@@ -255,8 +341,12 @@ impl Core {
         }
     }
 
-    /// An agent finished: advance the group's job.
+    /// An agent finished: advance the group's job, or judge a monitor.
     pub(crate) fn on_agent_done(&mut self, now: Instant, id: OpId, result: AgentResult) {
+        if let Some((g, r)) = self.res.monitor_ops.remove(&id) {
+            self.on_monitor_done(now, g, r, id, result);
+            return;
+        }
         let Some(g) = self.res.ops.remove(&id) else {
             tracing::warn!("result for unknown agent run {id} ignored");
             return;
@@ -280,46 +370,62 @@ impl Core {
         tracing::debug!("group {key}: {rname} {op}: {result}");
         let mut next_job: Option<(JobKind, Vec<(usize, AgentOp)>)> = None;
         let mut end: Option<Phase> = None;
-        match job.kind {
-            JobKind::Probe => {
-                if op == AgentOp::Status {
-                    if result != AgentResult::NotRunning {
-                        // Running, or unknown (failed/timed out): assume it may run.
-                        tracing::warn!(
-                            "group {key}: {rname} found {result} at start-up: stopping it"
-                        );
-                        job.found_running.push(resource);
-                    }
-                    if job.pos + 1 == job.steps.len() && !job.found_running.is_empty() {
-                        // Cleanup: stop every resource of the group, right to left.
-                        let stops: Vec<(usize, AgentOp)> = (0..self.res.groups[g].resources)
-                            .rev()
-                            .map(|r| (r, AgentOp::Stop))
-                            .collect();
-                        job.steps.truncate(job.pos + 1);
-                        job.steps.extend(stops);
-                    }
-                } else if !result.is_success() {
+        match (job.kind, op) {
+            (JobKind::Probe, AgentOp::Status) => {
+                if result == AgentResult::NotRunning {
+                    self.set_res_state(g, resource, ResourceState::Stopped);
+                } else {
+                    // Running, or unknown (failed/timed out): assume it may run.
+                    tracing::warn!("group {key}: {rname} found {result} at start-up: stopping it");
+                    self.set_res_state(g, resource, ResourceState::Running);
+                    job.found_running.push(resource);
+                }
+                if job.pos + 1 == job.steps.len() && !job.found_running.is_empty() {
+                    // Cleanup: stop every resource of the group, right to left.
+                    let stops: Vec<(usize, AgentOp)> = (0..self.res.groups[g].resources)
+                        .rev()
+                        .map(|r| (r, AgentOp::Stop))
+                        .collect();
+                    job.steps.truncate(job.pos + 1);
+                    job.steps.extend(stops);
+                }
+            }
+            (JobKind::Probe, _) => {
+                if result.is_success() {
+                    self.set_res_state(g, resource, ResourceState::Stopped);
+                } else {
                     tracing::error!(
                         "group {key}: {rname} stop {result} during start-up cleanup: the resource may still run here; \
-                         the group is now unmanaged (fix it, then restart heartbeat)"
+                         the group is now unmanaged (stop it by hand, then run hb_cleanup {key})"
                     );
+                    self.set_res_state(g, resource, ResourceState::Failed);
                     end = Some(Phase::Failed);
                 }
             }
-            JobKind::Start => {
-                if !result.is_success() {
+            (JobKind::Start | JobKind::Restart, AgentOp::Start) => {
+                if result.is_success() {
+                    self.set_res_state(g, resource, ResourceState::Running);
+                } else {
                     tracing::error!(
                         "group {key}: {rname} start {result}: stopping what was started, in reverse"
                     );
-                    self.res.groups[g].failed_here = true;
+                    self.set_res_state(g, resource, ResourceState::Failed);
+                    let rt = &mut self.res.groups[g];
+                    rt.failed_here = true;
+                    rt.failure = Some(format!("{rname} start {result}"));
+                    if job.kind == JobKind::Restart {
+                        rt.handoff_pending = true;
+                        if let Some(res) = rt.res.get_mut(resource) {
+                            res.last_failure = Some((now, format!("start {result}")));
+                        }
+                    }
                     next_job = Some((
                         JobKind::Unwind,
                         (0..=resource).rev().map(|r| (r, AgentOp::Stop)).collect(),
                     ));
                 }
             }
-            JobKind::Stop | JobKind::Unwind => {
+            (JobKind::Stop | JobKind::Unwind | JobKind::Restart, AgentOp::Stop | AgentOp::Status) => {
                 if job.verifying {
                     job.verifying = false;
                     if result == AgentResult::NotRunning {
@@ -327,24 +433,36 @@ impl Core {
                             "group {key}: {rname} stop failed but status says it is not running: \
                              the agent must succeed when stopping a stopped resource"
                         );
+                        self.set_res_state(g, resource, ResourceState::Stopped);
                     } else {
                         tracing::error!(
                             "group {key}: {rname} could not be stopped and may still run here: the group is \
-                             now unmanaged and will not be started anywhere else; stop it by hand, then \
-                             restart heartbeat on this node"
+                             now unmanaged and will not be started anywhere else. Stop {rname} by hand, \
+                             then run hb_cleanup {key} on this node (or restart heartbeat here)"
                         );
+                        self.set_res_state(g, resource, ResourceState::Failed);
+                        let rt = &mut self.res.groups[g];
+                        rt.failure = Some(format!("{rname} stop failed; unmanaged"));
+                        rt.handoff_pending = false;
                         end = Some(Phase::Failed);
                     }
-                } else if !result.is_success() {
+                } else if result.is_success() {
+                    self.set_res_state(g, resource, ResourceState::Stopped);
+                } else {
                     tracing::warn!("group {key}: {rname} stop {result}: checking its status");
                     job.verifying = true;
                     job.steps.insert(job.pos + 1, (resource, AgentOp::Status));
                 }
             }
-            JobKind::Reannounce => {
-                if !result.is_success() {
+            (JobKind::Reannounce, _) => {
+                if result.is_success() {
+                    self.set_res_state(g, resource, ResourceState::Running);
+                } else {
                     tracing::warn!("group {key}: {rname} start (re-announce) {result}");
                 }
+            }
+            (kind, op) => {
+                tracing::warn!("group {key}: unexpected {op} result in a {kind:?} job ignored");
             }
         }
         if end.is_none() && next_job.is_none() {
@@ -355,6 +473,7 @@ impl Core {
                 job.op = op;
                 self.res.ops.insert(op, g);
                 self.res.groups[g].phase = Phase::Busy(job);
+                self.mark_step(g, r, o);
                 self.actions.push_back(Action::RunAgent {
                     id: op,
                     group: g,
@@ -365,7 +484,7 @@ impl Core {
                 return;
             }
             end = Some(match job.kind {
-                JobKind::Start | JobKind::Reannounce => Phase::Running,
+                JobKind::Start | JobKind::Reannounce | JobKind::Restart => Phase::Running,
                 JobKind::Probe | JobKind::Stop | JobKind::Unwind => Phase::Stopped,
             });
         }
@@ -375,6 +494,7 @@ impl Core {
         }
         let phase = end.unwrap_or(Phase::Stopped);
         let why = match (&phase, job.kind) {
+            (Phase::Running, JobKind::Restart) => "restarted in place",
             (Phase::Running, _) => "all resources started",
             (Phase::Stopped, JobKind::Unwind) => "start failed; group released",
             (Phase::Stopped, JobKind::Probe) => "start-up probe done",
@@ -382,8 +502,12 @@ impl Core {
             (Phase::Failed, _) => "stop failed",
             (Phase::Busy(_), _) => "",
         };
+        let running = matches!(phase, Phase::Running);
         self.res.groups[g].phase = phase;
         self.log_group(g, before, why);
+        if running {
+            self.schedule_monitors(now, g);
+        }
         // Apply a queued request.
         match self.res.groups[g].want.take() {
             Some(Want::Start) if !self.res.groups[g].is_running() => {
@@ -394,6 +518,126 @@ impl Core {
         }
         if self.res.groups[g].settled() {
             self.on_group_settled(now, g);
+        }
+    }
+
+    // ----- monitoring -----
+
+    /// The group just became running: plan the first monitor of each monitored resource.
+    fn schedule_monitors(&mut self, now: Instant, g: usize) {
+        for r in 0..self.res.groups[g].res.len() {
+            let interval = self.cfg.groups[g].monitor.get(r).and_then(|m| m.interval);
+            let rt = &mut self.res.groups[g].res[r];
+            rt.monitor_op = None;
+            rt.next_monitor = interval.map(|i| now + i);
+        }
+    }
+
+    /// The earliest monitor due.
+    pub(crate) fn monitor_deadline(&self) -> Option<Instant> {
+        if self.res.shutdown.is_some() {
+            return None;
+        }
+        self.res
+            .groups
+            .iter()
+            .filter(|g| g.is_running() && g.want.is_none())
+            .flat_map(|g| g.res.iter().filter_map(|r| r.next_monitor))
+            .min()
+    }
+
+    /// Starts every monitor that is due.
+    pub(crate) fn monitor_tick(&mut self, now: Instant) {
+        if self.res.shutdown.is_some() {
+            return;
+        }
+        for g in 0..self.res.groups.len() {
+            if !self.res.groups[g].is_running() || self.res.groups[g].want.is_some() {
+                continue;
+            }
+            for r in 0..self.res.groups[g].res.len() {
+                let due = self.res.groups[g].res[r]
+                    .next_monitor
+                    .is_some_and(|t| t <= now);
+                if !due || self.res.groups[g].res[r].monitor_op.is_some() {
+                    continue;
+                }
+                let id = self.next_op();
+                let rt = &mut self.res.groups[g].res[r];
+                rt.next_monitor = None;
+                rt.monitor_op = Some(id);
+                self.res.monitor_ops.insert(id, (g, r));
+                self.actions.push_back(Action::RunAgent {
+                    id,
+                    group: g,
+                    resource: r,
+                    op: AgentOp::Monitor,
+                });
+            }
+        }
+    }
+
+    fn on_monitor_done(&mut self, now: Instant, g: usize, r: usize, id: OpId, result: AgentResult) {
+        let current = self.res.groups[g].is_running()
+            && self.res.groups[g].res.get(r).is_some_and(|x| x.monitor_op == Some(id));
+        let rname = self.cfg.groups[g].resources.get(r).cloned().unwrap_or_default();
+        let key = self.key(g).to_string();
+        if !current {
+            tracing::debug!("group {key}: late monitor result of {rname} ({result}) ignored");
+            return;
+        }
+        let Some(policy) = self.cfg.groups[g].monitor.get(r).copied() else {
+            return;
+        };
+        let rt = &mut self.res.groups[g].res[r];
+        rt.monitor_op = None;
+        if result == AgentResult::Running {
+            rt.next_monitor = policy.interval.map(|i| now + i);
+            return;
+        }
+        let what = match result {
+            AgentResult::NotRunning => "is not running".to_string(),
+            other => format!("monitor {other}"),
+        };
+        rt.state = ResourceState::Failed;
+        rt.last_failure = Some((now, what.clone()));
+        rt.failures.push_back(now);
+        while rt
+            .failures
+            .front()
+            .is_some_and(|&t| now.saturating_since(t) >= policy.window)
+        {
+            rt.failures.pop_front();
+        }
+        let count = rt.failures.len();
+        let allowed = usize::try_from(policy.restarts).unwrap_or(usize::MAX);
+        if count <= allowed {
+            rt.restarts += 1;
+            tracing::error!(
+                "group {key}: {rname} {what}: restarting it in place (failure {count} of {} allowed within {} s)",
+                policy.restarts,
+                policy.window.as_secs()
+            );
+            let last = self.res.groups[g].resources.saturating_sub(1);
+            let mut steps: Vec<(usize, AgentOp)> =
+                (r..=last).rev().map(|x| (x, AgentOp::Stop)).collect();
+            steps.extend((r..=last).map(|x| (x, AgentOp::Start)));
+            self.launch(g, JobKind::Restart, steps);
+        } else {
+            let why = format!(
+                "{rname} {what}: failed {count} times within {} s (restart limit {})",
+                policy.window.as_secs(),
+                policy.restarts
+            );
+            tracing::error!(
+                "group {key}: {why}: moving the group to the peer; it will not run on this node \
+                 again until an operator runs hb_cleanup {key}"
+            );
+            let grt = &mut self.res.groups[g];
+            grt.failed_here = true;
+            grt.failure = Some(why);
+            grt.handoff_pending = true;
+            self.group_stop(g, "restart limit reached");
         }
     }
 }

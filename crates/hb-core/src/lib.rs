@@ -52,8 +52,11 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 
 pub use action::{Action, AgentOp, AgentResult, Class, Command, OpId};
-pub use config::{AutoFailback, CoreConfig, GroupConfig};
-pub use snapshot::{Counters, GroupState, GroupView, LinkView, NodeStatus, NodeView, Snapshot};
+pub use config::{AutoFailback, CoreConfig, GroupConfig, MonitorPolicy};
+pub use snapshot::{
+    Counters, GroupState, GroupView, LinkView, NodeStatus, NodeView, ResourceState, ResourceView,
+    Snapshot,
+};
 pub use time::Instant;
 pub use wire::EXTENSION_VERSION;
 
@@ -197,15 +200,23 @@ impl Core {
         self.flush_status(now);
     }
 
-    /// An operator command.
-    pub fn handle_command(&mut self, now: Instant, cmd: Command) {
+    /// An operator command. Returns what it did (the groups a cleanup cleared), or why it
+    /// was refused (a standby without a stable peer, ...); a refusal is logged too.
+    pub fn handle_command(&mut self, now: Instant, cmd: Command) -> Result<Vec<String>, String> {
         let now = self.advance(now);
-        match cmd {
-            Command::Shutdown => self.begin_shutdown(now),
-            Command::Standby(class) => self.request_standby(now, class, "hb_standby"),
-            Command::Takeover(class) => self.request_takeover(now, class),
-        }
+        let out = match cmd {
+            Command::Shutdown => {
+                self.begin_shutdown(now);
+                Ok(Vec::new())
+            }
+            Command::Standby(class) => self
+                .request_standby(now, class, "hb_standby")
+                .map(|()| Vec::new()),
+            Command::Takeover(class) => self.request_takeover(now, class).map(|()| Vec::new()),
+            Command::Cleanup(which) => Ok(self.cleanup(now, which)),
+        };
         self.flush_status(now);
+        out
     }
 
     /// The first line of `/proc/loadavg`, sent in the informational `ld` field.
@@ -244,6 +255,12 @@ impl Core {
     /// State of a group on this node.
     pub fn group_state(&self, group: usize) -> Option<GroupState> {
         self.res.groups.get(group).map(|g| g.state())
+    }
+
+    /// Whether group `group` failed here (start failure or restart limit) and will not run
+    /// here until an operator clears it.
+    pub fn group_failed_here(&self, group: usize) -> bool {
+        self.res.groups.get(group).is_some_and(|g| g.failed_here)
     }
 
     /// Everything at once.

@@ -106,6 +106,8 @@ pub(crate) struct NodeState {
     pub(crate) protocol: bool,
     /// It announced the heartbeat-rs extension.
     pub(crate) hbrs: bool,
+    /// When `status` last changed.
+    pub(crate) since: Option<Instant>,
     /// Declared dead: only a fresh status message revives it; everything else is dropped.
     pub(crate) awaiting_status: bool,
     /// Highest of our sequence numbers it acknowledged.
@@ -131,6 +133,7 @@ impl NodeState {
             ack_trigger: 0,
             protocol: true,
             hbrs: false,
+            since: None,
             awaiting_status: false,
             acked_by: 0,
             held: BTreeMap::new(),
@@ -156,6 +159,7 @@ impl NodeState {
                 .collect(),
             is_self,
             heartbeat_rs: is_self || self.hbrs,
+            since: self.since,
         }
     }
 }
@@ -216,6 +220,7 @@ impl Core {
         if from != to {
             tracing::info!("node {}: {from} -> {to} ({why})", self.nodes[me].name);
             self.nodes[me].status = to;
+            self.nodes[me].since = Some(self.now);
             self.status_dirty = true;
         }
     }
@@ -299,6 +304,7 @@ impl Core {
         let from = n.status;
         tracing::warn!("node {}: {from} -> dead ({why})", n.name);
         n.status = NodeStatus::Dead;
+        n.since = Some(now);
         n.seq.reset();
         n.held.clear();
         n.awaiting_status = true;
@@ -371,6 +377,7 @@ impl Core {
         if from != st {
             let name = n.name.clone();
             n.status = st;
+            n.since = Some(now);
             tracing::info!("node {name}: {from} -> {st} (status heartbeat)");
             if from == NodeStatus::Dead {
                 self.on_peer_returned(now, i);

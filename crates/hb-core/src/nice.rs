@@ -64,7 +64,7 @@ impl Core {
                     Some("failback") | None => Class::All,
                     Some(s) => Class::parse(s).unwrap_or(Class::All),
                 };
-                self.request_standby(now, class.mirrored(), "takeover requested by the peer");
+                let _ = self.request_standby(now, class.mirrored(), "takeover requested by the peer");
             }
             "shutdone" => {
                 tracing::info!("received shutdown notice from {}", self.peer_name());
@@ -107,6 +107,10 @@ impl Core {
                 tracing::info!("{}: remote resource transition completed", self.peer_name());
                 let ours = self.res.rstate == RState::Stable;
                 self.send_report(now, ours, None);
+                if ours {
+                    // Groups that failed here while the peer could not take them.
+                    self.hand_off_failed_groups(now);
+                }
             }
         }
         self.nice_progress(now);
@@ -204,7 +208,7 @@ impl Core {
 
     /// After a start failure, ask the peer to take the failed group's class (Heartbeat runs
     /// `hb_standby` for it 30 s later; we ask at once).
-    fn hand_off_failed_groups(&mut self, now: Instant) {
+    pub(crate) fn hand_off_failed_groups(&mut self, now: Instant) {
         let me = self.me();
         let failed: BTreeSet<usize> = (0..self.res.groups.len())
             .filter(|&g| self.res.groups[g].failed_here && !self.res.groups[g].active())
@@ -214,7 +218,7 @@ impl Core {
             return;
         }
         let class = self.class_of(&failed, me);
-        self.request_standby(now, class, "a start failed here");
+        let _ = self.request_standby(now, class, "a start failed here");
     }
 
     fn peer_ready(&self) -> bool {
@@ -242,31 +246,33 @@ impl Core {
                 && !(self.res.view.exact && self.res.view.holds.contains(&g))
         });
         if foreign_held {
-            self.request_standby(now, Class::Foreign, "auto_failback");
+            let _ = self.request_standby(now, Class::Foreign, "auto_failback");
+        }
+    }
+
+    /// Why a standby request would be refused now, if it would.
+    pub(crate) fn standby_refusal(&self) -> Option<&'static str> {
+        if !self.cfg.auto_failback.is_nice() {
+            Some("standby mode is only implemented with auto_failback on or off")
+        } else if self.res.shutdown.is_some() {
+            Some("this node is shutting down")
+        } else if self.res.standby != Standby::Not {
+            Some("a standby exchange is in progress")
+        } else if !self.peer_ready() {
+            Some("no stable peer to take the resources")
+        } else if self.res.rstate != RState::Stable || !self.res.negotiating {
+            Some("local resources in flux")
+        } else {
+            None
         }
     }
 
     /// Starts the standby exchange: give up the groups of `class` (our view) to the peer.
-    pub(crate) fn request_standby(&mut self, now: Instant, class: Class, why: &str) {
-        if !self.cfg.auto_failback.is_nice() {
-            tracing::warn!(
-                "standby ({why}) ignored: standby mode is only implemented with auto_failback on or off"
-            );
-            return;
-        }
-        if self.res.standby != Standby::Not {
-            tracing::warn!("standby [{class}] ({why}) ignored: a standby exchange is in progress");
-            return;
-        }
-        if !self.peer_ready() {
-            tracing::warn!(
-                "standby [{class}] ({why}) ignored: no stable peer to take the resources"
-            );
-            return;
-        }
-        if self.res.rstate != RState::Stable || !self.res.negotiating {
-            tracing::warn!("standby [{class}] ({why}) ignored: local resources in flux");
-            return;
+    /// Returns why it was refused, if it was (the refusal is logged too).
+    pub(crate) fn request_standby(&mut self, now: Instant, class: Class, why: &str) -> Result<(), String> {
+        if let Some(no) = self.standby_refusal() {
+            tracing::warn!("standby [{class}] ({why}) ignored: {no}");
+            return Err(no.to_string());
         }
         tracing::info!("going standby [{class}] ({why})");
         self.send(now, wire::ask_resources(class, "me"));
@@ -274,16 +280,29 @@ impl Core {
             class,
             deadline: now + STANDBY_REPLY,
         };
+        Ok(())
     }
 
     /// `hb_takeover CLASS`: ask the peer to give us `class` (our view).
-    pub(crate) fn request_takeover(&mut self, now: Instant, class: Class) {
-        if self.res.peer.is_none() {
-            tracing::warn!("takeover [{class}] ignored: no peer");
-            return;
+    pub(crate) fn request_takeover(&mut self, now: Instant, class: Class) -> Result<(), String> {
+        let refusal = if self.res.peer.is_none() {
+            Some("no peer")
+        } else if !self.peer_alive() {
+            Some("the peer is not up")
+        } else if !self.cfg.auto_failback.is_nice() {
+            Some("takeover is only implemented with auto_failback on or off")
+        } else if self.res.shutdown.is_some() {
+            Some("this node is shutting down")
+        } else {
+            None
+        };
+        if let Some(no) = refusal {
+            tracing::warn!("takeover [{class}] ignored: {no}");
+            return Err(no.to_string());
         }
         tracing::info!("asking {} to hand over [{class}]", self.peer_name());
         self.send(now, wire::hb_takeover(class));
+        Ok(())
     }
 
     fn nice_ask_resources(&mut self, now: Instant, msg: &Message) {

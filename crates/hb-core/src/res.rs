@@ -100,6 +100,8 @@ pub(crate) enum Then {
 
     /// A group lost a dual-holding resolution and was released.
     ConflictReleased,
+    /// An operator cleared a group's failures and its re-probe finished.
+    CleanedUp { group: usize },
 }
 
 #[derive(Clone, Debug)]
@@ -137,6 +139,8 @@ pub(crate) struct ResState {
     batches: Vec<Batch>,
     pub(crate) next_op: u64,
     pub(crate) ops: BTreeMap<OpId, usize>,
+    /// Monitor runs in flight: (group, resource).
+    pub(crate) monitor_ops: BTreeMap<OpId, (usize, usize)>,
     pub(crate) shutdown: Option<Shutdown>,
     pub(crate) finished: bool,
     /// Dual holdings seen while our side was busy with the group: (group, peer's epoch).
@@ -166,6 +170,7 @@ impl ResState {
             batches: Vec::new(),
             next_op: 0,
             ops: BTreeMap::new(),
+            monitor_ops: BTreeMap::new(),
             shutdown: None,
             finished: false,
             pending_conflicts: BTreeMap::new(),
@@ -300,6 +305,9 @@ impl Core {
         for then in ready {
             self.run_then(now, then);
         }
+        if std::mem::take(&mut self.res.groups[g].handoff_pending) {
+            self.after_local_failure(now, g);
+        }
         if self.res.shutdown == Some(Shutdown::Waiting) {
             self.shutdown_progress(now);
         }
@@ -327,6 +335,106 @@ impl Core {
                 let stable = self.res.rstate == RState::Stable || !self.cfg.auto_failback.is_nice();
                 self.send_report(now, stable, None);
             }
+            Then::CleanedUp { group } => self.place_after_cleanup(now, group),
+        }
+    }
+
+    // ----- local failures and their clearing -----
+
+    /// Group `g` was stopped here because it failed (restart limit, or a restart's start
+    /// failed): tell the peer and offer it the group.
+    fn after_local_failure(&mut self, now: Instant, g: usize) {
+        let key = self.cfg.groups[g].key.clone();
+        if !self.res.negotiating || self.res.shutdown.is_some() {
+            return;
+        }
+        if self.res.groups[g].claims() {
+            // A stop failed: the group is unmanaged and stays claimed here.
+            return;
+        }
+        let stable = self.res.rstate == RState::Stable || !self.cfg.auto_failback.is_nice();
+        self.send_report(now, stable, None);
+        if !self.peer_alive() {
+            tracing::error!(
+                "group {key} failed here and no peer is up to take it: it stays stopped until \
+                 hb_cleanup {key}"
+            );
+            return;
+        }
+        if self.cfg.auto_failback.is_nice() {
+            self.hand_off_failed_groups(now);
+        } else {
+            tracing::warn!(
+                "group {key} failed here; with auto_failback legacy it moves only when this \
+                 node stops or an operator runs hb_standby"
+            );
+        }
+    }
+
+    /// `hb_cleanup`: forgets the failures of `which` (or every group). Returns the keys of
+    /// the groups that had something to clear.
+    pub(crate) fn cleanup(&mut self, now: Instant, which: Option<usize>) -> Vec<String> {
+        let groups: Vec<usize> = match which {
+            Some(g) if g < self.res.groups.len() => vec![g],
+            Some(_) => return Vec::new(),
+            None => (0..self.res.groups.len()).collect(),
+        };
+        let mut cleared = Vec::new();
+        for g in groups {
+            let rt = &mut self.res.groups[g];
+            let had = rt.failed_here
+                || rt.failure.is_some()
+                || matches!(rt.phase, Phase::Failed)
+                || rt.res.iter().any(|r| !r.failures.is_empty());
+            if !had {
+                continue;
+            }
+            rt.failed_here = false;
+            rt.failure = None;
+            rt.handoff_pending = false;
+            for r in &mut rt.res {
+                r.failures.clear();
+            }
+            let key = self.cfg.groups[g].key.clone();
+            cleared.push(key.clone());
+            if matches!(self.res.groups[g].phase, Phase::Failed) {
+                tracing::info!(
+                    "group {key}: failures cleared by the operator; probing its resources to manage it again"
+                );
+                self.res.groups[g].phase = Phase::Stopped;
+                self.group_probe(g);
+                self.batch(now, BTreeSet::from([g]), Then::CleanedUp { group: g });
+            } else {
+                tracing::info!("group {key}: failures cleared by the operator");
+                self.place_after_cleanup(now, g);
+            }
+        }
+        cleared
+    }
+
+    /// After a cleanup: start the group here if nobody holds it and it may run here; tell
+    /// the peer in any case (its auto_failback may now give the group back).
+    fn place_after_cleanup(&mut self, now: Instant, g: usize) {
+        if !self.res.negotiating || self.res.shutdown.is_some() || self.res.groups[g].claims() {
+            return;
+        }
+        if self.cfg.auto_failback.is_nice() && self.res.standby != Standby::Not {
+            return;
+        }
+        let peer_holds = self.peer_alive() && self.res.view.holds.contains(&g);
+        let ours = self.cfg.groups[g].preferred == self.me();
+        let nobody = !peer_holds
+            && (!self.peer_alive() || ours || self.res.view.failed.contains(&g));
+        if nobody {
+            self.acquire(
+                now,
+                &BTreeSet::from([g]),
+                "failures cleared",
+                Then::Acquired { mach_down: false },
+            );
+        } else {
+            let stable = self.res.rstate == RState::Stable || !self.cfg.auto_failback.is_nice();
+            self.send_report(now, stable, None);
         }
     }
 
@@ -753,10 +861,14 @@ impl Core {
         if let Some(Shutdown::Lingering { deadline, .. }) = self.res.shutdown {
             fold(deadline);
         }
+        if let Some(d) = self.monitor_deadline() {
+            fold(d);
+        }
         t
     }
 
     pub(crate) fn res_tick(&mut self, now: Instant) {
+        self.monitor_tick(now);
         if let Some(Shutdown::Lingering { deadline, .. }) = self.res.shutdown
             && now >= deadline
         {
@@ -804,6 +916,25 @@ impl Core {
                     state: rt.state(),
                     holder,
                     failed_here: rt.failed_here,
+                    failure: rt.failure.clone(),
+                    managed: !matches!(rt.phase, Phase::Failed),
+                    since: rt.since,
+                    resources: rt
+                        .res
+                        .iter()
+                        .enumerate()
+                        .map(|(r, x)| crate::snapshot::ResourceView {
+                            name: self.cfg.groups[g].resources.get(r).cloned().unwrap_or_default(),
+                            state: x.state,
+                            monitor_interval: self.cfg.groups[g]
+                                .monitor
+                                .get(r)
+                                .and_then(|m| m.interval),
+                            failures: u32::try_from(x.failures.len()).unwrap_or(u32::MAX),
+                            restarts: x.restarts,
+                            last_failure: x.last_failure.clone(),
+                        })
+                        .collect(),
                 }
             })
             .collect()

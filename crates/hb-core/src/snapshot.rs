@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+use std::time::Duration;
+
+use crate::Instant;
 use crate::action::Class;
 
 /// A node's status as Heartbeat names it (spec §6.1).
@@ -60,6 +63,8 @@ pub enum GroupState {
     Reannouncing,
     /// Stopping its resources right to left.
     Stopping,
+    /// A monitor failed: the failed resource and those after it are being restarted.
+    Restarting,
     /// A stop failed: resources may still run here. The group is not managed any more and
     /// is never started elsewhere until an operator clears it.
     Failed,
@@ -75,6 +80,7 @@ impl GroupState {
             GroupState::Running => "running",
             GroupState::Reannouncing => "reannouncing",
             GroupState::Stopping => "stopping",
+            GroupState::Restarting => "restarting",
             GroupState::Failed => "failed",
         }
     }
@@ -84,6 +90,60 @@ impl fmt::Display for GroupState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// What this node believes of one resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResourceState {
+    /// Not known yet (before the start-up probe).
+    Unknown,
+    /// Stopped here.
+    Stopped,
+    /// Its start is running.
+    Starting,
+    /// Running here.
+    Running,
+    /// Its stop is running.
+    Stopping,
+    /// A start, stop or monitor failed.
+    Failed,
+}
+
+impl ResourceState {
+    /// Lower-case name for status output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceState::Unknown => "unknown",
+            ResourceState::Stopped => "stopped",
+            ResourceState::Starting => "starting",
+            ResourceState::Running => "running",
+            ResourceState::Stopping => "stopping",
+            ResourceState::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for ResourceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One resource of a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceView {
+    /// As written in haresources.
+    pub name: String,
+    /// What this node believes of it.
+    pub state: ResourceState,
+    /// Monitor interval, `None` when not monitored.
+    pub monitor_interval: Option<Duration>,
+    /// Monitor failures within the current restart window.
+    pub failures: u32,
+    /// In-place restarts since the daemon started.
+    pub restarts: u64,
+    /// When it last failed and how.
+    pub last_failure: Option<(Instant, String)>,
 }
 
 /// One heartbeat link of one node.
@@ -108,6 +168,8 @@ pub struct NodeView {
     pub is_self: bool,
     /// Whether the node announced itself as heartbeat-rs.
     pub heartbeat_rs: bool,
+    /// When its status last changed (`None`: not since the daemon started).
+    pub since: Option<Instant>,
 }
 
 /// One resource group.
@@ -121,8 +183,17 @@ pub struct GroupView {
     pub state: GroupState,
     /// Who holds it, as far as this node knows.
     pub holder: Option<String>,
-    /// A start failed here; the group will not be started here again until restart.
+    /// A start failed here or the restart limit was reached; the group will not be started
+    /// here again until an operator clears it (`hb_cleanup`).
     pub failed_here: bool,
+    /// Why the group may not run here or is unmanaged.
+    pub failure: Option<String>,
+    /// False while a failed stop leaves the group unmanaged.
+    pub managed: bool,
+    /// When its state here last changed.
+    pub since: Option<Instant>,
+    /// Its resources, in start order.
+    pub resources: Vec<ResourceView>,
 }
 
 /// Counters of rejected input.

@@ -33,11 +33,13 @@ fn cfg(me: usize, secret: &[u8]) -> CoreConfig {
         links: vec!["eth0".into()],
         groups: vec![
             GroupConfig {
+                monitor: vec![],
                 key: "IPaddr2::192.0.2.100/24/eth0".into(),
                 preferred: 0,
                 resources: vec!["vip1".into()],
             },
             GroupConfig {
+                monitor: vec![],
                 key: "IPaddr2::192.0.2.101/24/eth0".into(),
                 preferred: 1,
                 resources: vec!["vip2".into()],

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use hb_core::{
     Action, AgentOp, AgentResult, AutoFailback, Boot, Command, Core, CoreConfig, GroupConfig,
-    GroupState, Instant, OpId,
+    GroupState, Instant, MonitorPolicy, OpId,
 };
 use hb_proto::{AuthMethod, KeyRing, MsgFmt};
 use rand_chacha::ChaCha8Rng;
@@ -46,6 +46,8 @@ pub struct Params {
     pub delay: (Duration, Duration),
     /// Agent run time range.
     pub agent_time: (Duration, Duration),
+    /// How every resource is monitored.
+    pub monitor: MonitorPolicy,
     /// Seed of everything random.
     pub seed: u64,
 }
@@ -63,6 +65,11 @@ impl Params {
             initdead: Duration::from_millis(1000),
             delay: (Duration::from_micros(50), Duration::from_micros(400)),
             agent_time: (Duration::from_millis(1), Duration::from_millis(5)),
+            monitor: MonitorPolicy {
+                interval: Some(Duration::from_millis(50)),
+                restarts: 2,
+                window: Duration::from_secs(1),
+            },
             seed,
         }
     }
@@ -89,6 +96,7 @@ impl Params {
                     key: format!("IPaddr::192.0.2.{}", 100 + i),
                     preferred: pref,
                     resources: (0..n).map(|r| format!("r{i}.{r}")).collect(),
+                    monitor: vec![self.monitor; n],
                 })
                 .collect(),
             auto_failback: self.auto_failback,
@@ -461,7 +469,7 @@ impl Sim {
                     AgentResult::Success
                 }
             }
-            AgentOp::Status => {
+            AgentOp::Status | AgentOp::Monitor => {
                 if host.active.contains(&r) {
                     AgentResult::Running
                 } else {
@@ -587,7 +595,7 @@ impl Sim {
     pub fn shutdown(&mut self, n: usize) {
         self.fault(format!("shutdown node{}", n + 1));
         if let Some(core) = self.hosts[n].core.as_mut() {
-            core.handle_command(self.now, Command::Shutdown);
+            let _ = core.handle_command(self.now, Command::Shutdown);
             self.after_input(n);
         }
     }
@@ -596,7 +604,7 @@ impl Sim {
     pub fn command(&mut self, n: usize, cmd: Command) {
         self.fault(format!("command {cmd:?} on node{}", n + 1));
         if let Some(core) = self.hosts[n].core.as_mut() {
-            core.handle_command(self.now, cmd);
+            let _ = core.handle_command(self.now, cmd);
             self.after_input(n);
         }
     }
@@ -606,9 +614,23 @@ impl Sim {
         match op {
             AgentOp::Start => self.hosts[n].fail_start.insert((group, resource)),
             AgentOp::Stop => self.hosts[n].fail_stop.insert((group, resource)),
-            AgentOp::Status => false,
+            AgentOp::Status | AgentOp::Monitor => false,
         };
         self.fault(format!("node{} g{group}.r{resource} {op} will fail", n + 1));
+    }
+
+    /// Agents of node `n` work again (undoes [`Sim::fail_agent`]).
+    pub fn clear_agent_faults(&mut self, n: usize) {
+        self.fault(format!("node{} agents repaired", n + 1));
+        self.hosts[n].fail_start.clear();
+        self.hosts[n].fail_stop.clear();
+    }
+
+    /// The application behind resource `resource` of `group` dies on node `n` (if it runs
+    /// there); only a monitor can notice.
+    pub fn kill_resource(&mut self, n: usize, group: usize, resource: usize) {
+        self.fault(format!("node{} g{group}.r{resource} dies", n + 1));
+        self.hosts[n].active.remove(&(group, resource));
     }
 
     /// The core of node `n`, if its daemon runs.
@@ -713,10 +735,10 @@ impl Sim {
                 .hosts
                 .iter()
                 .any(|h| h.core.is_some() && h.active.iter().filter(|r| r.0 == g).count() == count);
-            let candidates = self
-                .hosts
-                .iter()
-                .any(|h| h.core.is_some() && !h.fail_start.iter().any(|r| r.0 == g));
+            let candidates = self.hosts.iter().any(|h| {
+                h.core.as_ref().is_some_and(|c| !c.group_failed_here(g))
+                    && !h.fail_start.iter().any(|r| r.0 == g)
+            });
             // A stop failed somewhere: the group is unmanaged on purpose until an operator acts.
             let blocked = self.hosts.iter().any(|h| {
                 h.core
@@ -756,7 +778,11 @@ impl Sim {
             let holders = self.holders(g);
             let full = self.full_holders(g);
             let runnable = (0..self.hosts.len()).any(|n| {
-                self.hosts[n].core.is_some() && !self.hosts[n].fail_start.iter().any(|r| r.0 == g)
+                self.hosts[n]
+                    .core
+                    .as_ref()
+                    .is_some_and(|c| !c.group_failed_here(g))
+                    && !self.hosts[n].fail_start.iter().any(|r| r.0 == g)
             });
             if holders.len() > 1 {
                 return Err(format!("group {g} active on several hosts {holders:?}"));

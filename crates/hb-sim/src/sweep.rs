@@ -130,9 +130,16 @@ pub fn run(seed: u64) -> Outcome {
                 "fast restart".to_string()
             }
             _ => {
+                // Draw 8. The group and resource come from the pause already drawn, so that adding
+                // this fault left every other schedule's random draws unchanged.
                 let d = pause(&mut rng);
+                let micros = u64::try_from(d.as_micros()).unwrap_or(0);
+                let groups = sim.params.groups.len() as u64;
+                let g = (micros % groups) as usize;
+                let r = ((micros / groups) % sim.params.groups[g].1 as u64) as usize;
+                sim.kill_resource(n, g, r);
                 sim.run_for(d);
-                format!("quiet {d:?}")
+                format!("g{g}.r{r} dies on node{} then {d:?}", n + 1)
             }
         };
         faults.push(what);

@@ -324,3 +324,145 @@ fn a_node_alone_stops_gracefully_without_waiting_for_an_acknowledgement() {
     assert!(sim.holders(0).is_empty() && sim.holders(1).is_empty());
     assert_clean(&sim);
 }
+
+// ----- application monitoring -----
+
+fn restarts(sim: &Sim, n: usize, g: usize) -> u64 {
+    sim.core(n).unwrap().snapshot().groups[g]
+        .resources
+        .iter()
+        .map(|r| r.restarts)
+        .sum()
+}
+
+#[test]
+fn a_dead_application_is_restarted_in_place_with_what_follows_it() {
+    for mode in MODES {
+        let mut sim = started(mode);
+        // Resource 0 of group 0 dies on node1: resource 1 depends on it and restarts too.
+        let at = sim.elapsed();
+        sim.kill_resource(0, 0, 0);
+        assert!(
+            sim.run_until(ms(1000), |s| s.full_holders(0) == [0] && restarts(s, 0, 0) == 1),
+            "{mode:?}: not restarted\n{}",
+            tail(&sim)
+        );
+        let took = sim.elapsed() - at;
+        let p = &sim.params;
+        let bound = p.monitor.interval.unwrap() + p.agent_time.1 * 5 + ms(1);
+        assert!(took <= bound, "{mode:?}: recovery took {took:?} > {bound:?}");
+        let snap = sim.core(0).unwrap().snapshot();
+        assert_eq!(snap.groups[0].resources[0].failures, 1);
+        assert!(snap.groups[0].resources[0].last_failure.is_some());
+        assert!(!snap.groups[0].failed_here);
+        // The group never moved.
+        assert_eq!(sim.holders(0), [0], "{mode:?}");
+        assert_clean(&sim);
+    }
+}
+
+#[test]
+fn past_the_restart_limit_the_group_moves_and_stays_away_until_cleanup() {
+    for mode in [AutoFailback::On, AutoFailback::Off] {
+        let mut sim = started(mode);
+        let limit = sim.params.monitor.restarts;
+        for i in 0..limit {
+            sim.kill_resource(0, 0, 1);
+            assert!(
+                sim.run_until(ms(1000), |s| restarts(s, 0, 0) == u64::from(i + 1)
+                    && s.full_holders(0) == [0]),
+                "{mode:?}: restart {i}\n{}",
+                tail(&sim)
+            );
+        }
+        sim.kill_resource(0, 0, 1);
+        assert!(
+            sim.run_until(ms(2000), |s| s.full_holders(0) == [1] && s.holders(0) == [1]),
+            "{mode:?}: the group did not move to node2\n{}",
+            tail(&sim)
+        );
+        assert!(sim.core(0).unwrap().group_failed_here(0));
+        // Sticky: even with auto_failback on it does not come back.
+        sim.run_for(ms(3000));
+        assert_eq!(sim.holders(0), [1], "{mode:?}: came back before cleanup");
+        // Cleanup: with auto_failback on the group returns to its preferred node.
+        sim.command(0, Command::Cleanup(Some(0)));
+        assert!(!sim.core(0).unwrap().group_failed_here(0));
+        sim.run_for(ms(2000));
+        let expected = if mode == AutoFailback::On { [0] } else { [1] };
+        assert_eq!(sim.holders(0), expected, "{mode:?}\n{}", tail(&sim));
+        assert_clean(&sim);
+    }
+}
+
+#[test]
+fn a_restart_whose_start_fails_moves_the_group_at_once() {
+    for mode in [AutoFailback::On, AutoFailback::Off] {
+        let mut sim = started(mode);
+        sim.fail_agent(0, 0, 1, AgentOp::Start);
+        sim.kill_resource(0, 0, 1);
+        assert!(
+            sim.run_until(ms(2000), |s| s.full_holders(0) == [1] && s.holders(0) == [1]),
+            "{mode:?}: no move\n{}",
+            tail(&sim)
+        );
+        assert!(sim.core(0).unwrap().group_failed_here(0));
+        assert_clean(&sim);
+    }
+}
+
+#[test]
+fn a_failure_with_no_peer_leaves_the_group_stopped_until_cleanup() {
+    let mut sim = started(AutoFailback::On);
+    sim.shutdown(1);
+    assert!(sim.run_until(ms(3000), |s| !s.is_running(1) && s.placement_is(&[0, 0])));
+    sim.fail_agent(0, 0, 1, AgentOp::Start);
+    sim.kill_resource(0, 0, 1);
+    assert!(
+        sim.run_until(ms(2000), |s| s.holders(0).is_empty()
+            && s.core(0).unwrap().group_failed_here(0)),
+        "{}",
+        tail(&sim)
+    );
+    // Group 1 (node2's) is unaffected.
+    assert_eq!(sim.full_holders(1), [0]);
+    // Once the start is fixed, cleanup starts the group again.
+    assert!(sim.core(0).unwrap().snapshot().groups[0].failed_here);
+    sim.clear_agent_faults(0);
+    sim.command(0, Command::Cleanup(None));
+    assert!(
+        sim.run_until(ms(1000), |s| s.full_holders(0) == [0]),
+        "{}",
+        tail(&sim)
+    );
+    assert_clean(&sim);
+}
+
+#[test]
+fn a_failed_stop_during_a_restart_leaves_the_group_unmanaged_until_cleanup() {
+    for mode in [AutoFailback::On, AutoFailback::Off] {
+        let mut sim = started(mode);
+        sim.fail_agent(0, 0, 1, AgentOp::Stop);
+        sim.kill_resource(0, 0, 0);
+        assert!(
+            sim.run_until(ms(1000), |s| s.core(0).unwrap().group_state(0)
+                == Some(GroupState::Failed)),
+            "{mode:?}\n{}",
+            tail(&sim)
+        );
+        // Unmanaged: it is never started on node2 while node1 may still run part of it.
+        sim.run_for(ms(2000));
+        assert_eq!(sim.core(1).unwrap().group_state(0), Some(GroupState::Stopped));
+        assert!(!sim.core(0).unwrap().snapshot().groups[0].managed);
+        // The operator repairs the stop and clears: node1 probes, stops, and restarts it.
+        sim.clear_agent_faults(0);
+        sim.command(0, Command::Cleanup(Some(0)));
+        assert!(
+            sim.run_until(ms(1000), |s| s.full_holders(0) == [0]
+                && s.core(0).unwrap().group_state(0) == Some(GroupState::Running)),
+            "{mode:?}\n{}",
+            tail(&sim)
+        );
+        assert_clean(&sim);
+    }
+}
