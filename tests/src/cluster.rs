@@ -184,6 +184,9 @@ pub struct ClusterSpec {
     pub ours_bin_dir: Option<PathBuf>,
     /// Extra `ha.cf` lines (heartbeat and ours), appended after the generated ones.
     pub extra_ha_cf: Vec<String>,
+    /// The resources of the first node's group (ours), replacing `IPaddr::VIP/24/eth0`:
+    /// e.g. `IPaddr::192.0.2.100/24/eth0 nginx::/path/nginx.conf`.
+    pub resources: Option<String>,
 }
 
 impl ClusterSpec {
@@ -198,6 +201,7 @@ impl ClusterSpec {
             auth_secret: "labsecret".to_owned(),
             ours_bin_dir: None,
             extra_ha_cf: Vec::new(),
+            resources: None,
         }
     }
 
@@ -245,6 +249,9 @@ impl ClusterSpec {
             .nodes
             .first()
             .ok_or_else(|| anyhow!("a cluster needs nodes"))?;
+        if let Some(r) = &self.resources {
+            return Ok(format!("{owner} {r}\n"));
+        }
         Ok(format!("{owner} {agent}::{}\n", self.vip_resource()))
     }
 

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use hb_config::{AutoFailback as CfgFailback, Config, Medium};
-use hb_core::{AutoFailback, CoreConfig, GroupConfig};
+use hb_core::{AutoFailback, CoreConfig, GroupConfig, MonitorPolicy};
 
 /// The core's configuration plus the media to open.
 #[derive(Debug, Clone)]
@@ -38,6 +38,18 @@ pub fn core_config(cfg: &Config, node: &str) -> Result<Converted, hb_core::CoreE
             key: g.key.clone(),
             preferred: nodes.iter().position(|n| *n == g.node).unwrap_or(0),
             resources: g.resources.iter().map(|r| r.text.clone()).collect(),
+            monitor: g
+                .resources
+                .iter()
+                .map(|r| {
+                    let p = hb_config::resource_policy(&hacf.monitors, r);
+                    MonitorPolicy {
+                        interval: p.interval,
+                        restarts: p.restarts,
+                        window: p.window,
+                    }
+                })
+                .collect(),
         })
         .collect();
     let core = CoreConfig {

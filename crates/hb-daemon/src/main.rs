@@ -5,6 +5,7 @@
 //! one task owns the core and feeds it received datagrams, timeouts, agent results,
 //! control-socket requests and signals; everything it decides comes back as actions.
 
+mod agents;
 mod control;
 mod convert;
 mod logging;

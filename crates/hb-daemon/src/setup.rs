@@ -66,7 +66,7 @@ pub struct Prepared {
     )]
     pub pid_file: PidFile,
     pub config_dir: PathBuf,
-    pub agent_timeout: Duration,
+    pub ocf_root: PathBuf,
 }
 
 /// Creates the state and run directories, bumps the generation, reads or creates the UUID
@@ -96,7 +96,7 @@ pub fn prepare(
         uuid,
         pid_file,
         config_dir: cfg.dir.clone(),
-        agent_timeout: cfg.ha_cf.agent_timeout,
+        ocf_root: cfg.ha_cf.ocf_root.clone(),
     })
 }
 

@@ -10,11 +10,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use hb_config::Config;
 use hb_core::{Action, AgentOp, AgentResult, Boot, Command, Core, OpId};
-use hb_sys::agent::{AgentCommand, Exit, run_agent, status_says_running};
+use hb_sys::agent::{AgentCommand, Exit, run_agent};
 use hb_sys::media::Media;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+use crate::agents::Resource;
 use crate::control::{self, Call, Request};
 use crate::convert::Converted;
 use crate::setup::Prepared;
@@ -31,16 +32,8 @@ pub struct Context {
     pub args_run_dir: PathBuf,
 }
 
-/// How to run one resource.
-#[derive(Clone, Debug)]
-struct Resource {
-    path: PathBuf,
-    args: Vec<String>,
-    text: String,
-}
-
 /// The environment every agent gets (nothing else leaks from the daemon's own).
-fn agent_env(prepared: &Prepared) -> Vec<(String, String)> {
+fn agent_env(prepared: &Prepared, run_dir: &std::path::Path) -> Vec<(String, String)> {
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(|d| d.display().to_string()));
@@ -58,7 +51,15 @@ fn agent_env(prepared: &Prepared) -> Vec<(String, String)> {
         ("HA_RESOURCEDIR".to_string(), format!("{dir}/resource.d")),
         ("HA_CURHOST".to_string(), prepared.node.clone()),
         ("HA_LOGD".to_string(), "no".to_string()),
-        ("OCF_ROOT".to_string(), "/usr/lib/ocf".to_string()),
+        (
+            "OCF_ROOT".to_string(),
+            prepared.ocf_root.display().to_string(),
+        ),
+        // Heartbeat's place for agents' state files (Debian's agents keep theirs there).
+        (
+            "HA_RSCTMP".to_string(),
+            run_dir.join("rsctmp").display().to_string(),
+        ),
     ];
     // Agent tuning knobs documented by our agents (HB_ARP_COUNT, ...) pass through.
     for (k, v) in std::env::vars() {
@@ -82,24 +83,6 @@ fn load_average() -> String {
         .unwrap_or_default()
 }
 
-/// Maps an agent's outcome to the core's verdict (heartbeat's resource.d convention: exit
-/// code for start/stop, output text for status).
-fn verdict(op: AgentOp, exit: &Exit, stdout: &str) -> AgentResult {
-    match (op, exit) {
-        (_, Exit::TimedOut) => AgentResult::TimedOut,
-        (_, Exit::NotRun(_)) | (_, Exit::Signal(_)) => AgentResult::Failed(None),
-        (AgentOp::Status, Exit::Code(_)) => {
-            if status_says_running(stdout) {
-                AgentResult::Running
-            } else {
-                AgentResult::NotRunning
-            }
-        }
-        (_, Exit::Code(0)) => AgentResult::Success,
-        (_, Exit::Code(c)) => AgentResult::Failed(Some(*c)),
-    }
-}
-
 /// Runs the daemon until a graceful shutdown completes. `shutdown` resolving asks for one
 /// (tests use it; the binary passes a future that never resolves and relies on signals).
 pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
@@ -121,28 +104,35 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> anyhow::Re
         .spawn_receivers(dg_tx)
         .context("cannot start the receivers")?;
     let sock_path = args_run_dir.join("heartbeat.sock");
-    let listener = control::bind(&sock_path)
+    let listener = control::bind(&sock_path, config.ha_cf.control_group.as_deref())
         .with_context(|| format!("{}: cannot create the control socket", sock_path.display()))?;
     let (call_tx, mut call_rx) = mpsc::channel::<Call>(16);
     tokio::spawn(control::serve(listener, call_tx));
 
-    let resources: Vec<Vec<Resource>> = config
+    let rsctmp = args_run_dir.join("rsctmp");
+    std::fs::create_dir_all(&rsctmp).with_context(|| {
+        format!(
+            "{}: cannot create the agents' state directory",
+            rsctmp.display()
+        )
+    })?;
+    let env = agent_env(&prepared, &args_run_dir);
+    let mut resources: Vec<Vec<Resource>> = config
         .haresources
         .groups
         .iter()
-        .map(|g| {
-            g.resources
+        .enumerate()
+        .map(|(g, grp)| {
+            grp.resources
                 .iter()
-                .map(|r| Resource {
-                    path: r.path.clone(),
-                    args: r.args.clone(),
-                    text: r.text.clone(),
-                })
+                .enumerate()
+                .map(|(r, spec)| Resource::new(spec, &config, g, r))
                 .collect()
         })
         .collect();
-    let env = agent_env(&prepared);
-    let timeout = prepared.agent_timeout;
+    // OCF agents tell their operation time limits in their meta-data: read it once, all
+    // agents at the same time.
+    load_meta_data_all(resources.iter_mut().flatten(), &env).await;
     let (agent_tx, mut agent_rx) = mpsc::unbounded_channel::<(OpId, AgentResult)>();
 
     let clock = tokio::time::Instant::now();
@@ -156,6 +146,8 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> anyhow::Re
         seed: getrandom::u64().unwrap_or_else(|_| unix_secs()),
     };
     let node = prepared.node.clone();
+    let wall = control::WallClock::new(SystemTime::now());
+    let status_info = control::StatusInfo::new(&node, &config);
     let mut core = Core::new(converted.core.clone(), boot, now())?;
     core.set_load_average(&load_average());
 
@@ -183,20 +175,20 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> anyhow::Re
                         core.handle_agent_done(now(), id, AgentResult::Failed(None));
                         continue;
                     };
-                    let env = env.clone();
+                    let env = res.env_for(&env, op);
                     let tx = agent_tx.clone();
                     let key = config.haresources.groups[group].key.clone();
                     tokio::spawn(async move {
                         let cmd = AgentCommand {
                             program: &res.path,
                             args: &res.args,
-                            action: op.as_str(),
-                            timeout,
+                            action: res.action(op),
+                            timeout: res.timeout(op),
                             env: &env,
                         };
                         let out = run_agent(&cmd).await;
-                        log_agent(&key, &res.text, op, &out);
-                        let _ = tx.send((id, verdict(op, &out.exit, &out.stdout)));
+                        log_agent(&key, &res, op, &out);
+                        let _ = tx.send((id, res.verdict(op, &out.exit, &out.stdout)));
                     });
                 }
             }
@@ -220,37 +212,56 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> anyhow::Re
             Some((id, result)) = agent_rx.recv() => core.handle_agent_done(now(), id, result),
             Some(call) = call_rx.recv() => {
                 let answer = match call.request {
-                    Request::Status => control::status(&node, &core.snapshot()),
+                    Request::Status => control::status(&status_info, &core.snapshot(), &wall, &resources),
                     Request::Shutdown => {
                         tracing::info!("shutdown requested on the control socket");
-                        core.handle_command(now(), Command::Shutdown);
+                        let _ = core.handle_command(now(), Command::Shutdown);
                         control::ok()
                     }
                     Request::Standby(c) => {
-                        core.handle_command(now(), Command::Standby(c));
-                        control::ok()
+                        tracing::info!("hb_standby {c} requested on the control socket");
+                        control::reply(core.handle_command(now(), Command::Standby(c)))
                     }
                     Request::Takeover(c) => {
-                        core.handle_command(now(), Command::Takeover(c));
-                        control::ok()
+                        tracing::info!("hb_takeover {c} requested on the control socket");
+                        control::reply(core.handle_command(now(), Command::Takeover(c)))
+                    }
+                    Request::Cleanup(key) => {
+                        let which = match &key {
+                            None => Ok(None),
+                            Some(k) => config
+                                .haresources
+                                .groups
+                                .iter()
+                                .position(|g| &g.key == k)
+                                .map(Some)
+                                .ok_or_else(|| format!("no resource group {k:?} in haresources")),
+                        };
+                        match which {
+                            Ok(w) => {
+                                tracing::info!("hb_cleanup {} requested on the control socket", key.as_deref().unwrap_or("(all)"));
+                                control::cleanup_reply(core.handle_command(now(), Command::Cleanup(w)))
+                            }
+                            Err(e) => control::error(&e),
+                        }
                     }
                 };
                 let _ = call.reply.send(answer);
             }
             _ = sigterm.recv() => {
                 tracing::info!("SIGTERM: graceful shutdown");
-                core.handle_command(now(), Command::Shutdown);
+                let _ = core.handle_command(now(), Command::Shutdown);
             }
             _ = sigint.recv() => {
                 tracing::info!("SIGINT: graceful shutdown");
-                core.handle_command(now(), Command::Shutdown);
+                let _ = core.handle_command(now(), Command::Shutdown);
             }
             _ = sighup.recv() => {
                 tracing::warn!("SIGHUP: reloading the configuration is not supported yet; restart heartbeat to apply changes");
             }
             () = &mut shutdown, if !shutdown_asked => {
                 shutdown_asked = true;
-                core.handle_command(now(), Command::Shutdown);
+                let _ = core.handle_command(now(), Command::Shutdown);
             }
             _ = load_tick.tick() => core.set_load_average(&load_average()),
         }
@@ -259,9 +270,10 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> anyhow::Re
     Ok(())
 }
 
-fn log_agent(key: &str, resource: &str, op: AgentOp, out: &hb_sys::agent::AgentOutcome) {
+fn log_agent(key: &str, res: &Resource, op: AgentOp, out: &hb_sys::agent::AgentOutcome) {
     let ms = out.elapsed.as_secs_f64() * 1000.0;
-    let quiet = op == AgentOp::Status;
+    let resource = &res.text;
+    let quiet = matches!(op, AgentOp::Status | AgentOp::Monitor);
     for line in out
         .stdout
         .lines()
@@ -276,49 +288,47 @@ fn log_agent(key: &str, resource: &str, op: AgentOp, out: &hb_sys::agent::AgentO
     }
     match &out.exit {
         Exit::Code(0) => tracing::debug!("group {key}: {resource} {op} exited 0 after {ms:.1} ms"),
-        Exit::Code(c) if op == AgentOp::Status => {
-            tracing::debug!("group {key}: {resource} {op} exited {c} after {ms:.1} ms")
+        Exit::Code(c) if quiet => {
+            tracing::debug!(
+                "group {key}: {resource} {op} exited {} after {ms:.1} ms",
+                res.explain(*c)
+            )
         }
-        Exit::Code(c) => tracing::warn!("group {key}: {resource} {op} exited {c} after {ms:.1} ms"),
+        Exit::Code(c) => tracing::warn!(
+            "group {key}: {resource} {op} exited {} after {ms:.1} ms",
+            res.explain(*c)
+        ),
         Exit::Signal(s) => {
             tracing::warn!("group {key}: {resource} {op} killed by signal {s} after {ms:.1} ms")
         }
         Exit::TimedOut => tracing::error!(
-            "group {key}: {resource} {op} did not finish within the agent timeout ({ms:.0} ms): its process group was killed"
+            "group {key}: {resource} {op} did not finish within its {} ms time limit: its process group was killed",
+            res.timeout(op).as_millis()
         ),
         Exit::NotRun(why) => tracing::error!("group {key}: {resource} {op}: {why}"),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn verdicts_follow_the_resource_d_convention() {
-        assert_eq!(
-            verdict(AgentOp::Start, &Exit::Code(0), ""),
-            AgentResult::Success
-        );
-        assert_eq!(
-            verdict(AgentOp::Stop, &Exit::Code(1), ""),
-            AgentResult::Failed(Some(1))
-        );
-        assert_eq!(
-            verdict(AgentOp::Status, &Exit::Code(7), "running"),
-            AgentResult::Running
-        );
-        assert_eq!(
-            verdict(AgentOp::Status, &Exit::Code(0), "stopped"),
-            AgentResult::NotRunning
-        );
-        assert_eq!(
-            verdict(AgentOp::Start, &Exit::TimedOut, ""),
-            AgentResult::TimedOut
-        );
-        assert_eq!(
-            verdict(AgentOp::Status, &Exit::NotRun("x".into()), "running"),
-            AgentResult::Failed(None)
-        );
+/// Reads every OCF agent's meta-data concurrently.
+async fn load_meta_data_all<'a>(
+    resources: impl Iterator<Item = &'a mut Resource>,
+    env: &[(String, String)],
+) {
+    let mut set = tokio::task::JoinSet::new();
+    let mut all: Vec<&'a mut Resource> = resources.collect();
+    for (i, r) in all.iter().enumerate() {
+        let mut copy = (*r).clone();
+        let env = env.to_vec();
+        set.spawn(async move {
+            copy.load_meta_data(&env).await;
+            (i, copy.meta_timeouts)
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        if let Ok((i, t)) = done
+            && let Some(r) = all.get_mut(i)
+        {
+            r.meta_timeouts = t;
+        }
     }
 }

@@ -1,0 +1,169 @@
+//! The resource manager with real agents, in network namespaces: Debian's OCF agents
+//! (`ocf:heartbeat:IPaddr2`, `ocf:heartbeat:Dummy`) run under heartbeat-rs, and application
+//! monitoring notices a dead resource, restarts it in place, moves the group past the restart
+//! limit, and keeps it away until `cleanup`. Root is required (loud SKIP otherwise; a failure
+//! under CI=true).
+//!
+//! Run after `cargo build --workspace --bins`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, ensure};
+use hb_nstests::ours::{peer_status, request, status};
+use hb_nstests::{Cluster, ClusterSpec, Implementation, Lab, root_or_skip, wait_for};
+use serde_json::json;
+
+const SECOND: Duration = Duration::from_secs(1);
+const DEBIAN_DUMMY: &str = "/usr/lib/ocf/resource.d/heartbeat/Dummy";
+
+fn spec(resources: &str, extra_ha_cf: &[&str], auto_failback: bool) -> ClusterSpec {
+    let mut s = ClusterSpec::new(Implementation::Ours, "100/300".parse().expect("timing"));
+    s.resources = Some(resources.to_owned());
+    s.extra_ha_cf = extra_ha_cf.iter().map(|l| (*l).to_owned()).collect();
+    s.auto_failback = auto_failback;
+    s
+}
+
+fn started<'l>(lab: &'l Lab, spec: ClusterSpec) -> Result<Cluster<'l>> {
+    let mut c = Cluster::new(lab, spec)?;
+    c.start_all()?;
+    c.wait_for_sole_holder("node1", 20 * SECOND)?;
+    wait_for("both nodes active", 10 * SECOND, || {
+        Ok(peer_status(&c, "node1", "node2")? == "active"
+            && peer_status(&c, "node2", "node1")? == "active")
+    })?;
+    wait_running(&c, "node1")?;
+    Ok(c)
+}
+
+/// Waits until `node` reports the group running (every resource started).
+fn wait_running(c: &Cluster<'_>, node: &str) -> Result<()> {
+    wait_for(&format!("the group running on {node}"), 20 * SECOND, || {
+        Ok(status(c, node)?["groups"][0]["state"] == "running")
+    })?;
+    Ok(())
+}
+
+/// The state file Debian's Dummy keeps for resource 2 of group 1 (`$HA_RSCTMP` is the
+/// node's `<run-dir>/rsctmp`).
+fn dummy_state(c: &Cluster<'_>, node: &str) -> PathBuf {
+    c.node_dir(node)
+        .join("run/rsctmp")
+        .join("Dummy-Dummy_g1_r2.state")
+}
+
+fn debian_agents_or_skip(test: &str) -> bool {
+    if std::path::Path::new(DEBIAN_DUMMY).exists() {
+        return true;
+    }
+    hb_nstests::skip_or_fail(test, "Debian's resource-agents package is not installed")
+}
+
+#[test]
+fn debian_ocf_ipaddr2_and_dummy_run_under_our_manager() -> Result<()> {
+    let name = "debian_ocf_ipaddr2_and_dummy_run_under_our_manager";
+    if !root_or_skip(name) || !debian_agents_or_skip(name) {
+        return Ok(());
+    }
+    let lab = Lab::new("ocf")?;
+    let mut c = started(
+        &lab,
+        spec(
+            "ocf:heartbeat:IPaddr2::ip=192.0.2.100::cidr_netmask=24::nic=eth0 ocf:heartbeat:Dummy",
+            &["monitor default interval=500ms"],
+            false,
+        ),
+    )?;
+    let s = status(&c, "node1")?;
+    let g = &s["groups"][0];
+    assert_eq!(g["state"], "running", "{s}");
+    assert_eq!(g["resources"][0]["class"], "ocf", "{s}");
+    assert_eq!(g["resources"][1]["state"], "running", "{s}");
+    assert_eq!(g["resources"][1]["monitor_interval_ms"], 500, "{s}");
+    assert!(dummy_state(&c, "node1").exists(), "Dummy started on node1");
+    assert!(!dummy_state(&c, "node2").exists(), "and not on node2");
+    // Monitors run and pass: nothing fails for a while.
+    std::thread::sleep(2 * SECOND);
+    let s = status(&c, "node1")?;
+    assert_eq!(s["groups"][0]["resources"][1]["failures"], 0, "{s}");
+    // A graceful stop hands both agents' resources over, in order.
+    c.stop("node1", 20 * SECOND)?;
+    c.wait_for_sole_holder("node2", 10 * SECOND)?;
+    wait_running(&c, "node2")?;
+    assert!(dummy_state(&c, "node2").exists(), "Dummy started on node2");
+    assert!(!dummy_state(&c, "node1").exists(), "node1 stopped Dummy");
+    Ok(())
+}
+
+fn resource(c: &Cluster<'_>, node: &str) -> Result<serde_json::Value> {
+    Ok(status(c, node)?["groups"][0]["resources"][1].clone())
+}
+
+#[test]
+fn a_dead_resource_is_restarted_then_moved_and_kept_away_until_cleanup() -> Result<()> {
+    let name = "a_dead_resource_is_restarted_then_moved_and_kept_away_until_cleanup";
+    if !root_or_skip(name) || !debian_agents_or_skip(name) {
+        return Ok(());
+    }
+    let lab = Lab::new("mon")?;
+    let c = started(
+        &lab,
+        spec(
+            "IPaddr::192.0.2.100/24/eth0 ocf:heartbeat:Dummy",
+            &["monitor default interval=200ms restarts=1 window=60"],
+            true,
+        ),
+    )?;
+    // The "application" dies: Dummy's state file disappears behind the manager's back.
+    let killed = Instant::now();
+    std::fs::remove_file(dummy_state(&c, "node1"))?;
+    wait_for("an in-place restart on node1", 5 * SECOND, || {
+        let r = resource(&c, "node1")?;
+        Ok(r["restarts"] == 1 && r["state"] == "running" && dummy_state(&c, "node1").exists())
+    })?;
+    eprintln!(
+        "dead resource restarted in place {:.0} ms after it died (monitor interval 200 ms)",
+        killed.elapsed().as_secs_f64() * 1000.0
+    );
+    let r = resource(&c, "node1")?;
+    assert_eq!(r["failures"], 1, "{r}");
+    assert_eq!(r["last_failure_reason"], "is not running", "{r}");
+    ensure!(c.vip_holders()? == ["node1"], "the group stayed on node1");
+
+    // Second failure within the window: past the limit, the group moves to node2.
+    std::fs::remove_file(dummy_state(&c, "node1"))?;
+    c.wait_for_sole_holder("node2", 10 * SECOND)?;
+    wait_running(&c, "node2")?;
+    assert!(dummy_state(&c, "node2").exists(), "Dummy started on node2");
+    let s = status(&c, "node1")?;
+    assert_eq!(s["groups"][0]["failed_here"], true, "{s}");
+    let why = s["groups"][0]["failure"].as_str().unwrap_or_default();
+    assert!(why.contains("restart limit 1"), "{s}");
+    // auto_failback is on, yet the group stays away from the node where it failed.
+    std::thread::sleep(2 * SECOND);
+    ensure!(c.vip_holders()? == ["node2"], "moved back before cleanup");
+
+    // The operator clears the failure: auto_failback brings the group home.
+    let reply = request(
+        &c,
+        "node1",
+        &json!({"version": 1, "command": "cleanup", "group": "IPaddr::192.0.2.100/24/eth0"}),
+    )?;
+    assert_eq!(reply["cleared"], json!(["IPaddr::192.0.2.100/24/eth0"]));
+    c.wait_for_sole_holder("node1", 10 * SECOND)?;
+    wait_running(&c, "node1")?;
+    let s = status(&c, "node1")?;
+    assert_eq!(s["groups"][0]["failed_here"], false, "{s}");
+    // Unknown groups are refused with a reason.
+    let bad = request(
+        &c,
+        "node1",
+        &json!({"version": 1, "command": "cleanup", "group": "nope"}),
+    );
+    assert!(
+        bad.unwrap_err().to_string().contains("no resource group"),
+        "unknown group refused"
+    );
+    Ok(())
+}
