@@ -425,7 +425,10 @@ impl Core {
                     ));
                 }
             }
-            (JobKind::Stop | JobKind::Unwind | JobKind::Restart, AgentOp::Stop | AgentOp::Status) => {
+            (
+                JobKind::Stop | JobKind::Unwind | JobKind::Restart,
+                AgentOp::Stop | AgentOp::Status,
+            ) => {
                 if job.verifying {
                     job.verifying = false;
                     if result == AgentResult::NotRunning {
@@ -579,8 +582,15 @@ impl Core {
 
     fn on_monitor_done(&mut self, now: Instant, g: usize, r: usize, id: OpId, result: AgentResult) {
         let current = self.res.groups[g].is_running()
-            && self.res.groups[g].res.get(r).is_some_and(|x| x.monitor_op == Some(id));
-        let rname = self.cfg.groups[g].resources.get(r).cloned().unwrap_or_default();
+            && self.res.groups[g]
+                .res
+                .get(r)
+                .is_some_and(|x| x.monitor_op == Some(id));
+        let rname = self.cfg.groups[g]
+            .resources
+            .get(r)
+            .cloned()
+            .unwrap_or_default();
         let key = self.key(g).to_string();
         if !current {
             tracing::debug!("group {key}: late monitor result of {rname} ({result}) ignored");

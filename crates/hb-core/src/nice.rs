@@ -64,7 +64,8 @@ impl Core {
                     Some("failback") | None => Class::All,
                     Some(s) => Class::parse(s).unwrap_or(Class::All),
                 };
-                let _ = self.request_standby(now, class.mirrored(), "takeover requested by the peer");
+                let _ =
+                    self.request_standby(now, class.mirrored(), "takeover requested by the peer");
             }
             "shutdone" => {
                 tracing::info!("received shutdown notice from {}", self.peer_name());
@@ -269,7 +270,12 @@ impl Core {
 
     /// Starts the standby exchange: give up the groups of `class` (our view) to the peer.
     /// Returns why it was refused, if it was (the refusal is logged too).
-    pub(crate) fn request_standby(&mut self, now: Instant, class: Class, why: &str) -> Result<(), String> {
+    pub(crate) fn request_standby(
+        &mut self,
+        now: Instant,
+        class: Class,
+        why: &str,
+    ) -> Result<(), String> {
         if let Some(no) = self.standby_refusal() {
             tracing::warn!("standby [{class}] ({why}) ignored: {no}");
             return Err(no.to_string());

@@ -423,8 +423,8 @@ impl Core {
         }
         let peer_holds = self.peer_alive() && self.res.view.holds.contains(&g);
         let ours = self.cfg.groups[g].preferred == self.me();
-        let nobody = !peer_holds
-            && (!self.peer_alive() || ours || self.res.view.failed.contains(&g));
+        let nobody =
+            !peer_holds && (!self.peer_alive() || ours || self.res.view.failed.contains(&g));
         if nobody {
             self.acquire(
                 now,
@@ -924,7 +924,11 @@ impl Core {
                         .iter()
                         .enumerate()
                         .map(|(r, x)| crate::snapshot::ResourceView {
-                            name: self.cfg.groups[g].resources.get(r).cloned().unwrap_or_default(),
+                            name: self.cfg.groups[g]
+                                .resources
+                                .get(r)
+                                .cloned()
+                                .unwrap_or_default(),
                             state: x.state,
                             monitor_interval: self.cfg.groups[g]
                                 .monitor

@@ -343,14 +343,18 @@ fn a_dead_application_is_restarted_in_place_with_what_follows_it() {
         let at = sim.elapsed();
         sim.kill_resource(0, 0, 0);
         assert!(
-            sim.run_until(ms(1000), |s| s.full_holders(0) == [0] && restarts(s, 0, 0) == 1),
+            sim.run_until(ms(1000), |s| s.full_holders(0) == [0]
+                && restarts(s, 0, 0) == 1),
             "{mode:?}: not restarted\n{}",
             tail(&sim)
         );
         let took = sim.elapsed() - at;
         let p = &sim.params;
         let bound = p.monitor.interval.unwrap() + p.agent_time.1 * 5 + ms(1);
-        assert!(took <= bound, "{mode:?}: recovery took {took:?} > {bound:?}");
+        assert!(
+            took <= bound,
+            "{mode:?}: recovery took {took:?} > {bound:?}"
+        );
         let snap = sim.core(0).unwrap().snapshot();
         assert_eq!(snap.groups[0].resources[0].failures, 1);
         assert!(snap.groups[0].resources[0].last_failure.is_some());
@@ -377,7 +381,8 @@ fn past_the_restart_limit_the_group_moves_and_stays_away_until_cleanup() {
         }
         sim.kill_resource(0, 0, 1);
         assert!(
-            sim.run_until(ms(2000), |s| s.full_holders(0) == [1] && s.holders(0) == [1]),
+            sim.run_until(ms(2000), |s| s.full_holders(0) == [1]
+                && s.holders(0) == [1]),
             "{mode:?}: the group did not move to node2\n{}",
             tail(&sim)
         );
@@ -402,7 +407,8 @@ fn a_restart_whose_start_fails_moves_the_group_at_once() {
         sim.fail_agent(0, 0, 1, AgentOp::Start);
         sim.kill_resource(0, 0, 1);
         assert!(
-            sim.run_until(ms(2000), |s| s.full_holders(0) == [1] && s.holders(0) == [1]),
+            sim.run_until(ms(2000), |s| s.full_holders(0) == [1]
+                && s.holders(0) == [1]),
             "{mode:?}: no move\n{}",
             tail(&sim)
         );
@@ -452,7 +458,10 @@ fn a_failed_stop_during_a_restart_leaves_the_group_unmanaged_until_cleanup() {
         );
         // Unmanaged: it is never started on node2 while node1 may still run part of it.
         sim.run_for(ms(2000));
-        assert_eq!(sim.core(1).unwrap().group_state(0), Some(GroupState::Stopped));
+        assert_eq!(
+            sim.core(1).unwrap().group_state(0),
+            Some(GroupState::Stopped)
+        );
         assert!(!sim.core(0).unwrap().snapshot().groups[0].managed);
         // The operator repairs the stop and clears: node1 probes, stops, and restarts it.
         sim.clear_agent_faults(0);
