@@ -185,7 +185,8 @@ pub struct ClusterSpec {
     /// Extra `ha.cf` lines (heartbeat and ours), appended after the generated ones.
     pub extra_ha_cf: Vec<String>,
     /// The resources of the first node's group (ours), replacing `IPaddr::VIP/24/eth0`:
-    /// e.g. `IPaddr::192.0.2.100/24/eth0 nginx::/path/nginx.conf`.
+    /// e.g. `IPaddr::192.0.2.100/24/eth0 nginx::{node_dir}/nginx.conf`, where `{node_dir}`
+    /// and `{node}` are replaced per node.
     pub resources: Option<String>,
 }
 
@@ -399,11 +400,13 @@ pub fn write_node_config(spec: &ClusterSpec, node: &str, dir: &Path) -> Result<(
             }
             write_file(&conf.join("ha.cf"), &spec.ha_cf(None), 0o644)?;
             write_file(&conf.join("authkeys"), &spec.authkeys(), 0o600)?;
-            write_file(
-                &conf.join("haresources"),
-                &spec.haresources("IPaddr")?,
-                0o644,
-            )?;
+            // `{node}` and `{node_dir}` in custom resources name per-node files (an nginx
+            // configuration with its own pid file: the nodes share one file system).
+            let haresources = spec
+                .haresources("IPaddr")?
+                .replace("{node_dir}", path_str(dir)?)
+                .replace("{node}", node);
+            write_file(&conf.join("haresources"), &haresources, 0o644)?;
         }
         Implementation::Heartbeat306 => prepare_hb306(spec, dir)?,
         Implementation::Keepalived => {
