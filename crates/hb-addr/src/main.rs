@@ -1,26 +1,29 @@
 //! `hb-addr`: the fast helper the IPaddr resource agent execs.
 //!
-//! It adds, removes and reports IPv4 service addresses over rtnetlink and announces them with
-//! gratuitous ARP from a packet socket, so that a takeover costs a few milliseconds and no
-//! `ip`/`arping`/`send_arp` processes. `add` returns as soon as the address is configured and
-//! the first ARP step is out; the rest of the burst runs in a detached process that stops
-//! early when the address disappears.
+//! It adds, removes and reports IPv4 and IPv6 service addresses over rtnetlink and announces
+//! them from a packet socket — gratuitous ARP for IPv4, unsolicited neighbour advertisements
+//! for IPv6 — so that a takeover costs a few milliseconds and no `ip`/`arping`/`send_arp`
+//! processes. `add` returns as soon as the address is configured and the first announcement
+//! step is out; the rest of the burst runs in a detached process that stops early when the
+//! address disappears. `validate` checks everything `add` would need and changes nothing.
 //!
 //! Exit statuses follow the OCF codes the agent passes on unchanged: 0 success, 1 generic
 //! error, 2 bad arguments or invalid on this host (unknown interface, no matching subnet),
-//! 4 insufficient privilege, 5 not installed, 6 inherently invalid value (e.g. `300.1.1.1`),
-//! 7 not running (`status` only). Errors are one line on stderr.
+//! 4 insufficient privilege, 5 not installed, 6 inherently invalid value (e.g. `300.1.1.1`,
+//! a label on an IPv6 address), 7 not running (`status` only). Errors are one line on stderr.
 
-use std::net::Ipv4Addr;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
 use hb_sys::addr::{
-    self, AddOutcome, AddRequest, AddrError, DelOutcome, Interface, Ipv4Net, Netlink,
+    self, AddOutcome, AddRequest, AddrError, DelOutcome, Interface, IpNet, Ipv4Net, Netlink,
 };
 use hb_sys::garp::{self, Burst, GarpError, GarpSender};
+use hb_sys::ndisc::{NaSender, NdiscError};
 
 /// Exit statuses (OCF return codes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,10 +63,15 @@ impl From<AddrError> for Failure {
     fn from(err: AddrError) -> Self {
         let status = match &err {
             AddrError::InvalidAddress(_)
+            | AddrError::InvalidIpv6Address(_)
             | AddrError::UnusableAddress(_)
+            | AddrError::UnusableIpv6Address(_)
             | AddrError::InvalidPrefix(_)
+            | AddrError::InvalidIpv6Prefix(_)
             | AddrError::InvalidInterfaceName(_)
-            | AddrError::InvalidLabel { .. } => Status::Configured,
+            | AddrError::InvalidLabel { .. }
+            | AddrError::LabelOnIpv6 { .. }
+            | AddrError::BroadcastOnIpv6(_) => Status::Configured,
             AddrError::InterfaceNotFound(_)
             | AddrError::NoSubnet(_)
             | AddrError::NoSubnetOnInterface { .. }
@@ -88,7 +96,8 @@ impl From<AddrError> for Failure {
 #[command(
     name = "hb-addr",
     version,
-    about = "Add, remove and report IPv4 service addresses; announce them with gratuitous ARP",
+    about = "Add, remove and report IPv4/IPv6 service addresses; announce them with gratuitous \
+             ARP or unsolicited neighbour advertisements",
     disable_help_subcommand = true
 )]
 struct Cli {
@@ -98,15 +107,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Add IP to an interface (idempotent) and announce it with gratuitous ARP
+    /// Add IP to an interface (idempotent) and announce it (ARP for IPv4, neighbour
+    /// advertisements for IPv6)
     Add(AddArgs),
     /// Remove IP from an interface (succeeds when it is not there)
     Del(Target),
     /// Print "running" (exit 0) if IP is configured, else "stopped" (exit 7)
     Status(Target),
+    /// Check everything `add` would need (values, interface, subnet, label); change nothing
+    Validate(AddArgs),
     /// Print "IFACE PREFIX" of the interface whose subnet contains IP
     FindIface {
-        /// IPv4 address
+        /// IPv4 or IPv6 address
         #[arg(value_name = "IP")]
         ip: String,
     },
@@ -114,7 +126,8 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct Target {
-    /// IPv4 address, optionally with /PREFIX (bits or dotted netmask)
+    /// IPv4 address, optionally with /PREFIX (bits or dotted netmask), or IPv6 address,
+    /// optionally with /PREFIX (0-128)
     #[arg(value_name = "IP[/PREFIX]")]
     address: String,
     /// `dev IFACE`; without it the interface whose subnet contains IP (add) or every
@@ -127,16 +140,26 @@ struct Target {
 struct AddArgs {
     #[command(flatten)]
     target: Target,
-    /// Address label, e.g. eth0:0 (must be IFACE or start with "IFACE:")
-    #[arg(long, value_name = "LABEL", allow_hyphen_values = true)]
+    /// Address label, e.g. eth0:0 (must be IFACE or start with "IFACE:"; IPv4 only)
+    #[arg(
+        long,
+        value_name = "LABEL",
+        allow_hyphen_values = true,
+        conflicts_with = "iflabel"
+    )]
     label: Option<String>,
-    /// Broadcast address [default: all host bits set, none for /31 and /32]
+    /// Label suffix: the label becomes IFACE:SUFFIX for the interface used (IPv4 only)
+    #[arg(long, value_name = "SUFFIX", allow_hyphen_values = true)]
+    iflabel: Option<String>,
+    /// Broadcast address, "+" (all host bits set) or "-" (host bits cleared) [default: "+",
+    /// none for /31 and /32; IPv4 only]
     #[arg(long, value_name = "BCAST", allow_hyphen_values = true)]
     broadcast: Option<String>,
-    /// Gratuitous ARP steps (request + reply each); 0 disables [default: 5]
+    /// Announcement steps (ARP request + reply, or one neighbour advertisement); 0 disables
+    /// [default: 5]
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     arp_count: Option<String>,
-    /// Milliseconds between ARP steps [default: 200]
+    /// Milliseconds between announcement steps [default: 200]
     #[arg(long, value_name = "MS", allow_hyphen_values = true)]
     arp_interval_ms: Option<String>,
 }
@@ -163,6 +186,7 @@ fn main() -> ExitCode {
         Command::Add(args) => cmd_add(args).map(|()| Status::Success),
         Command::Del(target) => cmd_del(target).map(|()| Status::Success),
         Command::Status(target) => cmd_status(target),
+        Command::Validate(args) => cmd_validate(args).map(|()| Status::Success),
         Command::FindIface { ip } => cmd_find_iface(&ip).map(|()| Status::Success),
     };
     match result {
@@ -177,7 +201,7 @@ fn main() -> ExitCode {
 /// One line from a clap error: its first line without the "error: " prefix.
 fn clap_reason(err: &clap::Error) -> String {
     if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-        return "missing command (add, del, status or find-iface); see --help".into();
+        return "missing command (add, del, status, validate or find-iface); see --help".into();
     }
     let text = err.to_string();
     let first = text.lines().next().unwrap_or_default();
@@ -231,6 +255,155 @@ fn parse_burst(count: Option<&str>, interval_ms: Option<&str>) -> Result<Burst, 
     Ok(burst)
 }
 
+/// The broadcast asked for with `--broadcast`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BroadcastSpec {
+    /// `+`: all host bits set (the default).
+    HostBitsSet,
+    /// `-`: all host bits cleared (the network address).
+    HostBitsCleared,
+    /// An explicit address.
+    Addr(Ipv4Addr),
+}
+
+impl BroadcastSpec {
+    fn parse(text: &str) -> Result<Self, AddrError> {
+        match text {
+            "+" => Ok(Self::HostBitsSet),
+            "-" => Ok(Self::HostBitsCleared),
+            _ => addr::parse_ipv4(text).map(Self::Addr),
+        }
+    }
+
+    /// The broadcast to configure for `net` (`None`: [`Ipv4Net::default_broadcast`]).
+    fn resolve(self, net: Ipv4Net) -> Option<Ipv4Addr> {
+        match self {
+            Self::HostBitsSet => None,
+            Self::HostBitsCleared => Some(net.network()),
+            Self::Addr(a) => Some(a),
+        }
+    }
+}
+
+/// The label asked for: complete (`--label eth0:0`) or a suffix for whichever interface is
+/// used (`--iflabel 0`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LabelSpec {
+    Full(String),
+    Suffix(String),
+}
+
+impl LabelSpec {
+    fn for_device(&self, dev: &str) -> String {
+        match self {
+            Self::Full(label) => label.clone(),
+            Self::Suffix(suffix) => format!("{dev}:{suffix}"),
+        }
+    }
+
+    /// Checks what can be checked without knowing the device: a suffix is not empty, and
+    /// neither a label nor a suffix contains '/', white space or control characters.
+    fn check_shape(&self) -> Result<(), AddrError> {
+        let text = match self {
+            Self::Full(label) | Self::Suffix(label) => label,
+        };
+        let invalid = |reason: &str| AddrError::InvalidLabel {
+            label: text.clone(),
+            reason: reason.into(),
+        };
+        if matches!(self, Self::Suffix(_)) && text.is_empty() {
+            return Err(invalid("empty"));
+        }
+        if text
+            .chars()
+            .any(|c| c == '/' || c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid("contains '/', white space or control characters"));
+        }
+        Ok(())
+    }
+
+    /// Checks the label for `dev` (`addr::check_label`) and returns it.
+    fn check(&self, dev: &str) -> Result<String, AddrError> {
+        self.check_shape()?;
+        let label = self.for_device(dev);
+        addr::check_label(&label, dev)?;
+        Ok(label)
+    }
+}
+
+/// Everything `add` and `validate` take, checked as far as possible without the kernel.
+#[derive(Debug)]
+struct AddPlan {
+    ip: IpAddr,
+    prefix: Option<u8>,
+    dev: Option<String>,
+    label: Option<LabelSpec>,
+    broadcast: Option<BroadcastSpec>,
+    burst: Burst,
+}
+
+impl AddPlan {
+    /// Validates every value before the kernel is asked anything, so bad values always give
+    /// status 6.
+    fn parse(args: AddArgs) -> Result<Self, Failure> {
+        let (ip, prefix) = addr::parse_spec(&args.target.address)?;
+        let dev = parse_dev(&args.target.dev)?;
+        let label = match (args.label, args.iflabel) {
+            (Some(label), _) => Some(LabelSpec::Full(label)),
+            (None, Some(suffix)) => Some(LabelSpec::Suffix(suffix)),
+            (None, None) => None,
+        };
+        // Before the values: for IPv6 the point is that there must be none.
+        let label_text = label
+            .as_ref()
+            .map(|l| l.for_device(dev.as_deref().unwrap_or("IFACE")));
+        addr::check_family_options(ip, label_text.as_deref(), args.broadcast.is_some())?;
+        let broadcast = args
+            .broadcast
+            .as_deref()
+            .map(BroadcastSpec::parse)
+            .transpose()?;
+        let burst = parse_burst(args.arp_count.as_deref(), args.arp_interval_ms.as_deref())?;
+        match (&label, &dev) {
+            (Some(label), Some(dev)) => label.check(dev).map(drop)?,
+            (Some(label), None) => label.check_shape()?,
+            (None, _) => {}
+        }
+        Ok(Self {
+            ip,
+            prefix,
+            dev,
+            label,
+            broadcast,
+            burst,
+        })
+    }
+
+    /// The interface and the complete request, from the kernel's current view.
+    async fn resolve(&self, nl: &Netlink) -> Result<(Interface, AddRequest), AddrError> {
+        let (iface, prefix) = resolve(nl, self.ip, self.prefix, self.dev.as_deref()).await?;
+        let net = IpNet::new(self.ip, prefix)?;
+        let label = self
+            .label
+            .as_ref()
+            .map(|l| l.check(&iface.name))
+            .transpose()?;
+        let broadcast = match (self.broadcast, net.v4()) {
+            (Some(spec), Some(net4)) => spec.resolve(net4),
+            _ => None,
+        };
+        Ok((
+            iface,
+            AddRequest {
+                net,
+                label,
+                broadcast,
+            },
+        ))
+    }
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -244,28 +417,11 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 }
 
 fn cmd_add(args: AddArgs) -> Result<(), Failure> {
-    // Validate everything before touching the kernel, so bad values always give status 6.
-    let (ip, prefix) = addr::parse_host_spec(&args.target.address)?;
-    let dev = parse_dev(&args.target.dev)?;
-    let broadcast = args
-        .broadcast
-        .as_deref()
-        .map(addr::parse_ipv4)
-        .transpose()?;
-    let burst = parse_burst(args.arp_count.as_deref(), args.arp_interval_ms.as_deref())?;
-    if let (Some(label), Some(dev)) = (&args.label, &dev) {
-        addr::check_label(label, dev)?;
-    }
-
+    let plan = AddPlan::parse(args)?;
     let rt = runtime()?;
     let iface = rt.block_on(async {
         let nl = Netlink::connect()?;
-        let (iface, prefix) = resolve(&nl, ip, prefix, dev.as_deref()).await?;
-        let request = AddRequest {
-            net: Ipv4Net::new(ip, prefix)?,
-            label: args.label,
-            broadcast,
-        };
+        let (iface, request) = plan.resolve(&nl).await?;
         match nl.add(&iface, &request).await? {
             // Both are success, and both (re-)send the burst: operators re-announce an
             // address by starting it again.
@@ -280,7 +436,17 @@ fn cmd_add(args: AddArgs) -> Result<(), Failure> {
     })?;
     // The detached burst forks: the runtime (and its netlink socket) must be gone by then.
     drop(rt);
-    announce(&iface, ip, burst);
+    announce(&iface, plan.ip, plan.burst);
+    Ok(())
+}
+
+fn cmd_validate(args: AddArgs) -> Result<(), Failure> {
+    let plan = AddPlan::parse(args)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let nl = Netlink::connect()?;
+        plan.resolve(&nl).await.map(drop)
+    })?;
     Ok(())
 }
 
@@ -288,7 +454,7 @@ fn cmd_add(args: AddArgs) -> Result<(), Failure> {
 /// or, without `dev`, the interface whose subnet contains `ip`.
 async fn resolve(
     nl: &Netlink,
-    ip: Ipv4Addr,
+    ip: IpAddr,
     prefix: Option<u8>,
     dev: Option<&str>,
 ) -> Result<(Interface, u8), AddrError> {
@@ -313,16 +479,61 @@ async fn resolve(
     }
 }
 
-/// Sends the first ARP step now and detaches the rest. Failures here are warnings: the
-/// address is configured, and the kernel answers ARP requests for it anyway.
-fn announce(iface: &Interface, ip: Ipv4Addr, burst: Burst) {
+/// Why an announcement could not be sent (a warning: the address is configured anyway).
+#[derive(Debug)]
+enum AnnounceError {
+    Arp(GarpError),
+    Na(NdiscError),
+}
+
+impl fmt::Display for AnnounceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Arp(e) => e.fmt(f),
+            Self::Na(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Announces an address: gratuitous ARP for IPv4, unsolicited neighbour advertisements for
+/// IPv6.
+#[derive(Debug)]
+enum Announcer {
+    Arp(GarpSender),
+    Na(NaSender),
+}
+
+impl Announcer {
+    fn open(iface: &Interface, mac: [u8; 6], ip: IpAddr) -> Result<Self, AnnounceError> {
+        match ip {
+            IpAddr::V4(ip) => GarpSender::open(&iface.name, iface.index, mac, ip)
+                .map(Self::Arp)
+                .map_err(AnnounceError::Arp),
+            IpAddr::V6(ip) => NaSender::open(&iface.name, iface.index, mac, ip)
+                .map(Self::Na)
+                .map_err(AnnounceError::Na),
+        }
+    }
+
+    fn send_step(&self) -> Result<(), AnnounceError> {
+        match self {
+            Self::Arp(s) => s.send_step().map_err(AnnounceError::Arp),
+            Self::Na(s) => s.send_step().map_err(AnnounceError::Na),
+        }
+    }
+}
+
+/// Sends the first announcement step now and detaches the rest. Failures here are warnings:
+/// the address is configured, and the kernel answers ARP requests and neighbour solicitations
+/// for it anyway.
+fn announce(iface: &Interface, ip: IpAddr, burst: Burst) {
     if burst.count == 0 {
         return;
     }
     let Some(mac) = iface.mac.filter(|_| iface.arp) else {
         return; // loopback, NOARP or non-Ethernet link: nothing to announce
     };
-    let sender = match GarpSender::open(&iface.name, iface.index, mac, ip) {
+    let sender = match Announcer::open(iface, mac, ip) {
         Ok(sender) => sender,
         Err(err) => return warn(&err),
     };
@@ -343,19 +554,13 @@ fn announce(iface: &Interface, ip: Ipv4Addr, burst: Burst) {
     }
 }
 
-fn warn(err: &GarpError) {
+fn warn(err: &dyn fmt::Display) {
     eprintln!("hb-addr: warning: {err}");
 }
 
 /// The detached part of a burst: `steps` more steps, each `interval` after the previous one,
 /// each only while `ip` is still on interface `index`. Returns the process exit status.
-fn finish_burst(
-    sender: &GarpSender,
-    index: u32,
-    ip: Ipv4Addr,
-    steps: u32,
-    interval: Duration,
-) -> i32 {
+fn finish_burst(sender: &Announcer, index: u32, ip: IpAddr, steps: u32, interval: Duration) -> i32 {
     let Ok(rt) = runtime() else { return 1 };
     rt.block_on(async {
         let Ok(nl) = Netlink::connect() else { return 1 };
@@ -377,7 +582,7 @@ fn finish_burst(
 }
 
 fn cmd_del(target: Target) -> Result<(), Failure> {
-    let (ip, prefix) = addr::parse_host_spec(&target.address)?;
+    let (ip, prefix) = addr::parse_spec(&target.address)?;
     let dev = parse_dev(&target.dev)?;
     let rt = runtime()?;
     let kept = rt.block_on(async {
@@ -409,7 +614,7 @@ fn cmd_del(target: Target) -> Result<(), Failure> {
 }
 
 fn cmd_status(target: Target) -> Result<Status, Failure> {
-    let (ip, prefix) = addr::parse_host_spec(&target.address)?;
+    let (ip, prefix) = addr::parse_spec(&target.address)?;
     let dev = parse_dev(&target.dev)?;
     let rt = runtime()?;
     let running = rt.block_on(async {
@@ -433,8 +638,8 @@ fn cmd_status(target: Target) -> Result<Status, Failure> {
 }
 
 fn cmd_find_iface(ip: &str) -> Result<(), Failure> {
-    let ip = addr::parse_ipv4(ip)?;
-    addr::check_assignable(ip)?;
+    let ip = addr::parse_ip(ip)?;
+    addr::check_assignable_ip(ip)?;
     let rt = runtime()?;
     let (iface, prefix) = rt.block_on(async { Netlink::connect()?.find_interface(ip).await })?;
     println!("{} {prefix}", iface.name);
@@ -502,7 +707,7 @@ mod tests {
 
     #[test]
     fn address_errors_map_to_ocf_codes() {
-        let ip = Ipv4Addr::new(192, 0, 2, 7);
+        let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
         let cases = [
             (
                 AddrError::InvalidAddress("300.1.1.1".into()),
@@ -532,6 +737,119 @@ mod tests {
             Failure::from(AddrError::InterfaceNotFound("eth9".into())).message,
             "interface eth9 not found"
         );
+        let v6 = "2001:db8::10".parse().unwrap();
+        for err in [
+            AddrError::InvalidIpv6Address("2001:db8::g".into()),
+            AddrError::InvalidIpv6Prefix("129".into()),
+            AddrError::UnusableIpv6Address("ff02::1".parse().unwrap()),
+            AddrError::LabelOnIpv6 {
+                ip: v6,
+                label: "eth0:0".into(),
+            },
+            AddrError::BroadcastOnIpv6(v6),
+        ] {
+            assert_eq!(Failure::from(err).status, Status::Configured);
+        }
+    }
+
+    fn add_args(args: &[&str]) -> AddArgs {
+        let mut argv = vec!["hb-addr", "add"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Add(a) => a,
+            other => panic!("not add: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn add_plan_checks_values_before_the_kernel() {
+        let plan = AddPlan::parse(add_args(&[
+            "2001:db8::10/64",
+            "dev",
+            "eth0",
+            "--arp-count",
+            "2",
+        ]))
+        .unwrap();
+        assert_eq!(plan.ip, "2001:db8::10".parse::<IpAddr>().unwrap());
+        assert_eq!((plan.prefix, plan.dev.as_deref()), (Some(64), Some("eth0")));
+        assert_eq!(plan.burst.count, 2);
+
+        let plan = AddPlan::parse(add_args(&["192.0.2.10", "--iflabel", "vip"])).unwrap();
+        assert_eq!(plan.label, Some(LabelSpec::Suffix("vip".into())));
+        assert_eq!(plan.label.unwrap().check("eth1").unwrap(), "eth1:vip");
+
+        for (args, message) in [
+            (
+                &["2001:db8::10/64", "dev", "eth0", "--label", "eth0:0"][..],
+                "2001:db8::10: IPv6 addresses cannot have a label (the kernel keeps labels for \
+                 IPv4 only); drop label 'eth0:0'",
+            ),
+            (
+                &["2001:db8::10/64", "dev", "eth0", "--iflabel", "0"],
+                "2001:db8::10: IPv6 addresses cannot have a label (the kernel keeps labels for \
+                 IPv4 only); drop label 'eth0:0'",
+            ),
+            (
+                &["2001:db8::10", "--broadcast", "+"],
+                "2001:db8::10: IPv6 has no broadcast addresses; drop the broadcast",
+            ),
+            (
+                &["192.0.2.10/24", "dev", "eth0", "--iflabel", "0123456789a"],
+                "invalid label 'eth0:0123456789a': longer than 15 characters",
+            ),
+            (
+                &["192.0.2.10/24", "dev", "eth0", "--iflabel", ""],
+                "invalid label '': empty",
+            ),
+            (
+                &["192.0.2.10/24", "--iflabel", "a b"],
+                "invalid label 'a b': contains '/', white space or control characters",
+            ),
+            (
+                &["192.0.2.10/24", "--broadcast", "192.0.2"],
+                "invalid IPv4 address '192.0.2'",
+            ),
+            (
+                &["2001:db8::10/129"],
+                "invalid IPv6 prefix length '129' (expected 0-128)",
+            ),
+        ] {
+            let err = AddPlan::parse(add_args(args)).unwrap_err();
+            assert_eq!(
+                (err.status, err.message.as_str()),
+                (Status::Configured, message),
+                "{args:?}"
+            );
+        }
+        // --label and --iflabel exclude each other.
+        assert!(
+            Cli::try_parse_from([
+                "hb-addr",
+                "add",
+                "192.0.2.1",
+                "--label",
+                "eth0:0",
+                "--iflabel",
+                "1"
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn broadcast_symbols_follow_iproute2() {
+        let net: Ipv4Net = "192.0.2.100/25".parse().unwrap();
+        assert_eq!(BroadcastSpec::parse("+").unwrap().resolve(net), None);
+        assert_eq!(
+            BroadcastSpec::parse("-").unwrap().resolve(net),
+            Some(Ipv4Addr::new(192, 0, 2, 0))
+        );
+        assert_eq!(
+            BroadcastSpec::parse("192.0.2.255").unwrap().resolve(net),
+            Some(Ipv4Addr::new(192, 0, 2, 255))
+        );
+        assert!(BroadcastSpec::parse("++").is_err());
     }
 
     #[test]
@@ -575,5 +893,18 @@ mod tests {
         assert!(matches!(cli.command, Command::Status(t) if t.dev.is_empty()));
         let cli = Cli::try_parse_from(["hb-addr", "find-iface", "192.0.2.100"]).unwrap();
         assert!(matches!(cli.command, Command::FindIface { ip } if ip == "192.0.2.100"));
+        let cli = Cli::try_parse_from([
+            "hb-addr",
+            "validate",
+            "2001:db8::10/64",
+            "dev",
+            "eth0",
+            "--arp-count",
+            "1",
+        ])
+        .unwrap();
+        assert!(
+            matches!(cli.command, Command::Validate(a) if a.target.address == "2001:db8::10/64")
+        );
     }
 }

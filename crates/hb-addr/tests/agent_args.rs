@@ -8,8 +8,14 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::RwLock;
 
 use common::agent_path;
+
+/// Writing an executable while another thread forks lets the child inherit the open write
+/// descriptor until it execs, and exec'ing the file meanwhile fails with ETXTBSY ("Text file
+/// busy"). Stubs are written under the write lock, processes spawned under the read lock.
+static SPAWN_LOCK: RwLock<()> = RwLock::new(());
 
 /// A stub helper printing one argument per line, in a temporary directory.
 struct Stub {
@@ -21,6 +27,7 @@ impl Stub {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("hb-addr-stub");
+        let _writing = SPAWN_LOCK.write().unwrap_or_else(|e| e.into_inner());
         fs::write(
             &path,
             "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done\nexit 0\n",
@@ -38,6 +45,7 @@ struct Out {
 }
 
 fn run_agent(agent: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
+    let _spawning = SPAWN_LOCK.read().unwrap_or_else(|e| e.into_inner());
     let out = Command::new(agent)
         .args(args)
         .env_clear()
@@ -279,6 +287,7 @@ fn missing_library_exits_5() {
 
 #[test]
 fn shellcheck_is_clean() {
+    let _spawning = SPAWN_LOCK.read().unwrap_or_else(|e| e.into_inner());
     let Ok(out) = Command::new("shellcheck").arg("--version").output() else {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("shellcheck is not installed");
@@ -304,6 +313,354 @@ fn shellcheck_is_clean() {
         out.status.success(),
         "shellcheck:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+// ----- OCF mode: `IPaddr ACTION` with OCF_RESKEY_* ------------------------------------------
+
+/// The argv the agent exec's for `IPaddr ACTION` with the OCF parameters `params`
+/// (`("ip", "192.0.2.1")` becomes OCF_RESKEY_ip=192.0.2.1) and extra environment `env`.
+fn ocf_argv(action: &str, params: &[(&str, &str)], env: &[(&str, &str)]) -> Vec<String> {
+    let keys: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (format!("OCF_RESKEY_{k}"), (*v).to_owned()))
+        .collect();
+    let mut all: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    all.extend_from_slice(env);
+    argv(&[action], &all)
+}
+
+#[test]
+fn ocf_parameters_become_helper_arguments() {
+    let params = [
+        ("ip", "192.0.2.100"),
+        ("cidr_netmask", "24"),
+        ("nic", "eth0"),
+        ("iflabel", "vip"),
+        ("broadcast", "192.0.2.255"),
+    ];
+    let add = [
+        "192.0.2.100/24",
+        "dev",
+        "eth0",
+        "--iflabel",
+        "vip",
+        "--broadcast",
+        "192.0.2.255",
+    ];
+    let mut expected = vec!["add"];
+    expected.extend_from_slice(&add);
+    assert_eq!(ocf_argv("start", &params, &[]), expected);
+    expected[0] = "validate";
+    assert_eq!(ocf_argv("validate-all", &params, &[]), expected);
+    assert_eq!(
+        ocf_argv("stop", &params, &[]),
+        ["del", "192.0.2.100/24", "dev", "eth0"]
+    );
+    for action in ["monitor", "status"] {
+        assert_eq!(
+            ocf_argv(action, &params, &[]),
+            ["status", "192.0.2.100/24", "dev", "eth0"]
+        );
+    }
+    // Only ip is required: interface and prefix are then found by hb-addr.
+    assert_eq!(
+        ocf_argv("start", &[("ip", "192.0.2.100")], &[]),
+        ["add", "192.0.2.100"]
+    );
+    // The parameters of a cluster manager's environment that we do not use are ignored.
+    assert_eq!(
+        ocf_argv(
+            "monitor",
+            &[("ip", "192.0.2.100"), ("lvs_support", "false")],
+            &[
+                ("OCF_ROOT", "/usr/lib/ocf"),
+                ("OCF_RESOURCE_INSTANCE", "vip"),
+                ("OCF_RESKEY_CRM_meta_interval", "10000"),
+            ]
+        ),
+        ["status", "192.0.2.100"]
+    );
+}
+
+#[test]
+fn ocf_ipv6_parameters() {
+    let params = [
+        ("ip", "2001:db8::10"),
+        ("cidr_netmask", "64"),
+        ("nic", "eth0"),
+    ];
+    assert_eq!(
+        ocf_argv("start", &params, &[]),
+        ["add", "2001:db8::10/64", "dev", "eth0"]
+    );
+    assert_eq!(
+        ocf_argv("stop", &params, &[]),
+        ["del", "2001:db8::10/64", "dev", "eth0"]
+    );
+    // A label is passed on, and refused by hb-addr (exit 6, see tests/cli.rs): the agent does
+    // not guess the family.
+    let mut with_label = params.to_vec();
+    with_label.push(("iflabel", "0"));
+    assert_eq!(
+        ocf_argv("start", &with_label, &[]),
+        ["add", "2001:db8::10/64", "dev", "eth0", "--iflabel", "0"]
+    );
+}
+
+#[test]
+fn ocf_nic_with_a_label_wins_over_iflabel() {
+    // Debian IPaddr2's deprecated form nic=eth0:1.
+    assert_eq!(
+        ocf_argv(
+            "start",
+            &[("ip", "192.0.2.100"), ("nic", "eth0:1"), ("iflabel", "x")],
+            &[]
+        ),
+        ["add", "192.0.2.100", "dev", "eth0", "--label", "eth0:1"]
+    );
+    assert_eq!(
+        ocf_argv("stop", &[("ip", "192.0.2.100"), ("nic", "eth0:1")], &[]),
+        ["del", "192.0.2.100", "dev", "eth0"]
+    );
+}
+
+#[test]
+fn ocf_netmask_alias_and_arp_parameters() {
+    assert_eq!(
+        ocf_argv("start", &[("ip", "192.0.2.100"), ("netmask", "25")], &[]),
+        ["add", "192.0.2.100/25"]
+    );
+    assert_eq!(
+        ocf_argv(
+            "start",
+            &[
+                ("ip", "192.0.2.100"),
+                ("netmask", "25"),
+                ("cidr_netmask", "26")
+            ],
+            &[]
+        ),
+        ["add", "192.0.2.100/26"]
+    );
+    // arp_count / arp_interval (Debian IPaddr2's names) win over the environment knobs.
+    let knobs = [("HB_ARP_COUNT", "3"), ("HB_ARP_INTERVAL_MS", "50")];
+    assert_eq!(
+        ocf_argv("start", &[("ip", "192.0.2.100")], &knobs),
+        [
+            "add",
+            "192.0.2.100",
+            "--arp-count",
+            "3",
+            "--arp-interval-ms",
+            "50"
+        ]
+    );
+    assert_eq!(
+        ocf_argv(
+            "start",
+            &[
+                ("ip", "192.0.2.100"),
+                ("arp_count", "1"),
+                ("arp_interval", "10")
+            ],
+            &knobs
+        ),
+        [
+            "add",
+            "192.0.2.100",
+            "--arp-count",
+            "1",
+            "--arp-interval-ms",
+            "10"
+        ]
+    );
+}
+
+#[test]
+fn positional_ipv6_forms() {
+    assert_argv(
+        &["2001:db8::10/64/eth0", "start"],
+        &["add", "2001:db8::10/64", "dev", "eth0"],
+    );
+    assert_argv(&["2001:db8::10", "start"], &["add", "2001:db8::10"]);
+    assert_argv(
+        &["2001:db8::10//eth0", "monitor"],
+        &["status", "2001:db8::10", "dev", "eth0"],
+    );
+    assert_argv(
+        &["2001:db8::10/64/eth0", "validate-all"],
+        &["validate", "2001:db8::10/64", "dev", "eth0"],
+    );
+}
+
+/// Runs `IPaddr ACTION` in OCF mode with a stub helper and the given environment.
+fn run_ocf(action: &str, env: &[(&str, &str)]) -> Out {
+    let stub = Stub::new();
+    let mut env = env.to_vec();
+    env.push(("HB_ADDR", stub.path.to_str().unwrap()));
+    run_agent(&agent_path("IPaddr"), &[action], &env)
+}
+
+#[test]
+fn ocf_missing_or_malformed_ip() {
+    // From a cluster manager (OCF_ROOT / OCF_RESOURCE_INSTANCE set): a configuration error.
+    for manager in [
+        ("OCF_ROOT", "/usr/lib/ocf"),
+        ("OCF_RESOURCE_INSTANCE", "vip"),
+    ] {
+        for action in ["start", "stop", "monitor", "validate-all"] {
+            let out = run_ocf(action, &[manager]);
+            assert_eq!(out.code, Some(6), "{action}: {}", out.stderr);
+            assert_eq!(
+                out.stderr,
+                "IPaddr: parameter ip is required (OCF_RESKEY_ip is not set)\n"
+            );
+            assert_eq!(out.stdout, "", "the helper ran");
+        }
+    }
+    // Without: most likely a resource.d call that lost its argument.
+    let out = run_ocf("start", &[]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("missing address argument"),
+        "{}",
+        out.stderr
+    );
+    let out = run_ocf(
+        "start",
+        &[
+            ("OCF_ROOT", "/usr/lib/ocf"),
+            ("OCF_RESKEY_ip", "192.0.2.1/24"),
+        ],
+    );
+    assert_eq!(out.code, Some(6), "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "IPaddr: parameter ip '192.0.2.1/24' must be an address only; give the prefix in \
+         cidr_netmask\n"
+    );
+    let out = run_ocf(
+        "start",
+        &[("OCF_RESKEY_ip", "192.0.2.1"), ("OCF_RESKEY_nic", ":1")],
+    );
+    assert_eq!(out.code, Some(6), "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "IPaddr: parameter nic ':1' has no interface name\n"
+    );
+}
+
+#[test]
+fn ocf_unimplemented_actions_exit_3_with_usage() {
+    for action in [
+        "notify",
+        "promote",
+        "demote",
+        "reload",
+        "migrate_to",
+        "migrate_from",
+        "restart",
+    ] {
+        let out = run_ocf(action, &[("OCF_RESKEY_ip", "192.0.2.1")]);
+        assert_eq!(out.code, Some(3), "{action}");
+        assert_eq!(out.stdout, "");
+        assert_eq!(out.stderr.lines().count(), 1, "{:?}", out.stderr);
+        assert!(
+            out.stderr.starts_with(&format!(
+                "IPaddr: unknown action '{action}'; usage: IPaddr "
+            )),
+            "{:?}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn a_lone_address_is_missing_its_action() {
+    for arg in ["192.0.2.1/24/eth0", "192.0.2.1", "2001:db8::10"] {
+        let out = run_ocf(arg, &[]);
+        assert_eq!(out.code, Some(2), "{arg}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .starts_with(&format!("IPaddr: missing action after '{arg}'; usage:")),
+            "{:?}",
+            out.stderr
+        );
+    }
+}
+
+/// `IPaddr meta-data` (and IPaddr2's): runs without the helper and without any PATH.
+fn meta_data(agent: &str, args: &[&str]) -> String {
+    let out = run_agent(&agent_path(agent), args, &[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stderr, "");
+    out.stdout
+}
+
+#[test]
+fn meta_data_describes_parameters_and_action_timeouts() {
+    let xml = meta_data("IPaddr", &["meta-data"]);
+    assert!(xml.starts_with("<?xml version=\"1.0\"?>\n<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">\n<resource-agent name=\"IPaddr\" version=\"1.0\">\n"), "{xml}");
+    assert!(xml.ends_with("</resource-agent>\n"), "{xml}");
+    assert!(xml.contains("<parameter name=\"ip\" unique=\"1\" required=\"1\">"));
+    for (name, content) in [
+        ("cidr_netmask", "<content type=\"string\" default=\"\"/>"),
+        ("nic", "<content type=\"string\" default=\"\"/>"),
+        ("iflabel", "<content type=\"string\" default=\"\"/>"),
+        ("broadcast", "<content type=\"string\" default=\"\"/>"),
+        ("arp_count", "<content type=\"integer\" default=\"5\"/>"),
+        (
+            "arp_interval",
+            "<content type=\"integer\" default=\"200\"/>",
+        ),
+    ] {
+        let start = xml
+            .find(&format!("<parameter name=\"{name}\">"))
+            .unwrap_or_else(|| panic!("no parameter {name}"));
+        let body = &xml[start..];
+        let body = &body[..body.find("</parameter>").expect("closed")];
+        assert!(body.contains(content), "{name}: {body}");
+        assert!(body.contains("<shortdesc lang=\"en\">"), "{name}");
+    }
+    for action in [
+        "<action name=\"start\" timeout=\"20s\"/>",
+        "<action name=\"stop\" timeout=\"20s\"/>",
+        "<action name=\"monitor\" depth=\"0\" timeout=\"20s\" interval=\"10s\"/>",
+        "<action name=\"status\" depth=\"0\" timeout=\"20s\" interval=\"10s\"/>",
+        "<action name=\"validate-all\" timeout=\"20s\"/>",
+        "<action name=\"meta-data\" timeout=\"5s\"/>",
+    ] {
+        assert!(xml.contains(action), "missing {action}");
+    }
+    // The same from the resource.d form and under the IPaddr2 name.
+    assert_eq!(meta_data("IPaddr", &["192.0.2.1", "meta-data"]), xml);
+    let xml2 = meta_data("IPaddr2", &["meta-data"]);
+    assert!(xml2.contains("<resource-agent name=\"IPaddr2\" version=\"1.0\">"));
+    // Valid against the OCF DTD, when Debian's copy and xmllint are here.
+    let dtd = std::path::Path::new("/usr/share/resource-agents/ra-api-1.dtd");
+    let _spawning = SPAWN_LOCK.read().unwrap_or_else(|e| e.into_inner());
+    let xmllint = Command::new("xmllint").arg("--version").output();
+    if !dtd.exists() || xmllint.is_err() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("xmllint or {} missing", dtd.display());
+        }
+        eprintln!("*** SKIP DTD check: xmllint or {} missing", dtd.display());
+        return;
+    }
+    let mut child = Command::new("xmllint")
+        .args(["--noout", "--valid", "-"])
+        .current_dir(dtd.parent().unwrap())
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run xmllint");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), xml.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "xmllint: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -93,6 +93,85 @@ fn invalid_values_exit_6() {
 }
 
 #[test]
+fn invalid_ipv6_values_exit_6() {
+    assert_error(
+        &["add", "2001:db8::g/64", "dev", "eth0"],
+        6,
+        "hb-addr: invalid IPv6 address '2001:db8::g'",
+    );
+    assert_error(
+        &["status", "2001:db8::10/129"],
+        6,
+        "hb-addr: invalid IPv6 prefix length '129' (expected 0-128)",
+    );
+    assert_error(
+        &["validate", "2001:db8::10/255.255.255.0", "dev", "eth0"],
+        6,
+        "hb-addr: invalid IPv6 prefix length '255.255.255.0' (expected 0-128)",
+    );
+    assert_error(
+        &["del", "ff02::1"],
+        6,
+        "hb-addr: ff02::1 cannot be a service address (unspecified, multicast or IPv4-mapped)",
+    );
+    // Labels and broadcasts are IPv4 notions: refused before the kernel is asked anything
+    // (eth0 need not exist here).
+    for cmd in ["add", "validate"] {
+        assert_error(
+            &[cmd, "2001:db8::10/64", "dev", "eth0", "--label", "eth0:0"],
+            6,
+            "hb-addr: 2001:db8::10: IPv6 addresses cannot have a label (the kernel keeps \
+             labels for IPv4 only); drop label 'eth0:0'",
+        );
+        assert_error(
+            &[cmd, "2001:db8::10/64", "dev", "eth0", "--iflabel", "vip"],
+            6,
+            "hb-addr: 2001:db8::10: IPv6 addresses cannot have a label (the kernel keeps \
+             labels for IPv4 only); drop label 'eth0:vip'",
+        );
+        assert_error(
+            &[cmd, "2001:db8::10/64", "--broadcast", "2001:db8::ff"],
+            6,
+            "hb-addr: 2001:db8::10: IPv6 has no broadcast addresses; drop the broadcast",
+        );
+    }
+    assert_error(
+        &["find-iface", "2001:db8::10/64"],
+        6,
+        "hb-addr: invalid IPv6 address '2001:db8::10/64'",
+    );
+}
+
+#[test]
+fn validate_checks_values_like_add() {
+    assert_error(
+        &["validate", "300.1.1.1/24", "dev", "eth0"],
+        6,
+        "hb-addr: invalid IPv4 address '300.1.1.1'",
+    );
+    assert_error(
+        &[
+            "validate",
+            "192.0.2.1/24",
+            "dev",
+            "eth0",
+            "--iflabel",
+            "0123456789a",
+        ],
+        6,
+        "hb-addr: invalid label 'eth0:0123456789a': longer than 15 characters",
+    );
+    assert_error(
+        &["validate", "192.0.2.1/24", "--arp-count", "x"],
+        6,
+        "hb-addr: invalid --arp-count 'x' (expected a whole number)",
+    );
+    let out = hb_addr(&["add", "192.0.2.1", "--label", "eth0:0", "--iflabel", "1"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{:?}", out.stderr);
+}
+
+#[test]
 fn usage_errors_exit_2_with_one_line() {
     assert_error(
         &["add", "192.0.2.1/24", "dev"],
@@ -107,7 +186,7 @@ fn usage_errors_exit_2_with_one_line() {
     assert_error(
         &[],
         2,
-        "hb-addr: missing command (add, del, status or find-iface); see --help",
+        "hb-addr: missing command (add, del, status, validate or find-iface); see --help",
     );
     for args in [
         &["frobnicate"][..],
@@ -125,7 +204,7 @@ fn usage_errors_exit_2_with_one_line() {
 fn help_and_version_exit_0() {
     let out = hb_addr(&["--help"]);
     assert_eq!(out.code, Some(0));
-    for cmd in ["add", "del", "status", "find-iface"] {
+    for cmd in ["add", "del", "status", "validate", "find-iface"] {
         assert!(out.stdout.contains(cmd), "help lacks {cmd}: {}", out.stdout);
     }
     let out = hb_addr(&["--version"]);

@@ -10,12 +10,12 @@
 mod common;
 
 use std::fs::File;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{ArpCapture, Lab, agent_path, hb_addr_bin, root_or_skip};
+use common::{ArpCapture, Lab, NaCapture, agent_path, hb_addr_bin, root_or_skip};
 
 const ONE_STEP: &[(&str, &str)] = &[("HB_ARP_COUNT", "1")];
 
@@ -380,6 +380,404 @@ fn loopback_addresses_need_no_arp() {
     assert_eq!(lab.node.inet_line("lo", "127.0.0.20"), None);
 }
 
+#[test]
+fn ipv6_start_status_stop_cycle() {
+    if !root_or_skip("ipv6_start_status_stop_cycle") {
+        return;
+    }
+    let lab = Lab::new("v6cycle");
+    lab.add_ipv6();
+    let arg = "2001:db8::10/64/eth0";
+
+    assert_eq!(
+        lab.agent(&[arg, "status"], ONE_STEP).expect_code(7).stdout,
+        "stopped\n"
+    );
+    let run = lab.agent(&[arg, "start"], ONE_STEP).expect_code(0);
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
+    let line = lab
+        .node
+        .inet6_line("eth0", "2001:db8::10")
+        .expect("address added");
+    // Added without duplicate address detection: usable at once, never "tentative".
+    assert!(
+        line.contains(" inet6 2001:db8::10/64 scope global nodad"),
+        "{line}"
+    );
+    assert!(!line.contains("tentative"), "{line}");
+    for action in ["status", "monitor"] {
+        assert_eq!(
+            lab.agent(&[arg, action], ONE_STEP).expect_code(0).stdout,
+            "running\n"
+        );
+    }
+    // Status without interface and prefix looks everywhere.
+    assert_eq!(
+        lab.agent(&["2001:db8::10", "status"], &[])
+            .expect_code(0)
+            .stdout,
+        "running\n"
+    );
+    // The address is usable at once: the peer reaches it (ping answered from the VIP).
+    let ping = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.peer.name,
+            "ping",
+            "-6",
+            "-n",
+            "-q",
+            "-c",
+            "1",
+        ])
+        .args(["-W", "5", "2001:db8::10"])
+        .output()
+        .expect("run ping");
+    assert!(
+        ping.status.success(),
+        "peer cannot reach the new address: {}",
+        String::from_utf8_lossy(&ping.stdout)
+    );
+
+    // Start on started succeeds and changes nothing.
+    lab.agent(&[arg, "start"], ONE_STEP).expect_code(0);
+    assert_eq!(lab.node.inet6_line("eth0", "2001:db8::10"), Some(line));
+
+    lab.agent(&[arg, "stop"], ONE_STEP).expect_code(0);
+    assert_eq!(lab.node.inet6_line("eth0", "2001:db8::10"), None);
+    assert_eq!(
+        lab.agent(&[arg, "monitor"], ONE_STEP).expect_code(7).stdout,
+        "stopped\n"
+    );
+    lab.agent(&[arg, "stop"], ONE_STEP).expect_code(0);
+    // The subnet's own address was never touched.
+    assert!(lab.node.inet6_line("eth0", "2001:db8::1").is_some());
+}
+
+#[test]
+fn monitor_notices_an_address_removed_by_hand() {
+    if !root_or_skip("monitor_notices_an_address_removed_by_hand") {
+        return;
+    }
+    let lab = Lab::new("byhand");
+    lab.add_ipv6();
+    for (arg, ip, family) in [
+        ("192.0.2.170/24/eth0:hand", "192.0.2.170/24", "-4"),
+        ("2001:db8::17/64/eth0", "2001:db8::17/64", "-6"),
+    ] {
+        lab.agent(&[arg, "start"], ONE_STEP).expect_code(0);
+        lab.agent(&[arg, "monitor"], &[]).expect_code(0);
+        lab.node.ip(&[family, "addr", "del", ip, "dev", "eth0"]);
+        assert_eq!(
+            lab.agent(&[arg, "monitor"], &[]).expect_code(7).stdout,
+            "stopped\n",
+            "{arg}"
+        );
+        // Stop of what is already gone succeeds; start puts it back.
+        lab.agent(&[arg, "stop"], &[]).expect_code(0);
+        lab.agent(&[arg, "start"], ONE_STEP).expect_code(0);
+        lab.agent(&[arg, "monitor"], &[]).expect_code(0);
+        lab.agent(&[arg, "stop"], &[]).expect_code(0);
+    }
+}
+
+/// The peer's neighbour cache entry for `ip` on peer0: its `lladdr`, if any.
+fn peer_neighbour_mac(lab: &Lab, ip: &str) -> Option<String> {
+    let text = lab.peer.ip(&["-6", "neigh", "show", ip, "dev", "peer0"]);
+    text.split_whitespace()
+        .skip_while(|w| *w != "lladdr")
+        .nth(1)
+        .map(str::to_owned)
+}
+
+fn mac_text(mac: [u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+#[test]
+fn unsolicited_neighbour_advertisements_reach_the_peer() {
+    if !root_or_skip("unsolicited_neighbour_advertisements_reach_the_peer") {
+        return;
+    }
+    let lab = Lab::new("na");
+    lab.add_ipv6();
+    let vip: Ipv6Addr = "2001:db8::20".parse().unwrap();
+    let mac = lab.node.mac("eth0");
+    // The peer still maps the address to the previous holder's MAC.
+    let old = "02:00:00:00:00:99";
+    lab.peer.ip(&[
+        "-6",
+        "neigh",
+        "replace",
+        "2001:db8::20",
+        "lladdr",
+        old,
+        "dev",
+        "peer0",
+        "nud",
+        "stale",
+    ]);
+    assert_eq!(
+        peer_neighbour_mac(&lab, "2001:db8::20").as_deref(),
+        Some(old)
+    );
+    let capture = NaCapture::start(&lab.peer, vip);
+    let interval = Duration::from_millis(300);
+
+    let run = lab
+        .agent(
+            &["2001:db8::20/64/eth0", "start"],
+            &[("HB_ARP_COUNT", "3"), ("HB_ARP_INTERVAL_MS", "300")],
+        )
+        .expect_code(0);
+    assert!(run.elapsed < 2 * interval, "start took {:?}", run.elapsed);
+
+    let frames = capture.wait_for(3, Duration::from_secs(5));
+    assert_eq!(
+        frames.len(),
+        3,
+        "expected 3 advertisements, got {frames:#?}"
+    );
+    let all_nodes: Ipv6Addr = "ff02::1".parse().unwrap();
+    for f in &frames {
+        assert_eq!(f.eth_dst, [0x33, 0x33, 0, 0, 0, 1], "{f:?}");
+        assert_eq!(f.eth_src, mac, "{f:?}");
+        assert_eq!((f.src, f.dst), (vip, all_nodes), "{f:?}");
+        assert_eq!(f.hop_limit, 255, "{f:?}");
+        assert!(f.checksum_ok, "bad checksum: {f:?}");
+        assert!(
+            f.override_ && !f.solicited && !f.router,
+            "flags must be O only: {f:?}"
+        );
+        assert_eq!(f.target_mac, Some(mac), "{f:?}");
+    }
+    for pair in frames.windows(2) {
+        let gap = pair[1].at.duration_since(pair[0].at);
+        assert!(gap >= interval * 8 / 10, "steps only {gap:?} apart");
+    }
+    // The override flag made the peer replace the stale MAC.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let want = mac_text(mac);
+    loop {
+        let got = peer_neighbour_mac(&lab, "2001:db8::20");
+        if got.as_deref() == Some(want.as_str()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "peer's neighbour entry still {got:?}, not {want}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // HB_ARP_COUNT=0: no advertisement at all (checked with a later one as a marker).
+    lab.agent(&["2001:db8::20/64/eth0", "stop"], &[])
+        .expect_code(0);
+    let quiet = NaCapture::start(&lab.peer, vip);
+    lab.agent(&["2001:db8::20/64/eth0", "start"], &[("HB_ARP_COUNT", "0")])
+        .expect_code(0);
+    lab.agent(&["2001:db8::20/64/eth0", "start"], ONE_STEP)
+        .expect_code(0);
+    let seen = quiet.wait_for(2, Duration::from_secs(2));
+    assert_eq!(seen.len(), 1, "HB_ARP_COUNT=0 still advertised: {seen:#?}");
+    lab.agent(&["2001:db8::20/64/eth0", "stop"], &[])
+        .expect_code(0);
+}
+
+#[test]
+fn ipv6_burst_stops_when_the_address_is_removed() {
+    if !root_or_skip("ipv6_burst_stops_when_the_address_is_removed") {
+        return;
+    }
+    let lab = Lab::new("v6early");
+    lab.add_ipv6();
+    let vip: Ipv6Addr = "2001:db8::30".parse().unwrap();
+    let capture = NaCapture::start(&lab.peer, vip);
+    let env = [("HB_ARP_COUNT", "20"), ("HB_ARP_INTERVAL_MS", "100")];
+    lab.agent(&["2001:db8::30/64/eth0", "start"], &env)
+        .expect_code(0);
+    assert_eq!(
+        capture.wait_for(1, Duration::from_secs(5)).len(),
+        1,
+        "first step not seen"
+    );
+    lab.agent(&["2001:db8::30/64/eth0", "stop"], &[])
+        .expect_code(0);
+    let rest = capture.wait_for(20, Duration::from_millis(2500));
+    assert!(
+        rest.len() <= 2,
+        "{} more advertisements after the address was removed",
+        rest.len()
+    );
+}
+
+#[test]
+fn ipv6_interface_is_found_by_prefix() {
+    if !root_or_skip("ipv6_interface_is_found_by_prefix") {
+        return;
+    }
+    let lab = Lab::new("v6find");
+    lab.add_second_link();
+    lab.add_ipv6();
+    assert_eq!(
+        lab.hb_addr(&["find-iface", "2001:db8:1::50"])
+            .expect_code(0)
+            .stdout,
+        "eth1 64\n"
+    );
+    lab.agent(&["2001:db8:1::50", "start"], ONE_STEP)
+        .expect_code(0);
+    let line = lab
+        .node
+        .inet6_line("eth1", "2001:db8:1::50")
+        .expect("added to eth1");
+    assert!(line.contains(" inet6 2001:db8:1::50/64 "), "{line}");
+    assert_eq!(lab.node.inet6_line("eth0", "2001:db8:1::50"), None);
+    lab.agent(&["2001:db8:1::50", "stop"], &[]).expect_code(0);
+    assert_eq!(lab.node.inet6_line("eth1", "2001:db8:1::50"), None);
+    // Interface given, prefix from its subnet.
+    lab.agent(&["2001:db8::51//eth0", "start"], ONE_STEP)
+        .expect_code(0);
+    let line = lab
+        .node
+        .inet6_line("eth0", "2001:db8::51")
+        .expect("added to eth0");
+    assert!(line.contains(" inet6 2001:db8::51/64 "), "{line}");
+    // An IPv4 subnet never serves an IPv6 address, and vice versa.
+    lab.agent(&["2001:db8:9::1", "start"], ONE_STEP)
+        .expect_error(
+            2,
+            "hb-addr: no interface has a subnet containing 2001:db8:9::1",
+        );
+    lab.agent(&["2001:db8:9::1//eth0", "start"], ONE_STEP)
+        .expect_error(
+            2,
+            "hb-addr: no subnet of interface eth0 contains 2001:db8:9::1; give the prefix \
+             explicitly",
+        );
+}
+
+#[test]
+fn ipv6_labels_and_broadcasts_are_refused() {
+    if !root_or_skip("ipv6_labels_and_broadcasts_are_refused") {
+        return;
+    }
+    let lab = Lab::new("v6label");
+    lab.add_ipv6();
+    for action in ["start", "validate-all"] {
+        lab.agent(&["2001:db8::40/64/eth0:0", action], ONE_STEP)
+            .expect_error(
+                6,
+                "hb-addr: 2001:db8::40: IPv6 addresses cannot have a label (the kernel keeps \
+                 labels for IPv4 only); drop label 'eth0:0'",
+            );
+        lab.agent(&["2001:db8::40/64/eth0/192.0.2.255", action], ONE_STEP)
+            .expect_error(
+                6,
+                "hb-addr: 2001:db8::40: IPv6 has no broadcast addresses; drop the broadcast",
+            );
+    }
+    assert_eq!(lab.node.inet6_line("eth0", "2001:db8::40"), None);
+    // Stop and status of such a resource still work (they take no label).
+    lab.agent(&["2001:db8::40/64/eth0:0", "stop"], &[])
+        .expect_code(0);
+    lab.agent(&["2001:db8::40/64/eth0:0", "monitor"], &[])
+        .expect_code(7);
+}
+
+#[test]
+fn validate_checks_the_host_and_changes_nothing() {
+    if !root_or_skip("validate_checks_the_host_and_changes_nothing") {
+        return;
+    }
+    let lab = Lab::new("validate");
+    lab.add_second_link();
+    lab.add_ipv6();
+    let before4 = lab.node.inet_lines("eth0");
+    let before6 = lab.node.inet6_lines("eth0");
+    for arg in [
+        "192.0.2.100/24/eth0:0/192.0.2.255",
+        "192.0.2.100",
+        "198.51.100.60//eth1",
+        "2001:db8::10/64/eth0",
+        "2001:db8:1::10",
+    ] {
+        let run = lab.agent(&[arg, "validate-all"], &[]).expect_code(0);
+        assert_eq!(
+            (run.stdout.as_str(), run.stderr.as_str()),
+            ("", ""),
+            "{arg}"
+        );
+    }
+    assert_eq!(lab.node.inet_lines("eth0"), before4);
+    assert_eq!(lab.node.inet6_lines("eth0"), before6);
+    lab.agent(&["192.0.2.100/24/eth9", "validate-all"], &[])
+        .expect_error(2, "hb-addr: interface eth9 not found");
+    lab.agent(&["203.0.113.7", "validate-all"], &[])
+        .expect_error(
+            2,
+            "hb-addr: no interface has a subnet containing 203.0.113.7",
+        );
+    lab.agent(
+        &["192.0.2.100", "validate-all"],
+        &[("HB_ARP_INTERVAL_MS", "soon")],
+    )
+    .expect_error(
+        6,
+        "hb-addr: invalid --arp-interval-ms 'soon' (expected a whole number)",
+    );
+    // The label suffix is checked against the interface found: eth1:0123456789 is 15
+    // characters, eth1:0123456789a 16.
+    lab.hb_addr(&["validate", "198.51.100.60", "--iflabel", "0123456789"])
+        .expect_code(0);
+    lab.hb_addr(&["validate", "198.51.100.60", "--iflabel", "0123456789a"])
+        .expect_error(
+            6,
+            "hb-addr: invalid label 'eth1:0123456789a': longer than 15 characters",
+        );
+}
+
+#[test]
+fn iflabel_is_composed_with_the_interface_found() {
+    if !root_or_skip("iflabel_is_composed_with_the_interface_found") {
+        return;
+    }
+    let lab = Lab::new("iflabel");
+    lab.add_second_link();
+    lab.hb_addr(&[
+        "add",
+        "198.51.100.61",
+        "--iflabel",
+        "vip",
+        "--arp-count",
+        "0",
+    ])
+    .expect_code(0);
+    let line = lab
+        .node
+        .inet_line("eth1", "198.51.100.61")
+        .expect("added to eth1");
+    assert!(line.contains(" eth1:vip"), "label missing: {line}");
+    // "-": broadcast with the host bits cleared.
+    lab.hb_addr(&[
+        "add",
+        "198.51.100.62/25",
+        "dev",
+        "eth1",
+        "--broadcast",
+        "-",
+        "--arp-count",
+        "0",
+    ])
+    .expect_code(0);
+    let line = lab.node.inet_line("eth1", "198.51.100.62").expect("added");
+    assert!(line.contains(" brd 198.51.100.0 "), "{line}");
+}
+
 /// Wall-clock cost of start/stop, spawned from a thread that entered the node namespace (so
 /// `ip netns exec` is not measured). Prints min/median/p90/max in microseconds.
 /// HB_ADDR_BIN may name another hb-addr build (e.g. the release one).
@@ -390,6 +788,7 @@ fn measure_start_latency() {
         return;
     }
     let lab = Lab::new("time");
+    lab.add_ipv6();
     let bin = std::env::var_os("HB_ADDR_BIN").map_or_else(hb_addr_bin, PathBuf::from);
     let dir = bin.parent().expect("dir").to_path_buf();
     let agent = agent_path("IPaddr");
@@ -430,6 +829,7 @@ fn measure_start_latency() {
         let true_bin = std::path::Path::new("/bin/true");
         let (mut noop, mut add, mut del, mut start, mut stop, mut status) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut start6, mut stop6) = (vec![], vec![]);
         for _ in 0..rounds {
             noop.push(time(true_bin, &[], &[]));
             add.push(time(
@@ -453,6 +853,16 @@ fn measure_start_latency() {
                 &["192.0.2.201/24/eth0:1", "stop"],
                 &[("HB_ADDR", bin.to_str().unwrap())],
             ));
+            start6.push(time(
+                &agent,
+                &["2001:db8::201/64/eth0", "start"],
+                &[("HB_ADDR", bin.to_str().unwrap())],
+            ));
+            stop6.push(time(
+                &agent,
+                &["2001:db8::201/64/eth0", "stop"],
+                &[("HB_ADDR", bin.to_str().unwrap())],
+            ));
         }
         println!("binary: {}", bin.display());
         report("/bin/true (spawn baseline)", noop);
@@ -461,6 +871,8 @@ fn measure_start_latency() {
         report("IPaddr ... start", start);
         report("IPaddr ... status", status);
         report("IPaddr ... stop", stop);
+        report("IPaddr 2001:db8::201/64/eth0 start", start6);
+        report("IPaddr 2001:db8::201/64/eth0 stop", stop6);
     })
     .join()
     .expect("measurement thread");

@@ -1,23 +1,28 @@
-//! IPv4 service addresses over rtnetlink: interface lookup, add, delete, presence tests and
-//! "which interface serves this subnet".
+//! Service addresses (IPv4 and IPv6) over rtnetlink: interface lookup, add, delete, presence
+//! tests and "which interface serves this subnet".
 //!
-//! The value types ([`Ipv4Net`], [`Interface`], [`IfAddr`]) and the validation/selection
-//! functions are pure and unit-tested; [`Netlink`] is the thin async adapter over the
-//! `rtnetlink` crate that the `hb-addr` helper (and later the daemon) uses. Every request is a
-//! single netlink round trip; nothing here spawns a process.
+//! The value types ([`Ipv4Net`], [`IpNet`], [`Interface`], [`IfAddr`]) and the
+//! validation/selection functions are pure and unit-tested; [`Netlink`] is the thin async
+//! adapter over the `rtnetlink` crate that the `hb-addr` helper (and later the daemon) uses.
+//! Every request is a single netlink round trip; nothing here spawns a process.
 //!
 //! Semantics (matching what `ip addr add ... brd +` and heartbeat's IPaddr2 do):
 //! - an add of an address that is already configured on the interface with the same prefix
 //!   succeeds ([`AddOutcome::AlreadyPresent`]); with a different prefix it is refused
 //!   ([`AddrError::PrefixConflict`]) rather than creating a second entry;
 //! - a delete of an address that is not configured succeeds ([`DelOutcome::NotPresent`]);
-//! - 127.0.0.0/8 addresses get host scope, all others global (as `ip addr add` does);
+//! - 127.0.0.0/8 addresses get host scope, all others global (as `ip addr add` does; the
+//!   kernel derives the scope of IPv6 addresses itself);
 //! - the default broadcast is the subnet's all-ones host address for prefixes up to /30 and
-//!   none for /31 and /32.
+//!   none for /31 and /32;
+//! - IPv6 addresses are added with `IFA_F_NODAD` (`ip addr add ... nodad`): usable at once,
+//!   instead of "tentative" for the ~1 s of duplicate address detection, which would delay a
+//!   takeover; IPv6 has no broadcast and the kernel keeps no labels for it, so both are
+//!   refused ([`AddrError::BroadcastOnIpv6`], [`AddrError::LabelOnIpv6`]).
 
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use futures::TryStreamExt;
@@ -38,12 +43,21 @@ pub enum AddrError {
     /// Text that is not a dotted-quad IPv4 address.
     #[error("invalid IPv4 address '{0}'")]
     InvalidAddress(String),
+    /// Text with a `:` that is not an IPv6 address.
+    #[error("invalid IPv6 address '{0}'")]
+    InvalidIpv6Address(String),
     /// An IPv4 address that can never be assigned to an interface.
     #[error("{0} cannot be a service address (unspecified, multicast or limited broadcast)")]
     UnusableAddress(Ipv4Addr),
+    /// An IPv6 address that can never be a service address.
+    #[error("{0} cannot be a service address (unspecified, multicast or IPv4-mapped)")]
+    UnusableIpv6Address(Ipv6Addr),
     /// A prefix that is neither 0-32 nor a contiguous dotted netmask.
     #[error("invalid prefix length or netmask '{0}' (expected 0-32 or a dotted netmask)")]
     InvalidPrefix(String),
+    /// An IPv6 prefix length that is not 0-128.
+    #[error("invalid IPv6 prefix length '{0}' (expected 0-128)")]
+    InvalidIpv6Prefix(String),
     /// An interface name the kernel would reject.
     #[error("invalid interface name '{0}'")]
     InvalidInterfaceName(String),
@@ -55,17 +69,30 @@ pub enum AddrError {
         /// Why it is invalid.
         reason: String,
     },
+    /// A label asked for an IPv6 address: the kernel keeps labels for IPv4 only.
+    #[error(
+        "{ip}: IPv6 addresses cannot have a label (the kernel keeps labels for IPv4 only); drop label '{label}'"
+    )]
+    LabelOnIpv6 {
+        /// The address.
+        ip: Ipv6Addr,
+        /// The label asked for.
+        label: String,
+    },
+    /// A broadcast address asked for an IPv6 address.
+    #[error("{0}: IPv6 has no broadcast addresses; drop the broadcast")]
+    BroadcastOnIpv6(Ipv6Addr),
     /// No interface of that name exists in this network namespace.
     #[error("interface {0} not found")]
     InterfaceNotFound(String),
     /// No interface has a primary address whose subnet contains the address.
     #[error("no interface has a subnet containing {0}")]
-    NoSubnet(Ipv4Addr),
+    NoSubnet(IpAddr),
     /// The named interface has no primary address whose subnet contains the address.
     #[error("no subnet of interface {iface} contains {ip}; give the prefix explicitly")]
     NoSubnetOnInterface {
         /// The address looked for.
-        ip: Ipv4Addr,
+        ip: IpAddr,
         /// The interface searched.
         iface: String,
     },
@@ -73,7 +100,7 @@ pub enum AddrError {
     #[error("{ip} is in a /{prefix} subnet of both {first} and {second}; name the interface")]
     AmbiguousSubnet {
         /// The address looked for.
-        ip: Ipv4Addr,
+        ip: IpAddr,
         /// The common (longest) prefix length.
         prefix: u8,
         /// First interface found.
@@ -85,7 +112,7 @@ pub enum AddrError {
     #[error("{ip} is already configured on {iface} as /{existing}, not /{wanted}")]
     PrefixConflict {
         /// The address.
-        ip: Ipv4Addr,
+        ip: IpAddr,
         /// The interface it is on.
         iface: String,
         /// Its configured prefix length.
@@ -190,9 +217,112 @@ fn mask_bits(prefix: u8) -> u32 {
     }
 }
 
+fn mask_bits_v6(prefix: u8) -> u128 {
+    match prefix {
+        0 => 0,
+        p => u128::MAX << (128 - u32::from(p.min(128))),
+    }
+}
+
+/// An IPv4 or IPv6 address together with its prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// `addr/prefix`; fails when the prefix is longer than the address (32 or 128 bits).
+    pub fn new(addr: IpAddr, prefix: u8) -> Result<Self, AddrError> {
+        match addr {
+            IpAddr::V4(_) if prefix > 32 => Err(AddrError::InvalidPrefix(prefix.to_string())),
+            IpAddr::V6(_) if prefix > 128 => Err(AddrError::InvalidIpv6Prefix(prefix.to_string())),
+            _ => Ok(Self { addr, prefix }),
+        }
+    }
+
+    /// The host address.
+    pub const fn addr(self) -> IpAddr {
+        self.addr
+    }
+
+    /// The prefix length (0-32 or 0-128).
+    pub const fn prefix(self) -> u8 {
+        self.prefix
+    }
+
+    /// The IPv4 form, for an IPv4 address.
+    pub fn v4(self) -> Option<Ipv4Net> {
+        match self.addr {
+            IpAddr::V4(addr) => Some(Ipv4Net {
+                addr,
+                prefix: self.prefix,
+            }),
+            IpAddr::V6(_) => None,
+        }
+    }
+
+    /// Whether `ip` lies in this subnet (never for an address of the other family).
+    pub fn contains(self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(_), IpAddr::V4(ip)) => self.v4().is_some_and(|n| n.contains(ip)),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = mask_bits_v6(self.prefix);
+                u128::from(ip) & mask == u128::from(net) & mask
+            }
+            _ => false,
+        }
+    }
+
+    /// [`Ipv4Net::default_broadcast`] for IPv4; `None` for IPv6.
+    pub fn default_broadcast(self) -> Option<Ipv4Addr> {
+        self.v4().and_then(Ipv4Net::default_broadcast)
+    }
+}
+
+impl From<Ipv4Net> for IpNet {
+    fn from(net: Ipv4Net) -> Self {
+        Self {
+            addr: IpAddr::V4(net.addr),
+            prefix: net.prefix,
+        }
+    }
+}
+
+impl fmt::Display for IpNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl FromStr for IpNet {
+    type Err = AddrError;
+
+    /// `IP/PREFIX` of either family (see [`parse_spec`]); the prefix is required.
+    fn from_str(s: &str) -> Result<Self, AddrError> {
+        match parse_spec(s)? {
+            (addr, Some(prefix)) => Self::new(addr, prefix),
+            (IpAddr::V4(_), None) => Err(AddrError::InvalidPrefix(String::new())),
+            (IpAddr::V6(_), None) => Err(AddrError::InvalidIpv6Prefix(String::new())),
+        }
+    }
+}
+
 /// Parses a strict dotted-quad IPv4 address (`300.1.1.1`, `1.2.3`, `01.2.3.4` are refused).
 pub fn parse_ipv4(s: &str) -> Result<Ipv4Addr, AddrError> {
     Ipv4Addr::from_str(s).map_err(|_| AddrError::InvalidAddress(s.to_owned()))
+}
+
+/// Parses an IPv4 address (see [`parse_ipv4`]) or, when the text contains a `:`, an IPv6
+/// address in RFC 4291 text form (no zone index, no brackets).
+pub fn parse_ip(s: &str) -> Result<IpAddr, AddrError> {
+    if s.contains(':') {
+        Ipv6Addr::from_str(s)
+            .map(IpAddr::V6)
+            .map_err(|_| AddrError::InvalidIpv6Address(s.to_owned()))
+    } else {
+        parse_ipv4(s).map(IpAddr::V4)
+    }
 }
 
 /// Parses a prefix length (`0`-`32`) or a contiguous dotted netmask (`255.255.255.0`).
@@ -215,8 +345,20 @@ pub fn parse_prefix(s: &str) -> Result<u8, AddrError> {
     }
 }
 
+/// Parses an IPv6 prefix length: `0`-`128`, decimal digits only.
+pub fn parse_ipv6_prefix(s: &str) -> Result<u8, AddrError> {
+    let invalid = || AddrError::InvalidIpv6Prefix(s.to_owned());
+    if s.is_empty() || s.len() > 3 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    match s.parse::<u8>() {
+        Ok(p) if p <= 128 => Ok(p),
+        _ => Err(invalid()),
+    }
+}
+
 /// Parses `IP` or `IP/PREFIX` (prefix as bits or dotted netmask) and checks that the address
-/// can be assigned to an interface (see [`check_assignable`]).
+/// can be assigned to an interface (see [`check_assignable`]). IPv4 only; see [`parse_spec`].
 pub fn parse_host_spec(s: &str) -> Result<(Ipv4Addr, Option<u8>), AddrError> {
     let (ip, prefix) = match s.split_once('/') {
         Some((ip, prefix)) => (ip, Some(parse_prefix(prefix)?)),
@@ -227,12 +369,45 @@ pub fn parse_host_spec(s: &str) -> Result<(Ipv4Addr, Option<u8>), AddrError> {
     Ok((ip, prefix))
 }
 
+/// Parses `IP` or `IP/PREFIX` of either family: an IPv4 address with a prefix of 0-32 bits or
+/// a dotted netmask, or an IPv6 address with a prefix of 0-128 bits. The address is checked
+/// first (so `300.1.1.1/99` is an address error) and must be assignable (see
+/// [`check_assignable_ip`]).
+pub fn parse_spec(s: &str) -> Result<(IpAddr, Option<u8>), AddrError> {
+    let (ip, prefix) = match s.split_once('/') {
+        Some((ip, prefix)) => (ip, Some(prefix)),
+        None => (s, None),
+    };
+    let ip = parse_ip(ip)?;
+    let prefix = match (ip, prefix) {
+        (_, None) => None,
+        (IpAddr::V4(_), Some(p)) => Some(parse_prefix(p)?),
+        (IpAddr::V6(_), Some(p)) => Some(parse_ipv6_prefix(p)?),
+    };
+    check_assignable_ip(ip)?;
+    Ok((ip, prefix))
+}
+
 /// Refuses addresses that can never be a host address: 0.0.0.0, multicast, 255.255.255.255.
 pub fn check_assignable(ip: Ipv4Addr) -> Result<(), AddrError> {
     if ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() {
         return Err(AddrError::UnusableAddress(ip));
     }
     Ok(())
+}
+
+/// [`check_assignable`] for IPv4; for IPv6 refuses `::`, multicast and IPv4-mapped
+/// (`::ffff:a.b.c.d`) addresses.
+pub fn check_assignable_ip(ip: IpAddr) -> Result<(), AddrError> {
+    match ip {
+        IpAddr::V4(ip) => check_assignable(ip),
+        IpAddr::V6(ip) => {
+            if ip.is_unspecified() || ip.is_multicast() || ip.to_ipv4_mapped().is_some() {
+                return Err(AddrError::UnusableIpv6Address(ip));
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Checks an interface name the way the kernel does: 1-15 bytes, not `.`/`..`, no `/`, `:` or
@@ -281,22 +456,42 @@ pub fn check_label(label: &str, dev: &str) -> Result<(), AddrError> {
     Ok(())
 }
 
-/// One IPv4 address configured on an interface.
+/// Checks that `label` and `broadcast` make sense for `ip`: IPv6 addresses have neither.
+pub fn check_family_options(
+    ip: IpAddr,
+    label: Option<&str>,
+    broadcast: bool,
+) -> Result<(), AddrError> {
+    let IpAddr::V6(ip) = ip else { return Ok(()) };
+    if let Some(label) = label {
+        return Err(AddrError::LabelOnIpv6 {
+            ip,
+            label: label.to_owned(),
+        });
+    }
+    if broadcast {
+        return Err(AddrError::BroadcastOnIpv6(ip));
+    }
+    Ok(())
+}
+
+/// One address configured on an interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IfAddr {
     /// Local address and prefix length.
-    pub net: Ipv4Net,
+    pub net: IpNet,
     /// The peer address of a point-to-point entry (IFA_ADDRESS when it differs from the local).
-    pub peer: Option<Ipv4Addr>,
-    /// Broadcast address, if any.
+    pub peer: Option<IpAddr>,
+    /// Broadcast address, if any (IPv4 only).
     pub broadcast: Option<Ipv4Addr>,
-    /// Address label (`eth0`, `eth0:0`), if the kernel reported one.
+    /// Address label (`eth0`, `eth0:0`), if the kernel reported one (IPv4 only).
     pub label: Option<String>,
-    /// Whether the kernel marked it secondary (another address of the same subnet is primary).
+    /// Whether the kernel marked it secondary (another address of the same subnet is primary;
+    /// IPv4 only).
     pub secondary: bool,
 }
 
-/// A network interface with its IPv4 addresses.
+/// A network interface with its addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interface {
     /// Device name.
@@ -307,22 +502,28 @@ pub struct Interface {
     pub mac: Option<[u8; 6]>,
     /// Administratively up (IFF_UP).
     pub up: bool,
-    /// Whether the link speaks ARP (Ethernet, not loopback, no IFF_NOARP).
+    /// Whether the link resolves neighbours (Ethernet, not loopback, no IFF_NOARP): ARP for
+    /// IPv4, neighbour discovery for IPv6.
     pub arp: bool,
-    /// IPv4 addresses, in kernel order.
+    /// IPv4 and IPv6 addresses, in kernel order.
     pub addrs: Vec<IfAddr>,
 }
 
 impl Interface {
     /// The entries for `ip` (with exactly `prefix`, if given).
-    pub fn entries(&self, ip: Ipv4Addr, prefix: Option<u8>) -> impl Iterator<Item = &IfAddr> {
+    pub fn entries(
+        &self,
+        ip: impl Into<IpAddr>,
+        prefix: Option<u8>,
+    ) -> impl Iterator<Item = &IfAddr> {
+        let ip = ip.into();
         self.addrs
             .iter()
             .filter(move |a| a.net.addr() == ip && prefix.is_none_or(|p| a.net.prefix() == p))
     }
 
     /// Whether `ip` (with exactly `prefix`, if given) is configured here.
-    pub fn has(&self, ip: Ipv4Addr, prefix: Option<u8>) -> bool {
+    pub fn has(&self, ip: impl Into<IpAddr>, prefix: Option<u8>) -> bool {
         self.entries(ip, prefix).next().is_some()
     }
 }
@@ -351,19 +552,25 @@ pub enum DelOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddRequest {
     /// Address and prefix.
-    pub net: Ipv4Net,
-    /// Label (checked with [`check_label`] against the interface).
+    pub net: IpNet,
+    /// Label (checked with [`check_label`] against the interface; IPv4 only).
     pub label: Option<String>,
-    /// Broadcast; `None` means [`Ipv4Net::default_broadcast`].
+    /// Broadcast; `None` means [`Ipv4Net::default_broadcast`] (IPv4 only).
     pub broadcast: Option<Ipv4Addr>,
 }
 
 /// The interface whose configured subnet contains `ip`: the longest matching prefix among
-/// primary addresses. Returns the interface and that prefix length.
+/// primary addresses of the same family. Returns the interface and that prefix length.
 ///
 /// Secondary addresses are skipped (they sit in a subnet some primary already covers) and so
-/// are /0 entries. Two interfaces tying on the longest prefix is an error.
-pub fn select_interface(ifaces: &[Interface], ip: Ipv4Addr) -> Result<(&Interface, u8), AddrError> {
+/// are /0 entries. Two interfaces tying on the longest prefix is an error. For IPv6 every
+/// address counts (IPv6 has no secondaries); a link-local address only matches the fe80::/64
+/// of every interface, so it needs an explicit interface.
+pub fn select_interface(
+    ifaces: &[Interface],
+    ip: impl Into<IpAddr>,
+) -> Result<(&Interface, u8), AddrError> {
+    let ip = ip.into();
     let mut best: Option<(&Interface, u8)> = None;
     let mut tie: Option<&Interface> = None;
     for iface in ifaces {
@@ -430,6 +637,13 @@ fn nl_error(op: &'static str, err: rtnetlink::Error) -> AddrError {
     }
 }
 
+fn family_of(ip: IpAddr) -> AddressFamily {
+    match ip {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    }
+}
+
 impl Netlink {
     /// Opens a netlink socket and spawns its driver task on the current tokio runtime.
     pub fn connect() -> Result<Self, AddrError> {
@@ -439,7 +653,7 @@ impl Netlink {
         Ok(Self { handle })
     }
 
-    /// The interface called `name`, with its IPv4 addresses.
+    /// The interface called `name`, with its IPv4 and IPv6 addresses.
     pub async fn interface(&self, name: &str) -> Result<Interface, AddrError> {
         check_ifname(name)?;
         let mut links = self.handle.link().get().match_name(name).execute();
@@ -461,7 +675,7 @@ impl Netlink {
         Ok(iface)
     }
 
-    /// Every interface, with its IPv4 addresses.
+    /// Every interface, with its IPv4 and IPv6 addresses.
     pub async fn interfaces(&self) -> Result<Vec<Interface>, AddrError> {
         let mut ifaces: Vec<Interface> = self
             .handle
@@ -480,9 +694,22 @@ impl Netlink {
         Ok(ifaces)
     }
 
-    /// IPv4 addresses as (interface index, address), of one interface or of all.
+    /// IPv4 and IPv6 addresses as (interface index, address), of one interface or of all.
     pub async fn addresses(&self, index: Option<u32>) -> Result<Vec<(u32, IfAddr)>, AddrError> {
+        self.dump(index, None).await
+    }
+
+    /// Addresses of one family (`None`: both), of one interface or of all.
+    async fn dump(
+        &self,
+        index: Option<u32>,
+        family: Option<AddressFamily>,
+    ) -> Result<Vec<(u32, IfAddr)>, AddrError> {
         let mut request = self.handle.address().get();
+        if let Some(family) = family {
+            // The kernel then dumps only that family.
+            request.message_mut().header.family = family;
+        }
         if let Some(index) = index {
             request = request.set_link_index_filter(index);
         }
@@ -498,7 +725,10 @@ impl Netlink {
     }
 
     /// The interface whose subnet contains `ip` (see [`select_interface`]) and that prefix.
-    pub async fn find_interface(&self, ip: Ipv4Addr) -> Result<(Interface, u8), AddrError> {
+    pub async fn find_interface(
+        &self,
+        ip: impl Into<IpAddr>,
+    ) -> Result<(Interface, u8), AddrError> {
         let ifaces = self.interfaces().await?;
         select_interface(&ifaces, ip).map(|(iface, prefix)| (iface.clone(), prefix))
     }
@@ -507,12 +737,13 @@ impl Netlink {
     /// given, else anywhere.
     pub async fn is_present(
         &self,
-        ip: Ipv4Addr,
+        ip: impl Into<IpAddr>,
         prefix: Option<u8>,
         index: Option<u32>,
     ) -> Result<bool, AddrError> {
+        let ip = ip.into();
         Ok(self
-            .addresses(index)
+            .dump(index, Some(family_of(ip)))
             .await?
             .iter()
             .any(|(_, a)| a.net.addr() == ip && prefix.is_none_or(|p| a.net.prefix() == p)))
@@ -532,7 +763,8 @@ impl Netlink {
     /// [`Netlink::interfaces`]): it decides "already present" and "prefix conflict".
     pub async fn add(&self, iface: &Interface, req: &AddRequest) -> Result<AddOutcome, AddrError> {
         let ip = req.net.addr();
-        check_assignable(ip)?;
+        check_assignable_ip(ip)?;
+        check_family_options(ip, req.label.as_deref(), req.broadcast.is_some())?;
         if let Some(label) = &req.label {
             check_label(label, &iface.name)?;
         }
@@ -547,24 +779,33 @@ impl Netlink {
                 wanted: req.net.prefix(),
             });
         }
-        let mut request = self
-            .handle
-            .address()
-            .add(iface.index, IpAddr::V4(ip), req.net.prefix());
+        let mut request = self.handle.address().add(iface.index, ip, req.net.prefix());
         let msg = request.message_mut();
-        // Like `ip addr add`: 127/8 addresses are host-scoped (and must match the scope of
-        // 127.0.0.1/8 to join its subnet), all others global.
-        if ip.is_loopback() {
-            msg.header.scope = AddressScope::Host;
-        }
         // The builder derives a broadcast itself; replace it with ours.
         msg.attributes
             .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
-        if let Some(brd) = req.broadcast.or_else(|| req.net.default_broadcast()) {
-            msg.attributes.push(AddressAttribute::Broadcast(brd));
-        }
-        if let Some(label) = &req.label {
-            msg.attributes.push(AddressAttribute::Label(label.clone()));
+        match ip {
+            IpAddr::V4(ip4) => {
+                // Like `ip addr add`: 127/8 addresses are host-scoped (and must match the
+                // scope of 127.0.0.1/8 to join its subnet), all others global.
+                if ip4.is_loopback() {
+                    msg.header.scope = AddressScope::Host;
+                }
+                if let Some(brd) = req.broadcast.or_else(|| req.net.default_broadcast()) {
+                    msg.attributes.push(AddressAttribute::Broadcast(brd));
+                }
+                if let Some(label) = &req.label {
+                    msg.attributes.push(AddressAttribute::Label(label.clone()));
+                }
+            }
+            IpAddr::V6(_) => {
+                // No duplicate address detection: the address is usable at once (a tentative
+                // address can be neither a source nor answer neighbour solicitations for ~1 s).
+                // As iproute2 does, in the header and, for newer kernels, in IFA_FLAGS.
+                msg.header.flags |= AddressHeaderFlags::Nodad;
+                msg.attributes
+                    .push(AddressAttribute::Flags(AddressFlags::Nodad));
+            }
         }
         match request.execute().await {
             Ok(()) => Ok(AddOutcome::Added),
@@ -579,9 +820,10 @@ impl Netlink {
     pub async fn delete(
         &self,
         iface: &Interface,
-        ip: Ipv4Addr,
+        ip: impl Into<IpAddr>,
         prefix: Option<u8>,
     ) -> Result<DelOutcome, AddrError> {
+        let ip = ip.into();
         let targets: Vec<&IfAddr> = iface.entries(ip, prefix).collect();
         if targets.is_empty() {
             return Ok(match iface.entries(ip, None).next() {
@@ -592,13 +834,12 @@ impl Netlink {
         let mut removed = 0;
         for target in targets {
             let mut msg = AddressMessage::default();
-            msg.header.family = AddressFamily::Inet;
+            msg.header.family = family_of(ip);
             msg.header.prefix_len = target.net.prefix();
             msg.header.index = iface.index;
-            msg.attributes.push(AddressAttribute::Local(IpAddr::V4(ip)));
-            msg.attributes.push(AddressAttribute::Address(IpAddr::V4(
-                target.peer.unwrap_or(ip),
-            )));
+            msg.attributes.push(AddressAttribute::Local(ip));
+            msg.attributes
+                .push(AddressAttribute::Address(target.peer.unwrap_or(ip)));
             match self.handle.address().del(msg).execute().await {
                 Ok(()) => removed += 1,
                 // Gone between our dump and our request: that is what we wanted.
@@ -640,7 +881,8 @@ fn link_from_message(msg: &LinkMessage) -> Interface {
 }
 
 fn addr_from_message(msg: &AddressMessage) -> Option<IfAddr> {
-    if msg.header.family != AddressFamily::Inet {
+    let family = msg.header.family;
+    if family != AddressFamily::Inet && family != AddressFamily::Inet6 {
         return None;
     }
     let mut local = None;
@@ -650,8 +892,8 @@ fn addr_from_message(msg: &AddressMessage) -> Option<IfAddr> {
     let mut secondary = msg.header.flags.contains(AddressHeaderFlags::Secondary);
     for attr in &msg.attributes {
         match attr {
-            AddressAttribute::Local(IpAddr::V4(a)) => local = Some(*a),
-            AddressAttribute::Address(IpAddr::V4(a)) => address = Some(*a),
+            AddressAttribute::Local(a) => local = Some(*a),
+            AddressAttribute::Address(a) => address = Some(*a),
             AddressAttribute::Broadcast(b) => broadcast = Some(*b),
             AddressAttribute::Label(l) => label = Some(l.clone()),
             AddressAttribute::Flags(f) => secondary |= f.contains(AddressFlags::Secondary),
@@ -659,7 +901,10 @@ fn addr_from_message(msg: &AddressMessage) -> Option<IfAddr> {
         }
     }
     let addr = local.or(address)?;
-    let net = Ipv4Net::new(addr, msg.header.prefix_len).ok()?;
+    if family_of(addr) != family {
+        return None;
+    }
+    let net = IpNet::new(addr, msg.header.prefix_len).ok()?;
     Some(IfAddr {
         net,
         peer: address.filter(|a| *a != addr),
@@ -691,7 +936,7 @@ mod tests {
             addrs: addrs
                 .iter()
                 .map(|(n, secondary)| IfAddr {
-                    net: net(n),
+                    net: n.parse().unwrap(),
                     peer: None,
                     broadcast: None,
                     label: None,
@@ -959,7 +1204,7 @@ mod tests {
         assert_eq!(
             a,
             IfAddr {
-                net: net("192.0.2.100/24"),
+                net: net("192.0.2.100/24").into(),
                 peer: None,
                 broadcast: Some(ip("192.0.2.255")),
                 label: Some("eth0:0".into()),
@@ -997,5 +1242,226 @@ mod tests {
     #[test]
     fn connect_outside_a_runtime_is_an_error_not_a_panic() {
         assert!(matches!(Netlink::connect(), Err(AddrError::NoRuntime)));
+    }
+
+    fn ip6(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn spec_parses_both_families() {
+        assert_eq!(
+            parse_spec("192.0.2.100/255.255.255.0").unwrap(),
+            (IpAddr::V4(ip("192.0.2.100")), Some(24))
+        );
+        assert_eq!(
+            parse_spec("2001:db8::10/64").unwrap(),
+            (IpAddr::V6(ip6("2001:db8::10")), Some(64))
+        );
+        assert_eq!(
+            parse_spec("2001:db8:0:0:0:0:0:10").unwrap(),
+            (IpAddr::V6(ip6("2001:db8::10")), None)
+        );
+        assert_eq!(parse_spec("2001:db8::10/128").unwrap().1, Some(128));
+        assert_eq!(parse_spec("2001:db8::10/0").unwrap().1, Some(0));
+        // The address is checked first: its family decides what a prefix may be.
+        assert!(matches!(
+            parse_spec("300.1.1.1/99"),
+            Err(AddrError::InvalidAddress(s)) if s == "300.1.1.1"
+        ));
+        for (bad, prefix) in [
+            ("2001:db8::10/129", "129"),
+            ("2001:db8::10/ffff:ffff::", "ffff:ffff::"),
+            ("2001:db8::10/255.255.255.0", "255.255.255.0"),
+            ("2001:db8::10/", ""),
+            ("2001:db8::10/0064", "0064"),
+            ("2001:db8::10/+64", "+64"),
+        ] {
+            assert!(
+                matches!(parse_spec(bad), Err(AddrError::InvalidIpv6Prefix(p)) if p == prefix),
+                "{bad:?}: {:?}",
+                parse_spec(bad)
+            );
+        }
+        for bad in [
+            "2001:db8::g",
+            "2001:db8:::1",
+            "[2001:db8::1]",
+            "fe80::1%eth0",
+            "1:2:3:4:5:6:7:8:9",
+            ":",
+        ] {
+            assert!(
+                matches!(parse_spec(bad), Err(AddrError::InvalidIpv6Address(s)) if s == bad),
+                "{bad:?} accepted"
+            );
+        }
+        assert_eq!(
+            parse_spec("2001:db8::g").unwrap_err().to_string(),
+            "invalid IPv6 address '2001:db8::g'"
+        );
+        assert_eq!(
+            parse_spec("2001:db8::1/129").unwrap_err().to_string(),
+            "invalid IPv6 prefix length '129' (expected 0-128)"
+        );
+    }
+
+    #[test]
+    fn unassignable_ipv6_addresses_are_refused() {
+        for bad in ["::", "ff02::1", "ff05::1:3", "::ffff:192.0.2.1"] {
+            let err = parse_spec(bad).unwrap_err();
+            assert!(matches!(err, AddrError::UnusableIpv6Address(_)), "{bad}");
+        }
+        assert_eq!(
+            parse_spec("ff02::1").unwrap_err().to_string(),
+            "ff02::1 cannot be a service address (unspecified, multicast or IPv4-mapped)"
+        );
+        for good in ["::1", "fe80::10", "fd00::1", "2001:db8::10"] {
+            assert!(parse_spec(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn ipnet_contains_within_its_family_only() {
+        let n: IpNet = "2001:db8:1::1/48".parse().unwrap();
+        assert!(n.contains("2001:db8:1:ffff::9".parse().unwrap()));
+        assert!(!n.contains("2001:db8:2::9".parse().unwrap()));
+        assert!(!n.contains("192.0.2.1".parse().unwrap()));
+        let all: IpNet = "2001:db8::1/0".parse().unwrap();
+        assert!(all.contains("fd00::1".parse().unwrap()));
+        let host: IpNet = "2001:db8::1/128".parse().unwrap();
+        assert!(host.contains("2001:db8::1".parse().unwrap()));
+        assert!(!host.contains("2001:db8::2".parse().unwrap()));
+        let v4: IpNet = net("192.0.2.1/24").into();
+        assert!(v4.contains("192.0.2.77".parse().unwrap()));
+        assert!(!v4.contains("2001:db8::1".parse().unwrap()));
+        assert_eq!(v4.default_broadcast(), Some(ip("192.0.2.255")));
+        assert_eq!(n.default_broadcast(), None);
+        assert_eq!(n.to_string(), "2001:db8:1::1/48");
+        assert!("2001:db8::1".parse::<IpNet>().is_err());
+        assert!(matches!(
+            IpNet::new(IpAddr::V6(ip6("2001:db8::1")), 129),
+            Err(AddrError::InvalidIpv6Prefix(_))
+        ));
+        assert!(matches!(
+            IpNet::new(IpAddr::V4(ip("192.0.2.1")), 33),
+            Err(AddrError::InvalidPrefix(_))
+        ));
+    }
+
+    #[test]
+    fn ipv6_has_no_labels_and_no_broadcast() {
+        let v6 = IpAddr::V6(ip6("2001:db8::10"));
+        let v4 = IpAddr::V4(ip("192.0.2.10"));
+        assert!(check_family_options(v4, Some("eth0:0"), true).is_ok());
+        assert!(check_family_options(v6, None, false).is_ok());
+        assert_eq!(
+            check_family_options(v6, Some("eth0:0"), false)
+                .unwrap_err()
+                .to_string(),
+            "2001:db8::10: IPv6 addresses cannot have a label (the kernel keeps labels for IPv4 \
+             only); drop label 'eth0:0'"
+        );
+        assert_eq!(
+            check_family_options(v6, None, true)
+                .unwrap_err()
+                .to_string(),
+            "2001:db8::10: IPv6 has no broadcast addresses; drop the broadcast"
+        );
+    }
+
+    #[test]
+    fn select_matches_ipv6_prefixes_and_ignores_the_other_family() {
+        let ifaces = [
+            iface("lo", 1, &[("127.0.0.1/8", false), ("::1/128", false)]),
+            iface(
+                "eth0",
+                2,
+                &[
+                    ("192.0.2.1/24", false),
+                    ("2001:db8::1/64", false),
+                    ("fe80::1/64", false),
+                ],
+            ),
+            iface(
+                "eth1",
+                3,
+                &[("2001:db8::2/32", false), ("fe80::2/64", false)],
+            ),
+        ];
+        let (found, prefix) = select_interface(&ifaces, ip6("2001:db8::10")).unwrap();
+        assert_eq!((found.name.as_str(), prefix), ("eth0", 64));
+        let (found, prefix) = select_interface(&ifaces, ip6("2001:db8:5::10")).unwrap();
+        assert_eq!((found.name.as_str(), prefix), ("eth1", 32));
+        assert_eq!(
+            select_interface(&ifaces, ip6("2001:db9::1"))
+                .unwrap_err()
+                .to_string(),
+            "no interface has a subnet containing 2001:db9::1"
+        );
+        // A link-local address matches every link's fe80::/64.
+        assert!(matches!(
+            select_interface(&ifaces, ip6("fe80::99")),
+            Err(AddrError::AmbiguousSubnet { prefix: 64, .. })
+        ));
+        // An IPv4 address never matches an IPv6 subnet, even ::/0.
+        let v6_only = [iface("eth0", 2, &[("2001:db8::1/0", false)])];
+        assert!(matches!(
+            select_interface(&v6_only, ip("192.0.2.5")),
+            Err(AddrError::NoSubnet(_))
+        ));
+    }
+
+    #[test]
+    fn entries_of_an_interface_are_family_exact() {
+        let eth0 = iface(
+            "eth0",
+            2,
+            &[("192.0.2.1/24", false), ("2001:db8::10/64", false)],
+        );
+        assert!(eth0.has(ip6("2001:db8::10"), None));
+        assert!(eth0.has(ip6("2001:db8::10"), Some(64)));
+        assert!(!eth0.has(ip6("2001:db8::10"), Some(128)));
+        assert!(!eth0.has(ip6("::ffff:192.0.2.1"), None));
+        assert!(eth0.has(ip("192.0.2.1"), Some(24)));
+    }
+
+    #[test]
+    fn ipv6_address_messages_decode_to_ifaddrs() {
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet6;
+        msg.header.prefix_len = 64;
+        msg.header.flags = AddressHeaderFlags::Nodad | AddressHeaderFlags::Permanent;
+        msg.header.index = 4;
+        msg.attributes = vec![
+            AddressAttribute::Address(IpAddr::V6(ip6("2001:db8::10"))),
+            AddressAttribute::Flags(AddressFlags::Nodad | AddressFlags::Permanent),
+        ];
+        let a = addr_from_message(&msg).unwrap();
+        assert_eq!(
+            a,
+            IfAddr {
+                net: "2001:db8::10/64".parse().unwrap(),
+                peer: None,
+                broadcast: None,
+                label: None,
+                secondary: false,
+            }
+        );
+        // A point-to-point entry: IFA_LOCAL is ours, IFA_ADDRESS the peer.
+        msg.attributes = vec![
+            AddressAttribute::Local(IpAddr::V6(ip6("2001:db8::10"))),
+            AddressAttribute::Address(IpAddr::V6(ip6("2001:db8::20"))),
+        ];
+        let a = addr_from_message(&msg).unwrap();
+        assert_eq!(a.net.addr(), IpAddr::V6(ip6("2001:db8::10")));
+        assert_eq!(a.peer, Some(IpAddr::V6(ip6("2001:db8::20"))));
+        // A prefix longer than 128 bits is garbage, not a panic.
+        msg.header.prefix_len = 200;
+        assert!(addr_from_message(&msg).is_none());
+        // Other families are skipped.
+        msg.header.prefix_len = 64;
+        msg.header.family = AddressFamily::Packet;
+        assert!(addr_from_message(&msg).is_none());
     }
 }

@@ -36,7 +36,8 @@ pub const FRAME_LEN: usize = 60;
 /// Ethernet broadcast address.
 pub const BROADCAST_MAC: [u8; 6] = [0xff; 6];
 
-/// Errors of sending gratuitous ARP or detaching the burst.
+/// Errors of sending gratuitous ARP or detaching the burst (of ARP or of neighbour
+/// advertisements: [`spawn_detached`] serves both).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GarpError {
@@ -59,10 +60,10 @@ pub enum GarpError {
         source: io::Error,
     },
     /// [`spawn_detached`] needs a single-threaded process.
-    #[error("cannot detach the ARP burst from a process with {0} threads")]
+    #[error("cannot detach the announcement burst from a process with {0} threads")]
     MultiThreaded(usize),
     /// Preparing the detached process or forking it failed.
-    #[error("cannot detach the ARP burst: {0}")]
+    #[error("cannot detach the announcement burst: {0}")]
     Detach(String),
 }
 
@@ -126,8 +127,7 @@ impl Default for Burst {
 /// should let another process (e.g. the one [`spawn_detached`] starts) own the final close.
 #[derive(Debug)]
 pub struct GarpSender {
-    fd: OwnedFd,
-    ifindex: i32,
+    socket: PacketSocket,
     iface: String,
     request: [u8; FRAME_LEN],
     reply: [u8; FRAME_LEN],
@@ -137,20 +137,13 @@ impl GarpSender {
     /// Opens a send-only packet socket (protocol 0: it receives nothing) for announcing `ip`
     /// at `mac` on interface `iface` (index `ifindex`).
     pub fn open(iface: &str, ifindex: u32, mac: [u8; 6], ip: Ipv4Addr) -> Result<Self, GarpError> {
-        let ifindex = i32::try_from(ifindex).map_err(|_| GarpError::BadIndex(ifindex))?;
-        let fd = socket(
-            AddressFamily::Packet,
-            SockType::Raw,
-            SockFlag::SOCK_CLOEXEC,
-            None,
-        )
-        .map_err(|errno| match errno {
-            nix::errno::Errno::EPERM | nix::errno::Errno::EACCES => GarpError::PermissionDenied,
-            other => GarpError::Socket(io::Error::from(other)),
+        let socket = PacketSocket::open(ifindex).map_err(|e| match e {
+            OpenError::BadIndex(i) => GarpError::BadIndex(i),
+            OpenError::PermissionDenied => GarpError::PermissionDenied,
+            OpenError::Socket(e) => GarpError::Socket(e),
         })?;
         Ok(Self {
-            fd,
-            ifindex,
+            socket,
             iface: iface.to_owned(),
             request: gratuitous_frame(ArpOp::Request, mac, ip),
             reply: gratuitous_frame(ArpOp::Reply, mac, ip),
@@ -164,11 +157,59 @@ impl GarpSender {
     }
 
     fn send(&self, frame: &[u8; FRAME_LEN]) -> Result<(), GarpError> {
+        self.socket
+            .send(frame, ETH_P_ARP, BROADCAST_MAC)
+            .map_err(|source| GarpError::Send {
+                iface: self.iface.clone(),
+                source,
+            })
+    }
+}
+
+/// Why [`PacketSocket::open`] failed.
+#[derive(Debug)]
+pub(crate) enum OpenError {
+    /// The interface index does not fit `sockaddr_ll`.
+    BadIndex(u32),
+    /// No CAP_NET_RAW.
+    PermissionDenied,
+    /// Any other failure of `socket`.
+    Socket(io::Error),
+}
+
+/// A send-only AF_PACKET socket (protocol 0: it receives nothing) for complete Ethernet
+/// frames on one interface; shared by the ARP and the neighbour advertisement senders.
+#[derive(Debug)]
+pub(crate) struct PacketSocket {
+    fd: OwnedFd,
+    ifindex: i32,
+}
+
+impl PacketSocket {
+    /// Opens the socket for interface `ifindex`.
+    pub(crate) fn open(ifindex: u32) -> Result<Self, OpenError> {
+        let ifindex = i32::try_from(ifindex).map_err(|_| OpenError::BadIndex(ifindex))?;
+        let fd = socket(
+            AddressFamily::Packet,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .map_err(|errno| match errno {
+            nix::errno::Errno::EPERM | nix::errno::Errno::EACCES => OpenError::PermissionDenied,
+            other => OpenError::Socket(io::Error::from(other)),
+        })?;
+        Ok(Self { fd, ifindex })
+    }
+
+    /// Sends `frame` (Ethernet header included) to link-layer address `dst`, with
+    /// `sll_protocol` = `protocol` (host byte order). A short send is an error.
+    pub(crate) fn send(&self, frame: &[u8], protocol: u16, dst: [u8; 6]) -> io::Result<()> {
         let mut sll_addr = [0u8; 8];
-        sll_addr[..6].copy_from_slice(&BROADCAST_MAC);
+        sll_addr[..6].copy_from_slice(&dst);
         let sll = libc::sockaddr_ll {
             sll_family: libc::AF_PACKET as libc::c_ushort,
-            sll_protocol: ETH_P_ARP.to_be(),
+            sll_protocol: protocol.to_be(),
             sll_ifindex: self.ifindex,
             sll_hatype: 0,
             sll_pkttype: 0,
@@ -193,23 +234,16 @@ impl GarpSender {
                 return if sent as usize == frame.len() {
                     Ok(())
                 } else {
-                    Err(self.send_error(io::Error::new(
+                    Err(io::Error::new(
                         io::ErrorKind::WriteZero,
                         format!("short send: {sent} of {} bytes", frame.len()),
-                    )))
+                    ))
                 };
             }
             let err = io::Error::last_os_error();
             if err.kind() != io::ErrorKind::Interrupted {
-                return Err(self.send_error(err));
+                return Err(err);
             }
-        }
-    }
-
-    fn send_error(&self, source: io::Error) -> GarpError {
-        GarpError::Send {
-            iface: self.iface.clone(),
-            source,
         }
     }
 }

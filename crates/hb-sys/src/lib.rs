@@ -12,4 +12,5 @@ pub mod addr;
 pub mod agent;
 pub mod garp;
 pub mod media;
+pub mod ndisc;
 pub mod rt;

@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -161,6 +161,29 @@ impl Netns {
     }
 }
 
+impl Netns {
+    /// The `inet6` lines of `ip -6 -o addr show dev DEV`.
+    pub fn inet6_lines(&self, dev: &str) -> Vec<String> {
+        self.ip(&["-6", "-o", "addr", "show", "dev", dev])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The `inet6` line for `ip` (any prefix) on `dev`, if any. `ip` must be written the way
+    /// `ip` prints it (RFC 5952).
+    pub fn inet6_line(&self, dev: &str, ip: &str) -> Option<String> {
+        let needle = format!(" inet6 {ip}/");
+        let mut found = self
+            .inet6_lines(dev)
+            .into_iter()
+            .filter(|l| l.contains(&needle));
+        let line = found.next();
+        assert!(found.next().is_none(), "{ip} configured twice on {dev}");
+        line
+    }
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip")
@@ -273,6 +296,22 @@ impl Lab {
             .ip(&["addr", "add", "198.51.100.2/24", "dev", "peer1"]);
     }
 
+    /// IPv6 on the first link: node eth0 2001:db8::1/64, peer peer0 2001:db8::2/64 (both
+    /// without duplicate address detection, so usable at once), and on the second link when
+    /// it exists: eth1 2001:db8:1::1/64, peer1 2001:db8:1::2/64.
+    pub fn add_ipv6(&self) {
+        self.node
+            .ip(&["addr", "add", "2001:db8::1/64", "dev", "eth0", "nodad"]);
+        self.peer
+            .ip(&["addr", "add", "2001:db8::2/64", "dev", "peer0", "nodad"]);
+        if self.node.ip(&["-o", "link", "show"]).contains(" eth1@") {
+            self.node
+                .ip(&["addr", "add", "2001:db8:1::1/64", "dev", "eth1", "nodad"]);
+            self.peer
+                .ip(&["addr", "add", "2001:db8:1::2/64", "dev", "peer1", "nodad"]);
+        }
+    }
+
     /// `resource-agents/IPaddr ARGS` in the node namespace.
     pub fn agent(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         self.node.exec(&agent_path("IPaddr"), args, env)
@@ -320,25 +359,29 @@ impl ArpFrame {
     }
 }
 
-/// Receives ARP frames announcing one address, in a namespace, on a background thread.
+/// Frames of one EtherType received in a namespace on a background thread, decoded and
+/// filtered by a closure.
 #[derive(Debug)]
-pub struct ArpCapture {
-    rx: mpsc::Receiver<ArpFrame>,
+pub struct Capture<T> {
+    rx: mpsc::Receiver<T>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl ArpCapture {
-    /// Starts capturing in `ns` ARP frames whose sender IP is `ip`; returns once the socket is
-    /// open, so nothing sent afterwards is missed.
-    pub fn start(ns: &Netns, ip: Ipv4Addr) -> Self {
+impl<T: Send + 'static> Capture<T> {
+    /// Starts capturing in `ns` frames of `ethertype` that `decode` accepts; returns once the
+    /// socket is open, so nothing sent afterwards is missed.
+    pub fn start<F>(ns: &Netns, ethertype: u16, decode: F) -> Self
+    where
+        F: Fn(Instant, &[u8]) -> Option<T> + Send + 'static,
+    {
         let path = format!("/run/netns/{}", ns.name);
         let (tx, rx) = mpsc::channel();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         let stop = Arc::new(AtomicBool::new(false));
         let stop_flag = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
-            let socket = match open_capture(&path) {
+            let socket = match open_capture(&path, ethertype) {
                 Ok(s) => s,
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
@@ -350,8 +393,7 @@ impl ArpCapture {
             while !stop_flag.load(Ordering::Relaxed) {
                 match (&socket).read(&mut buf) {
                     Ok(n) => {
-                        if let Some(frame) = ArpFrame::parse(Instant::now(), &buf[..n])
-                            && frame.spa == ip
+                        if let Some(frame) = decode(Instant::now(), &buf[..n])
                             && tx.send(frame).is_err()
                         {
                             return;
@@ -370,8 +412,8 @@ impl ArpCapture {
         });
         match ready_rx.recv() {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => panic!("ARP capture: {e}"),
-            Err(_) => panic!("ARP capture thread died"),
+            Ok(Err(e)) => panic!("capture: {e}"),
+            Err(_) => panic!("capture thread died"),
         }
         Self {
             rx,
@@ -381,7 +423,7 @@ impl ArpCapture {
     }
 
     /// Frames received until `n` have arrived or `timeout` has passed.
-    pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<ArpFrame> {
+    pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<T> {
         let deadline = Instant::now() + timeout;
         let mut frames = Vec::new();
         while frames.len() < n {
@@ -395,7 +437,7 @@ impl ArpCapture {
     }
 }
 
-impl Drop for ArpCapture {
+impl<T> Drop for Capture<T> {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
@@ -404,12 +446,120 @@ impl Drop for ArpCapture {
     }
 }
 
-/// Enters the namespace at `path` (this thread only) and opens a packet socket receiving ARP.
-fn open_capture(path: &str) -> Result<socket2::Socket, String> {
+/// Receives ARP frames announcing one address, in a namespace, on a background thread.
+#[derive(Debug)]
+pub struct ArpCapture(Capture<ArpFrame>);
+
+impl ArpCapture {
+    /// Starts capturing in `ns` ARP frames whose sender IP is `ip`; returns once the socket is
+    /// open, so nothing sent afterwards is missed.
+    pub fn start(ns: &Netns, ip: Ipv4Addr) -> Self {
+        Self(Capture::start(ns, 0x0806, move |at, b| {
+            ArpFrame::parse(at, b).filter(|f| f.spa == ip)
+        }))
+    }
+
+    /// Frames received until `n` have arrived or `timeout` has passed.
+    pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<ArpFrame> {
+        self.0.wait_for(n, timeout)
+    }
+}
+
+/// A received ICMPv6 neighbour advertisement, decoded with etherparse (an independent
+/// decoder), the checksum verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NaFrame {
+    pub at: Instant,
+    pub eth_dst: [u8; 6],
+    pub eth_src: [u8; 6],
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    pub hop_limit: u8,
+    pub router: bool,
+    pub solicited: bool,
+    pub override_: bool,
+    pub target: Ipv6Addr,
+    /// The link-layer address of the target link-layer address option (type 2), if any.
+    pub target_mac: Option<[u8; 6]>,
+    pub checksum_ok: bool,
+}
+
+impl NaFrame {
+    pub fn parse(at: Instant, b: &[u8]) -> Option<Self> {
+        use etherparse::{Icmpv6Type, LinkSlice, NetSlice, SlicedPacket, TransportSlice};
+        let packet = SlicedPacket::from_ethernet(b).ok()?;
+        let Some(LinkSlice::Ethernet2(eth)) = &packet.link else {
+            return None;
+        };
+        let Some(NetSlice::Ipv6(ip)) = &packet.net else {
+            return None;
+        };
+        let Some(TransportSlice::Icmpv6(icmp)) = &packet.transport else {
+            return None;
+        };
+        let Icmpv6Type::NeighborAdvertisement(na) = icmp.icmp_type() else {
+            return None;
+        };
+        let header = ip.header();
+        let (src, dst) = (header.source_addr(), header.destination_addr());
+        // The payload after the 8-byte ICMPv6 header: the target, then options.
+        let body = icmp.payload();
+        let target = Ipv6Addr::from(<[u8; 16]>::try_from(body.get(..16)?).ok()?);
+        let mut target_mac = None;
+        let mut options = &body[16..];
+        while let [kind, len, ..] = *options {
+            let size = usize::from(len) * 8;
+            if size == 0 || options.len() < size {
+                break;
+            }
+            if kind == 2 && len == 1 {
+                target_mac = <[u8; 6]>::try_from(&options[2..8]).ok();
+            }
+            options = &options[size..];
+        }
+        Some(Self {
+            at,
+            eth_dst: eth.destination(),
+            eth_src: eth.source(),
+            src,
+            dst,
+            hop_limit: header.hop_limit(),
+            router: na.router,
+            solicited: na.solicited,
+            override_: na.r#override,
+            target,
+            target_mac,
+            checksum_ok: icmp.is_checksum_valid(src.octets(), dst.octets()),
+        })
+    }
+}
+
+/// Receives neighbour advertisements for one target address in a namespace.
+#[derive(Debug)]
+pub struct NaCapture(Capture<NaFrame>);
+
+impl NaCapture {
+    /// Starts capturing in `ns` neighbour advertisements whose target is `target`; returns
+    /// once the socket is open.
+    pub fn start(ns: &Netns, target: Ipv6Addr) -> Self {
+        Self(Capture::start(ns, 0x86dd, move |at, b| {
+            NaFrame::parse(at, b).filter(|f| f.target == target)
+        }))
+    }
+
+    /// Advertisements received until `n` have arrived or `timeout` has passed.
+    pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<NaFrame> {
+        self.0.wait_for(n, timeout)
+    }
+}
+
+/// Enters the namespace at `path` (this thread only) and opens a packet socket receiving
+/// frames of `ethertype`.
+fn open_capture(path: &str, ethertype: u16) -> Result<socket2::Socket, String> {
     let ns = File::open(path).map_err(|e| format!("open {path}: {e}"))?;
     nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
         .map_err(|e| format!("setns {path}: {e}"))?;
-    let protocol = socket2::Protocol::from(i32::from(0x0806u16.to_be()));
+    let protocol = socket2::Protocol::from(i32::from(ethertype.to_be()));
     let socket = socket2::Socket::new(socket2::Domain::PACKET, socket2::Type::RAW, Some(protocol))
         .map_err(|e| format!("packet socket: {e}"))?;
     socket
