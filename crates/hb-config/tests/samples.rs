@@ -54,7 +54,7 @@ fn load_sample(rel: &str, node: &str) -> Loaded {
     )
     .unwrap();
     let agents = tempfile::tempdir().unwrap();
-    for name in ["IPaddr", "IPaddr2", "nginx", "Filesystem"] {
+    for name in ["IPaddr", "IPaddr2", "nginx", "Filesystem", "ipvs"] {
         let p = agents.path().join(name);
         fs::write(&p, "#!/bin/sh\nexit 0\n").unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
@@ -265,6 +265,45 @@ fn check_mcast(rel: &str) {
     }
 }
 
+fn check_lvs_dr(rel: &str) {
+    for node in ["node1", "node2"] {
+        let loaded = load_sample(rel, node);
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let c = &loaded.config;
+        assert_eq!(
+            c.ha_cf.media,
+            vec![Medium::Bcast {
+                dev: "eth0".into(),
+                port: 694
+            }]
+        );
+        assert_eq!(c.ha_cf.keepalive, Duration::from_secs(1));
+        assert_eq!(c.ha_cf.deadtime, Duration::from_secs(10));
+        assert_eq!(c.ha_cf.auto_failback, AutoFailback::On);
+        assert_eq!(
+            groups(c),
+            vec![(
+                "node1".to_owned(),
+                "IPaddr::192.0.2.100/24/eth0".to_owned(),
+                vec![
+                    ("IPaddr".to_owned(), strs(&["192.0.2.100/24/eth0"])),
+                    (
+                        "ipvs".to_owned(),
+                        strs(&[
+                            "192.0.2.100:80",
+                            "rr",
+                            "dr",
+                            "192.0.2.11:80,192.0.2.12:80",
+                            "check=http"
+                        ])
+                    ),
+                ]
+            )]
+        );
+        assert_eq!(c.keys.method(1), Some(AuthMethod::Sha1));
+    }
+}
+
 /// Checks one sample directory (given relative to `etc/`).
 type Checker = fn(&str);
 
@@ -274,6 +313,7 @@ const SAMPLES: &[(&str, Checker)] = &[
     ("tutorial", check_tutorial),
     ("examples/ucast", check_ucast),
     ("examples/mcast", check_mcast),
+    ("examples/lvs-dr", check_lvs_dr),
 ];
 
 #[test]

@@ -1,1 +1,82 @@
-//! Operator commands (placeholder).
+//! The operator commands of heartbeat-rs — `cl_status`, `hb_standby`, `hb_takeover` and
+//! `hb_cleanup` — as clients of the daemon's control socket (docs/control.md).
+//!
+//! The library holds the client ([`client`]), the status model ([`status`]) and each
+//! command as a function from its arguments to an [`Outcome`]; the binaries only print it.
+
+pub mod cl_status;
+pub mod cleanup;
+pub mod client;
+pub mod cllog;
+pub mod standby;
+pub mod status;
+
+use std::io::Write;
+use std::time::Duration;
+
+/// What a command printed and its exit code.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Text for stdout.
+    pub stdout: String,
+    /// Text for stderr.
+    pub stderr: String,
+    /// The exit status.
+    pub code: u8,
+}
+
+impl Outcome {
+    /// Writes the output and returns the exit code for `main`.
+    pub fn emit(self) -> std::process::ExitCode {
+        // A closed stdout (e.g. `| head`) must not turn into a panic; the exit code stands.
+        let _ = std::io::stdout().write_all(self.stdout.as_bytes());
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().write_all(self.stderr.as_bytes());
+        std::process::ExitCode::from(self.code)
+    }
+}
+
+/// The arguments after the program name, as strings (invalid UTF-8 is replaced).
+pub fn args() -> (String, Vec<String>) {
+    let mut it = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
+    let argv0 = it.next().unwrap_or_default();
+    (argv0, it.collect())
+}
+
+/// Parses a positive number of seconds (`5`, `0.5`).
+pub fn parse_seconds(s: &str) -> Option<Duration> {
+    let v: f64 = s.trim().parse().ok()?;
+    (v.is_finite() && v > 0.0 && v < 1e9).then(|| Duration::from_secs_f64(v))
+}
+
+/// The last component of a program path, for error messages.
+pub fn prog_name(argv0: &str, default: &str) -> String {
+    std::path::Path::new(argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| default.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_parse() {
+        assert_eq!(parse_seconds("5"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_seconds("0.25"), Some(Duration::from_millis(250)));
+        for bad in ["0", "-1", "nan", "inf", "", "1e20", "5s"] {
+            assert_eq!(parse_seconds(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn program_names() {
+        assert_eq!(
+            prog_name("/usr/share/heartbeat/hb_standby", "x"),
+            "hb_standby"
+        );
+        assert_eq!(prog_name("", "hb_takeover"), "hb_takeover");
+    }
+}

@@ -1,0 +1,6 @@
+//! `hb_cleanup [GROUP...]`: forget recorded failures (see docs/tools.md).
+
+fn main() -> std::process::ExitCode {
+    let (argv0, args) = hb_tools::args();
+    hb_tools::cleanup::run(&argv0, &args).emit()
+}

@@ -1,0 +1,375 @@
+//! `hb_standby` and `hb_takeover`: Heartbeat's argument handling and texts, a request on
+//! the control socket, and optionally (`--wait`) polling `status` until the groups moved.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::client::{self, Class, Client, ClientError};
+use crate::status::{Group, Status};
+use crate::{Outcome, parse_seconds, prog_name};
+
+/// How long `--wait` waits unless `--wait-timeout` says otherwise.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(60);
+/// Interval between two `status` polls while waiting.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Which command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Give up groups (`hb_standby`).
+    Standby,
+    /// Take groups over (`hb_takeover`).
+    Takeover,
+}
+
+impl Action {
+    fn command(self) -> &'static str {
+        match self {
+            Action::Standby => "standby",
+            Action::Takeover => "takeover",
+        }
+    }
+
+    fn default_prog(self) -> &'static str {
+        match self {
+            Action::Standby => "hb_standby",
+            Action::Takeover => "hb_takeover",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Opts {
+    run_dir: Option<PathBuf>,
+    timeout: Duration,
+    wait: Option<Duration>,
+    positional: Vec<String>,
+}
+
+fn parse(args: &[String]) -> Result<Opts, String> {
+    let mut o = Opts {
+        run_dir: None,
+        timeout: client::DEFAULT_TIMEOUT,
+        wait: None,
+        positional: Vec::new(),
+    };
+    let mut wait = false;
+    let mut wait_timeout = DEFAULT_WAIT;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let (name, inline) = match a.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
+            _ => (a.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| format!("option {name} needs a value"))
+        };
+        match name {
+            "--run-dir" => {
+                let v = value()?;
+                if v.is_empty() {
+                    return Err("option --run-dir needs a directory".into());
+                }
+                o.run_dir = Some(PathBuf::from(v));
+            }
+            "--timeout" => {
+                let v = value()?;
+                o.timeout = parse_seconds(&v)
+                    .ok_or_else(|| format!("bad --timeout {v:?} (seconds, more than 0)"))?;
+            }
+            "--wait-timeout" => {
+                let v = value()?;
+                wait_timeout = parse_seconds(&v)
+                    .ok_or_else(|| format!("bad --wait-timeout {v:?} (seconds, more than 0)"))?;
+            }
+            "--wait" if inline.is_none() => wait = true,
+            _ => o.positional.push(a.clone()),
+        }
+    }
+    if wait {
+        o.wait = Some(wait_timeout);
+    }
+    Ok(o)
+}
+
+/// Heartbeat's usage: `usage:` on stdout, the synopsis on stderr, exit 1.
+fn usage(out: &mut Outcome, argv0: &str) {
+    out.stdout.push_str("usage:\n");
+    let _ = writeln!(out.stderr, "{argv0} [all|foreign|local|failback]");
+    out.stderr.push_str(
+        "\theartbeat-rs options: [--wait [--wait-timeout SECS]] [--run-dir DIR] [--timeout SECS]\n",
+    );
+    out.code = 1;
+}
+
+/// Runs `hb_standby` or `hb_takeover`; `argv0` is the program as invoked (Heartbeat's
+/// messages start with `$0`).
+pub fn run(action: Action, argv0: &str, args: &[String]) -> Outcome {
+    let mut out = Outcome::default();
+    let prog = prog_name(argv0, action.default_prog());
+    let opts = match parse(args) {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = writeln!(out.stderr, "{prog}: {e}");
+            usage(&mut out, argv0);
+            return out;
+        }
+    };
+    if opts.positional.len() >= 2 {
+        let _ = writeln!(out.stdout, "{argv0}: too many arguments");
+        usage(&mut out, argv0);
+        return out;
+    }
+    let arg = opts.positional.first().map_or("all", String::as_str);
+    if arg == "--help" {
+        usage(&mut out, argv0);
+        return out;
+    }
+    let Some(class) = Class::parse(arg) else {
+        let _ = writeln!(out.stdout, "{argv0}: wrong resources({arg}).");
+        usage(&mut out, argv0);
+        return out;
+    };
+    let client = Client::new(&client::run_dir(opts.run_dir.clone()), opts.timeout);
+    let sent = match action {
+        Action::Standby => client.standby(class),
+        Action::Takeover => client.takeover(class),
+    };
+    match sent {
+        Ok(()) => {}
+        Err(ClientError::Daemon(why)) => {
+            let _ = writeln!(
+                out.stderr,
+                "{prog}: heartbeat refused the {} request: {why}",
+                action.command()
+            );
+            out.code = 1;
+            return out;
+        }
+        Err(e) => {
+            let _ = writeln!(out.stderr, "{prog}: {e}");
+            out.code = 1;
+            return out;
+        }
+    }
+    if action == Action::Standby {
+        // What Heartbeat's hb_standby logs (to stderr when run from a terminal).
+        let _ = writeln!(out.stderr, "Going standby [{}].", class.as_str());
+    }
+    let Some(limit) = opts.wait else {
+        return out;
+    };
+    let what = format!("{} [{}]", action.command(), class.as_str());
+    let deadline = Instant::now() + limit;
+    loop {
+        let pending = match client.status() {
+            Ok((status, _)) => match pending(&status, action, class) {
+                Ok(None) => {
+                    let me = status.my_name().unwrap_or("this node");
+                    let _ = writeln!(
+                        out.stdout,
+                        "{} complete: {me} holds {}.",
+                        capitalise(&what),
+                        held(&status, me)
+                    );
+                    return out;
+                }
+                Ok(Some(p)) => p,
+                Err(e) => {
+                    let _ = writeln!(out.stderr, "{prog}: cannot wait: {e}");
+                    out.code = 1;
+                    return out;
+                }
+            },
+            Err(e @ ClientError::Timeout(_)) => e.to_string(),
+            Err(e) => {
+                let _ = writeln!(out.stderr, "{prog}: while waiting for the {what}: {e}");
+                out.code = 1;
+                return out;
+            }
+        };
+        if Instant::now() >= deadline {
+            let _ = writeln!(
+                out.stderr,
+                "{prog}: timed out after {} s waiting for the {what}: {pending}",
+                fmt_secs(limit)
+            );
+            out.code = 1;
+            return out;
+        }
+        std::thread::sleep(POLL_INTERVAL.min(deadline.saturating_duration_since(Instant::now())));
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn fmt_secs(d: Duration) -> String {
+    let s = format!("{:.3}", d.as_secs_f64());
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The groups `me` holds, or `no group`.
+fn held(status: &Status, me: &str) -> String {
+    let keys: Vec<&str> = status
+        .groups
+        .iter()
+        .filter(|g| g.held_by(me))
+        .map(|g| g.key.as_str())
+        .collect();
+    if keys.is_empty() {
+        "no group".into()
+    } else {
+        keys.join(", ")
+    }
+}
+
+/// Whether `g` is of `class` as seen from `me`.
+fn in_class(g: &Group, class: Class, me: &str) -> bool {
+    match (class, g.preferred.as_deref()) {
+        (Class::All, _) => true,
+        (Class::Local, Some(p)) => p == me,
+        (Class::Foreign, Some(p)) => p != me,
+        (_, None) => false,
+    }
+}
+
+/// `None` when the request has taken effect and nothing is moving; otherwise what is
+/// still pending, for the time-out message. An error if the status names no node.
+pub fn pending(status: &Status, action: Action, class: Class) -> Result<Option<String>, String> {
+    let me = status
+        .my_name()
+        .ok_or("the status reply names no node")?
+        .to_string();
+    let mut still = Vec::new();
+    if status.rscstatus.as_deref() == Some("transition") {
+        still.push("resources are in transition (rscstatus transition)".to_string());
+    }
+    for g in &status.groups {
+        if g.in_transition() {
+            still.push(format!("{} is {} here", g.key, g.state()));
+        }
+    }
+    for g in status.groups.iter().filter(|g| in_class(g, class, &me)) {
+        match action {
+            Action::Standby if g.held_by(&me) => {
+                still.push(format!("{} is still held by {me}", g.key));
+            }
+            Action::Takeover if !g.held_by(&me) => {
+                let mut s = match g.holder.as_deref() {
+                    Some(h) => format!("{} is held by {h}", g.key),
+                    None => format!("{} is held by no node", g.key),
+                };
+                if g.failed_here {
+                    let _ = write!(s, " (it failed here: hb_cleanup {} allows it again)", g.key);
+                }
+                still.push(s);
+            }
+            _ => {}
+        }
+    }
+    Ok((!still.is_empty()).then(|| still.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn status(v: serde_json::Value) -> Status {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn two_groups(h1: Option<&str>, s1: &str, h2: Option<&str>, s2: &str, rsc: &str) -> Status {
+        status(json!({
+            "node": "node1", "rscstatus": rsc,
+            "groups": [
+                {"key": "A", "preferred": "node1", "holder": h1, "state": s1},
+                {"key": "B", "preferred": "node2", "holder": h2, "state": s2},
+            ]
+        }))
+    }
+
+    #[test]
+    fn standby_waits_for_the_class_to_leave() {
+        let before = two_groups(Some("node1"), "running", Some("node1"), "running", "all");
+        assert_eq!(
+            pending(&before, Action::Standby, Class::Foreign).unwrap(),
+            Some("B is still held by node1".into())
+        );
+        assert_eq!(
+            pending(&before, Action::Standby, Class::Local).unwrap(),
+            Some("A is still held by node1".into())
+        );
+        let moving = two_groups(Some("node1"), "running", None, "stopping", "transition");
+        assert_eq!(
+            pending(&moving, Action::Standby, Class::Foreign).unwrap(),
+            Some("resources are in transition (rscstatus transition); B is stopping here".into())
+        );
+        let after = two_groups(Some("node1"), "running", Some("node2"), "stopped", "local");
+        assert_eq!(
+            pending(&after, Action::Standby, Class::Foreign).unwrap(),
+            None
+        );
+        assert!(
+            pending(&after, Action::Standby, Class::All)
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn takeover_waits_for_the_class_to_arrive() {
+        let before = two_groups(Some("node1"), "running", Some("node2"), "stopped", "local");
+        assert_eq!(
+            pending(&before, Action::Takeover, Class::Local).unwrap(),
+            None
+        );
+        assert_eq!(
+            pending(&before, Action::Takeover, Class::All).unwrap(),
+            Some("B is held by node2".into())
+        );
+        let after = two_groups(Some("node1"), "running", Some("node1"), "running", "all");
+        assert_eq!(pending(&after, Action::Takeover, Class::All).unwrap(), None);
+        let nameless = status(json!({"groups": []}));
+        assert!(pending(&nameless, Action::Takeover, Class::All).is_err());
+    }
+
+    #[test]
+    fn arguments_follow_heartbeat() {
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let out = run(Action::Standby, "/x/hb_standby", &s(&["local", "foreign"]));
+        assert_eq!(out.code, 1);
+        assert_eq!(out.stdout, "/x/hb_standby: too many arguments\nusage:\n");
+        assert!(
+            out.stderr
+                .starts_with("/x/hb_standby [all|foreign|local|failback]\n")
+        );
+        let out = run(Action::Takeover, "hb_takeover", &s(&["everything"]));
+        assert_eq!(out.code, 1);
+        assert_eq!(
+            out.stdout,
+            "hb_takeover: wrong resources(everything).\nusage:\n"
+        );
+        let out = run(Action::Takeover, "hb_takeover", &s(&["--help"]));
+        assert_eq!((out.code, out.stdout.as_str()), (1, "usage:\n"));
+        let out = run(Action::Standby, "hb_standby", &s(&["--wait-timeout", "x"]));
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.starts_with("hb_standby: bad --wait-timeout"));
+    }
+
+    #[test]
+    fn seconds_print_briefly() {
+        assert_eq!(fmt_secs(Duration::from_millis(300)), "0.3");
+        assert_eq!(fmt_secs(Duration::from_secs(60)), "60");
+    }
+}
