@@ -69,3 +69,11 @@ pub fn wait_ready(cluster: &Cluster<'_>, node: &str, timeout: Duration) -> Resul
         Ok(status(cluster, node).is_ok())
     })
 }
+
+/// Waits until `node` reports its first resource group running (every resource started).
+pub fn wait_group_running(cluster: &Cluster<'_>, node: &str, timeout: Duration) -> Result<()> {
+    crate::wait_for(&format!("the group running on {node}"), timeout, || {
+        Ok(status(cluster, node)?["groups"][0]["state"] == "running")
+    })?;
+    Ok(())
+}

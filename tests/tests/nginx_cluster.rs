@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use hb_nstests::cluster::ours_bin_dir;
-use hb_nstests::ours::{peer_status, status};
+use hb_nstests::ours::{peer_status, status, wait_group_running};
 use hb_nstests::{Cluster, ClusterSpec, Implementation, Lab, ProbeConfig, root_or_skip, wait_for};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
@@ -70,10 +70,7 @@ fn started<'l>(lab: &'l Lab) -> Result<Cluster<'l>> {
 }
 
 fn wait_running(c: &Cluster<'_>, node: &str) -> Result<()> {
-    wait_for(&format!("the group running on {node}"), 20 * SECOND, || {
-        Ok(status(c, node)?["groups"][0]["state"] == "running")
-    })?;
-    Ok(())
+    wait_group_running(c, node, 20 * SECOND)
 }
 
 fn nginx_pid(c: &Cluster<'_>, node: &str) -> Result<i32> {

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, ensure};
-use hb_nstests::ours::{peer_status, request, status};
+use hb_nstests::ours::{peer_status, request, status, wait_group_running};
 use hb_nstests::{Cluster, ClusterSpec, Implementation, Lab, root_or_skip, wait_for};
 use serde_json::json;
 
@@ -39,10 +39,7 @@ fn started<'l>(lab: &'l Lab, spec: ClusterSpec) -> Result<Cluster<'l>> {
 
 /// Waits until `node` reports the group running (every resource started).
 fn wait_running(c: &Cluster<'_>, node: &str) -> Result<()> {
-    wait_for(&format!("the group running on {node}"), 20 * SECOND, || {
-        Ok(status(c, node)?["groups"][0]["state"] == "running")
-    })?;
-    Ok(())
+    wait_group_running(c, node, 20 * SECOND)
 }
 
 /// The state file Debian's Dummy keeps for resource 2 of group 1 (`$HA_RSCTMP` is the
