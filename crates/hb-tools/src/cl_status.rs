@@ -751,7 +751,7 @@ fn summary(ctx: &mut Ctx, cmd: &str, args: &[String], status: &Status) -> u8 {
             format!("managed by {}", status.managed_by.as_deref().unwrap_or("?"))
         },
         format_args!("rscstatus {}", status.rscstatus.as_deref().unwrap_or("?")),
-        held_list(status, &me),
+        status.held_list(&me),
     );
     if status.shutting_down {
         header.push_str(", SHUTTING DOWN");
@@ -871,21 +871,6 @@ fn summary(ctx: &mut Ctx, cmd: &str, args: &[String], status: &Status) -> u8 {
         }
     }
     OK
-}
-
-/// The groups `me` holds, comma-separated, or `no group`.
-fn held_list(status: &Status, me: &str) -> String {
-    let held: Vec<&str> = status
-        .groups
-        .iter()
-        .filter(|g| g.held_by(me))
-        .map(|g| g.key.as_str())
-        .collect();
-    if held.is_empty() {
-        "no group".to_string()
-    } else {
-        held.join(", ")
-    }
 }
 
 #[cfg(test)]

@@ -174,7 +174,7 @@ pub fn run(action: Action, argv0: &str, args: &[String]) -> Outcome {
                         out.stdout,
                         "{} complete: {me} holds {}.",
                         capitalise(&what),
-                        held(&status, me)
+                        status.held_list(me)
                     );
                     return out;
                 }
@@ -216,21 +216,6 @@ fn capitalise(s: &str) -> String {
 fn fmt_secs(d: Duration) -> String {
     let s = format!("{:.3}", d.as_secs_f64());
     s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-/// The groups `me` holds, or `no group`.
-fn held(status: &Status, me: &str) -> String {
-    let keys: Vec<&str> = status
-        .groups
-        .iter()
-        .filter(|g| g.held_by(me))
-        .map(|g| g.key.as_str())
-        .collect();
-    if keys.is_empty() {
-        "no group".into()
-    } else {
-        keys.join(", ")
-    }
 }
 
 /// Whether `g` is of `class` as seen from `me`.

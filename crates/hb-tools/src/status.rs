@@ -216,6 +216,21 @@ pub struct Resource {
 }
 
 impl Status {
+    /// The groups `me` holds, comma-separated, or `no group`.
+    pub fn held_list(&self, me: &str) -> String {
+        let held: Vec<&str> = self
+            .groups
+            .iter()
+            .filter(|g| g.held_by(me))
+            .map(|g| g.key.as_str())
+            .collect();
+        if held.is_empty() {
+            "no group".to_string()
+        } else {
+            held.join(", ")
+        }
+    }
+
     /// A node by name.
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name == name)
