@@ -77,3 +77,16 @@ pub fn wait_group_running(cluster: &Cluster<'_>, node: &str, timeout: Duration) 
     })?;
     Ok(())
 }
+
+/// Starts every node of `cluster` and waits until node1 alone holds the VIP, both nodes see
+/// each other active, and node1's group runs.
+pub fn start_settled(cluster: &mut Cluster<'_>) -> Result<()> {
+    let second = Duration::from_secs(1);
+    cluster.start_all()?;
+    cluster.wait_for_sole_holder("node1", 20 * second)?;
+    crate::wait_for("both nodes active", 10 * second, || {
+        Ok(peer_status(cluster, "node1", "node2")? == "active"
+            && peer_status(cluster, "node2", "node1")? == "active")
+    })?;
+    wait_group_running(cluster, "node1", 20 * second)
+}

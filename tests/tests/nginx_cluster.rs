@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use hb_nstests::cluster::ours_bin_dir;
-use hb_nstests::ours::{peer_status, status, wait_group_running};
+use hb_nstests::ours::{start_settled, status, wait_group_running};
 use hb_nstests::{Cluster, ClusterSpec, Implementation, Lab, ProbeConfig, root_or_skip, wait_for};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
@@ -59,13 +59,7 @@ fn started<'l>(lab: &'l Lab) -> Result<Cluster<'l>> {
         fs::create_dir_all(&dir)?;
         fs::write(dir.join("nginx.conf"), nginx_conf(&dir, node))?;
     }
-    c.start_all()?;
-    c.wait_for_sole_holder("node1", 20 * SECOND)?;
-    wait_for("both nodes active", 10 * SECOND, || {
-        Ok(peer_status(&c, "node1", "node2")? == "active"
-            && peer_status(&c, "node2", "node1")? == "active")
-    })?;
-    wait_running(&c, "node1")?;
+    start_settled(&mut c)?;
     Ok(c)
 }
 

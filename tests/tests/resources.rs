@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, ensure};
-use hb_nstests::ours::{peer_status, request, status, wait_group_running};
+use hb_nstests::ours::{request, start_settled, status, wait_group_running};
 use hb_nstests::{Cluster, ClusterSpec, Implementation, Lab, root_or_skip, wait_for};
 use serde_json::json;
 
@@ -27,13 +27,7 @@ fn spec(resources: &str, extra_ha_cf: &[&str], auto_failback: bool) -> ClusterSp
 
 fn started<'l>(lab: &'l Lab, spec: ClusterSpec) -> Result<Cluster<'l>> {
     let mut c = Cluster::new(lab, spec)?;
-    c.start_all()?;
-    c.wait_for_sole_holder("node1", 20 * SECOND)?;
-    wait_for("both nodes active", 10 * SECOND, || {
-        Ok(peer_status(&c, "node1", "node2")? == "active"
-            && peer_status(&c, "node2", "node1")? == "active")
-    })?;
-    wait_running(&c, "node1")?;
+    start_settled(&mut c)?;
     Ok(c)
 }
 
