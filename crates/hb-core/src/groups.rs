@@ -65,6 +65,9 @@ pub(crate) struct ResRt {
     pub(crate) failures: VecDeque<Instant>,
     /// In-place restarts since the daemon started.
     pub(crate) restarts: u64,
+    /// Monitor runs that finished while they counted (passed or failed) since the daemon
+    /// started.
+    pub(crate) monitors: u64,
     /// The latest failure: when, and what happened.
     pub(crate) last_failure: Option<(Instant, String)>,
 }
@@ -77,6 +80,7 @@ impl ResRt {
             monitor_op: None,
             failures: VecDeque::new(),
             restarts: 0,
+            monitors: 0,
             last_failure: None,
         }
     }
@@ -601,6 +605,7 @@ impl Core {
         };
         let rt = &mut self.res.groups[g].res[r];
         rt.monitor_op = None;
+        rt.monitors += 1;
         if result == AgentResult::Running {
             rt.next_monitor = policy.interval.map(|i| now + i);
             return;

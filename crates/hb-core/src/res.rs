@@ -936,6 +936,7 @@ impl Core {
                                 .and_then(|m| m.interval),
                             failures: u32::try_from(x.failures.len()).unwrap_or(u32::MAX),
                             restarts: x.restarts,
+                            monitors: x.monitors,
                             last_failure: x.last_failure.clone(),
                         })
                         .collect(),

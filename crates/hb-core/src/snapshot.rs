@@ -142,6 +142,9 @@ pub struct ResourceView {
     pub failures: u32,
     /// In-place restarts since the daemon started.
     pub restarts: u64,
+    /// Monitor runs judged since the daemon started (passed or failed; a late result of a
+    /// cancelled run is not counted).
+    pub monitors: u64,
     /// When it last failed and how.
     pub last_failure: Option<(Instant, String)>,
 }

@@ -291,6 +291,7 @@ pub fn status(
                         "monitor_interval_ms": x.monitor_interval.map_or(0, |i| i.as_millis()),
                         "failures": x.failures,
                         "restarts": x.restarts,
+                        "monitors": x.monitors,
                         "last_failure": x.last_failure.as_ref().map(|(at, _)| wall.unix(*at)),
                         "last_failure_reason": x.last_failure.as_ref().map(|(_, why)| why.clone()),
                     })
