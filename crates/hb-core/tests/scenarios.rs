@@ -1,0 +1,656 @@
+//! Scenario tables of one core: `crates/hb-core/testdata/*.scn`, each a sequence of inputs
+//! with the exact actions and log lines (INFO and above) they produce. The peer is scripted
+//! in the file: its datagrams are built, signed and fed to the core as written. See
+//! `testdata/README.md` for the language.
+//!
+//! `HB_BLESS=1 cargo test -p hb-core --test scenarios` rewrites the expected blocks from
+//! what the core does now; review the diff before committing it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hb_core::{
+    Action, AgentOp, AgentResult, AutoFailback, Boot, Class, Command, Core, CoreConfig,
+    GroupConfig, Instant, MonitorPolicy, OpId,
+};
+use hb_proto::{AuthMethod, KeyRing, Message, MsgFmt, Value};
+
+/// Header fields the output leaves out: they are the same in every message (`src`,
+/// `srcuuid`, `hg`, `ttl`, `ld`), derived from the clock (`ts`), or the signature.
+const HIDDEN: &[&str] = &[
+    "src", "srcuuid", "destuuid", "hg", "ts", "ld", "ttl", "auth",
+];
+
+/// Wall-clock seconds of both sides at instant zero.
+const WALL: u64 = 1_800_000_000;
+
+#[test]
+fn scenario_tables() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "scn"))
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "scenario files missing in {}",
+        dir.display()
+    );
+    let bless = std::env::var_os("HB_BLESS").is_some();
+    let mut failures = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let actual = run_file(&text).unwrap_or_else(|(e, partial)| {
+            panic!("{}: {e}\noutput so far:\n{partial}", path.display())
+        });
+        if actual != text {
+            if bless {
+                std::fs::write(path, &actual).unwrap();
+            } else {
+                failures.push(format!(
+                    "{}:\n{}",
+                    path.display(),
+                    first_difference(&text, &actual)
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "scenarios differ (HB_BLESS=1 rewrites them):\n{}",
+        failures.join("\n")
+    );
+}
+
+fn first_difference(expected: &str, actual: &str) -> String {
+    let (e, a): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
+    let i = e
+        .iter()
+        .zip(&a)
+        .position(|(x, y)| x != y)
+        .unwrap_or(e.len().min(a.len()));
+    format!(
+        "  line {}:\n  expected: {:?}\n  actual:   {:?}",
+        i + 1,
+        e.get(i).copied().unwrap_or("<end>"),
+        a.get(i).copied().unwrap_or("<end>")
+    )
+}
+
+/// Runs a scenario file and returns it with every expected block replaced by what
+/// happened.
+fn run_file(text: &str) -> Result<String, (String, String)> {
+    let mut out = String::new();
+    let mut world = World::default();
+    let mut lines = text.lines().peekable();
+    let mut lineno = 0;
+    while let Some(line) = lines.next() {
+        lineno += 1;
+        out.push_str(line);
+        out.push('\n');
+        let cmd = line.trim();
+        if cmd.is_empty() || cmd.starts_with('#') {
+            continue;
+        }
+        if cmd == "----" {
+            return Err((format!("line {lineno}: '----' without a command"), out));
+        }
+        let produced = match world.command(cmd) {
+            Ok(p) => p,
+            Err(e) => {
+                out.push_str(&world.flush());
+                return Err((format!("line {lineno}: {cmd}: {e}"), out));
+            }
+        };
+        // A command with output is followed by `----` and the expected lines up to a
+        // blank line; consecutive commands share one block.
+        if lines.peek().is_some_and(|l| l.trim() == "----") {
+            lines.next();
+            lineno += 1;
+            let mut all = produced;
+            all.push_str(&world.flush());
+            out.push_str("----\n");
+            out.push_str(&all);
+            for l in lines.by_ref() {
+                lineno += 1;
+                if l.trim().is_empty() {
+                    break;
+                }
+            }
+            out.push('\n');
+        } else {
+            world.pending.push_str(&produced);
+        }
+    }
+    let rest = world.flush();
+    if !rest.is_empty() {
+        return Err((
+            "the file ends with output that no '----' block shows".into(),
+            out + &rest,
+        ));
+    }
+    Ok(out)
+}
+
+/// The core under test, its configuration, the scripted peer and the captured log.
+struct World {
+    cfg: CoreConfig,
+    generation: u64,
+    core: Option<Core>,
+    now: Instant,
+    peer: usize,
+    peer_generation: u64,
+    peer_seq: u64,
+    /// Agent runs not answered yet: op -> (group, resource, op).
+    running: BTreeMap<OpId, (usize, usize, AgentOp)>,
+    log: Arc<Mutex<Vec<u8>>>,
+    /// Output of commands whose block is still to come.
+    pending: String,
+}
+
+impl Default for World {
+    fn default() -> World {
+        World {
+            cfg: CoreConfig {
+                nodes: vec!["node1".into(), "node2".into()],
+                me: 0,
+                keepalive: Duration::from_secs(1),
+                deadtime: Duration::from_secs(3),
+                warntime: Duration::from_secs(2),
+                initdead: Duration::from_secs(6),
+                links: vec!["eth0".into()],
+                groups: Vec::new(),
+                auto_failback: AutoFailback::On,
+                msgfmt: MsgFmt::Classic,
+                keys: KeyRing::new(
+                    1,
+                    BTreeMap::from([(1, (AuthMethod::Sha1, b"scenario".to_vec()))]),
+                )
+                .unwrap(),
+                hopfudge: 1,
+                max_rexmit_delay: Duration::from_millis(250),
+            },
+            generation: 100,
+            core: None,
+            now: Instant::from_millis(0),
+            peer: 1,
+            peer_generation: 200,
+            peer_seq: 0,
+            running: BTreeMap::new(),
+            log: Arc::default(),
+            pending: String::new(),
+        }
+    }
+}
+
+impl World {
+    fn command(&mut self, line: &str) -> Result<String, String> {
+        let words = split_words(line)?;
+        let (verb, args) = words.split_first().ok_or("empty command")?;
+        let log = self.log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || LogWriter(log.clone()))
+            .with_max_level(tracing::Level::INFO)
+            .without_time()
+            .with_target(false)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || self.dispatch(verb, args))
+    }
+
+    fn dispatch(&mut self, verb: &str, args: &[String]) -> Result<String, String> {
+        match verb {
+            "me" => {
+                self.cfg.me = node_index(self.one(args)?)?;
+                self.peer = 1 - self.cfg.me;
+                Ok(String::new())
+            }
+            "timing" => {
+                let [k, d, w, i] = args else {
+                    return Err("timing KEEPALIVE DEADTIME WARNTIME INITDEAD".into());
+                };
+                self.cfg.keepalive = duration(k)?;
+                self.cfg.deadtime = duration(d)?;
+                self.cfg.warntime = duration(w)?;
+                self.cfg.initdead = duration(i)?;
+                Ok(String::new())
+            }
+            "auto_failback" => {
+                self.cfg.auto_failback = match self.one(args)? {
+                    "on" => AutoFailback::On,
+                    "off" => AutoFailback::Off,
+                    "legacy" => AutoFailback::Legacy,
+                    other => return Err(format!("auto_failback {other}?")),
+                };
+                Ok(String::new())
+            }
+            "group" => {
+                let [key, node, resources @ ..] = args else {
+                    return Err("group KEY NODE RESOURCE...".into());
+                };
+                self.cfg.groups.push(GroupConfig {
+                    key: key.clone(),
+                    preferred: node_index(node)?,
+                    resources: resources.to_vec(),
+                    monitor: vec![MonitorPolicy::OFF; resources.len()],
+                });
+                Ok(String::new())
+            }
+            "monitor" => {
+                // monitor RESOURCE INTERVAL RESTARTS WINDOW
+                let [name, interval, restarts, window] = args else {
+                    return Err("monitor RESOURCE INTERVAL RESTARTS WINDOW".into());
+                };
+                let (g, r) = self.resource(name)?;
+                self.cfg.groups[g].monitor[r] = MonitorPolicy {
+                    interval: Some(duration(interval)?),
+                    restarts: restarts.parse().map_err(|e| format!("{e}"))?,
+                    window: duration(window)?,
+                };
+                Ok(String::new())
+            }
+            "generation" => {
+                self.generation = number(self.one(args)?)?;
+                Ok(String::new())
+            }
+            "boot" => {
+                if self.core.is_some() {
+                    return Err("already booted".into());
+                }
+                let mut uuid = [0u8; 16];
+                uuid[15] = u8::try_from(self.cfg.me + 1).unwrap_or(0);
+                let boot = Boot {
+                    generation: self.generation,
+                    uuid,
+                    wall_clock_secs: WALL,
+                    seed: 7,
+                };
+                self.core =
+                    Some(Core::new(self.cfg.clone(), boot, self.now).map_err(|e| e.to_string())?);
+                Ok(String::new())
+            }
+            "at" => self.advance_to(Instant::from_millis(millis(self.one(args)?)?)),
+            "recv" => self.receive(args),
+            "peer-restart" => {
+                self.peer_generation += 1;
+                self.peer_seq = 0;
+                Ok(String::new())
+            }
+            "done" => self.agent_done(args),
+            "cmd" => self.operator(args),
+            "state" => Ok(self.state()),
+            other => Err(format!("unknown command {other:?}")),
+        }
+    }
+
+    fn one<'a>(&self, args: &'a [String]) -> Result<&'a str, String> {
+        match args {
+            [a] => Ok(a),
+            _ => Err("expected one argument".into()),
+        }
+    }
+
+    fn core(&mut self) -> Result<&mut Core, String> {
+        self.core.as_mut().ok_or_else(|| "not booted".to_string())
+    }
+
+    fn resource(&self, name: &str) -> Result<(usize, usize), String> {
+        for (g, group) in self.cfg.groups.iter().enumerate() {
+            if let Some(r) = group.resources.iter().position(|x| x == name) {
+                return Ok((g, r));
+            }
+        }
+        Err(format!("no resource {name:?}"))
+    }
+
+    /// Fires every deadline up to `to`, in order, and moves the clock there.
+    fn advance_to(&mut self, to: Instant) -> Result<String, String> {
+        let mut out = self.flush();
+        if to < self.now {
+            return Err("time goes forward only".into());
+        }
+        while let Some(t) = self.core()?.poll_timeout() {
+            if t > to {
+                break;
+            }
+            self.now = t;
+            self.core()?.handle_timeout(t);
+            let step = self.flush();
+            if !step.is_empty() {
+                let _ = writeln!(out, "@{}", show_instant(t));
+                out.push_str(&step);
+            }
+        }
+        self.now = to;
+        Ok(out)
+    }
+
+    /// `recv [link=N] TYPE field=value...`: a datagram from the peer.
+    fn receive(&mut self, args: &[String]) -> Result<String, String> {
+        let mut link = 0;
+        let mut args = args;
+        if let Some(l) = args.first().and_then(|a| a.strip_prefix("link=")) {
+            link = number(l)? as usize;
+            args = &args[1..];
+        }
+        // `recv TYPE f=v...`, or `recv f=v... t=TYPE ...` for a field order with `t` later.
+        let (mut msg, fields) = match args.split_first() {
+            Some((t, rest)) if !t.contains('=') => (Message::new().with("t", t), rest),
+            Some(_) => (Message::new(), args),
+            None => return Err("recv TYPE field=value...".into()),
+        };
+        let mut seq = None;
+        for f in fields {
+            let (k, v) = f
+                .split_once('=')
+                .ok_or(format!("{f}: expected name=value"))?;
+            if k == "seq" {
+                seq = Some(v.to_string());
+            } else {
+                msg.push_str(k, v);
+            }
+        }
+        let t = msg.str("t").ok_or("no t=")?.to_string();
+        let peer = self.cfg.nodes[self.peer].clone();
+        msg.push_str("src", &peer);
+        let mut uuid = [0u8; 16];
+        uuid[15] = u8::try_from(self.peer + 1).unwrap_or(0);
+        msg.push_bin("srcuuid", uuid);
+        if !t.starts_with("NS_") {
+            let seq = match seq {
+                Some(s) => s,
+                None => {
+                    self.peer_seq += 1;
+                    format!("{:x}", self.peer_seq)
+                }
+            };
+            msg.push_str("seq", seq);
+        }
+        msg.push_str("hg", format!("{:x}", self.peer_generation));
+        let elapsed = self.now.as_nanos() / 1_000_000_000;
+        msg.push_str("ts", format!("{:x}", WALL + elapsed));
+        if !t.starts_with("NS_") {
+            msg.push_str("ld", "0.00 0.00 0.00 1/100 1");
+        }
+        msg.push_str("ttl", "3");
+        let bytes = hb_proto::seal(&msg, &self.cfg.keys, self.cfg.msgfmt);
+        let now = self.now;
+        self.core()?.handle_datagram(now, link, &bytes);
+        Ok(String::new())
+    }
+
+    /// `done RESOURCE|opN RESULT`: an agent run finished.
+    fn agent_done(&mut self, args: &[String]) -> Result<String, String> {
+        let [which, result] = args else {
+            return Err("done RESOURCE|opN RESULT".into());
+        };
+        let id = match which.strip_prefix("op") {
+            Some(n) => OpId(number(n)?),
+            None => {
+                let (g, r) = self.resource(which)?;
+                let ids: Vec<OpId> = self
+                    .running
+                    .iter()
+                    .filter(|(_, (gg, rr, _))| (*gg, *rr) == (g, r))
+                    .map(|(id, _)| *id)
+                    .collect();
+                match ids[..] {
+                    [id] => id,
+                    [] => return Err(format!("no run of {which} outstanding")),
+                    _ => return Err(format!("several runs of {which} outstanding: name one")),
+                }
+            }
+        };
+        if self.running.remove(&id).is_none() {
+            return Err(format!("{id} is not outstanding"));
+        }
+        let result = match result.as_str() {
+            "success" => AgentResult::Success,
+            "running" => AgentResult::Running,
+            "not-running" => AgentResult::NotRunning,
+            "timeout" => AgentResult::TimedOut,
+            "killed" => AgentResult::Failed(None),
+            other => match other.strip_prefix("exit") {
+                Some(code) => AgentResult::Failed(Some(code.parse().map_err(|e| format!("{e}"))?)),
+                None => return Err(format!("unknown result {other:?}")),
+            },
+        };
+        let now = self.now;
+        self.core()?.handle_agent_done(now, id, result);
+        Ok(String::new())
+    }
+
+    /// `cmd shutdown | standby CLASS | takeover CLASS | cleanup [KEY]`.
+    fn operator(&mut self, args: &[String]) -> Result<String, String> {
+        let class = |a: Option<&String>| {
+            a.and_then(|c| Class::parse(c))
+                .ok_or_else(|| "expected a class".to_string())
+        };
+        let cmd = match args.first().map(String::as_str) {
+            Some("shutdown") => Command::Shutdown,
+            Some("standby") => Command::Standby(class(args.get(1))?),
+            Some("takeover") => Command::Takeover(class(args.get(1))?),
+            Some("cleanup") => Command::Cleanup(match args.get(1) {
+                None => None,
+                Some(key) => Some(
+                    self.cfg
+                        .groups
+                        .iter()
+                        .position(|g| &g.key == key)
+                        .ok_or(format!("no group {key}"))?,
+                ),
+            }),
+            _ => return Err("cmd shutdown|standby|takeover|cleanup".into()),
+        };
+        let now = self.now;
+        let reply = match self.core()?.handle_command(now, cmd) {
+            Ok(v) if v.is_empty() => "reply ok\n".to_string(),
+            Ok(v) => format!("reply ok {}\n", v.join(" ")),
+            Err(e) => format!("reply refused: {e}\n"),
+        };
+        let mut out = self.flush();
+        out.push_str(&reply);
+        Ok(out)
+    }
+
+    /// What the core would tell the control socket.
+    fn state(&mut self) -> String {
+        let Some(core) = &self.core else {
+            return "not booted\n".into();
+        };
+        let s = core.snapshot();
+        let mut out = String::new();
+        for n in &s.nodes {
+            let links: Vec<String> = n
+                .links
+                .iter()
+                .map(|l| format!("{}:{}", l.name, if l.up { "up" } else { "dead" }))
+                .collect();
+            let _ = writeln!(out, "node {} {} {}", n.name, n.status, links.join(" "));
+        }
+        for g in &s.groups {
+            let res: Vec<String> = g
+                .resources
+                .iter()
+                .map(|r| {
+                    let mut x = format!("{}:{}", r.name, r.state);
+                    if r.failures > 0 || r.restarts > 0 {
+                        let _ = write!(x, "(failures {} restarts {})", r.failures, r.restarts);
+                    }
+                    x
+                })
+                .collect();
+            let _ = write!(
+                out,
+                "group {} {} holder={}",
+                g.key,
+                g.state,
+                g.holder.as_deref().unwrap_or("-")
+            );
+            if g.failed_here {
+                out.push_str(" failed_here");
+            }
+            if !g.managed {
+                out.push_str(" unmanaged");
+            }
+            if let Some(f) = &g.failure {
+                let _ = write!(out, " failure={f:?}");
+            }
+            let _ = writeln!(out, " [{}]", res.join(" "));
+        }
+        let _ = writeln!(
+            out,
+            "rscstatus {}{}",
+            s.rsc_class.map_or("transition", Class::as_str),
+            if s.shutting_down {
+                " shutting-down"
+            } else {
+                ""
+            }
+        );
+        if core.is_finished() {
+            out.push_str("finished\n");
+        }
+        out
+    }
+
+    /// The log lines and actions produced since the last flush.
+    fn flush(&mut self) -> String {
+        let mut out = std::mem::take(&mut self.pending);
+        let log = std::mem::take(&mut *self.log.lock().unwrap());
+        for line in String::from_utf8_lossy(&log).lines() {
+            let line = line.trim_start();
+            let (level, text) = line.split_once(' ').unwrap_or((line, ""));
+            let _ = writeln!(out, "log {level} {}", text.trim_start());
+        }
+        let Some(core) = self.core.as_mut() else {
+            return out;
+        };
+        while let Some(a) = core.poll_action() {
+            match a {
+                Action::Transmit(bytes) => {
+                    let _ = writeln!(out, "send {}", show_datagram(&bytes));
+                }
+                Action::RunAgent {
+                    id,
+                    group,
+                    resource,
+                    op,
+                } => {
+                    let name = &self.cfg.groups[group].resources[resource];
+                    let _ = writeln!(out, "run {id} {name} {op}");
+                    self.running.insert(id, (group, resource, op));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Collects the formatted log of the core.
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn show_datagram(bytes: &[u8]) -> String {
+    let msg = hb_proto::decode(bytes).unwrap().msg;
+    let mut parts = Vec::new();
+    for f in msg.fields() {
+        if HIDDEN.contains(&f.name.as_str()) {
+            continue;
+        }
+        let v = match &f.value {
+            Value::Str(s) => String::from_utf8_lossy(s).into_owned(),
+            other => format!("{other:?}"),
+        };
+        if v.is_empty() || v.contains(char::is_whitespace) || v.contains('"') {
+            parts.push(format!("{}={v:?}", f.name));
+        } else {
+            parts.push(format!("{}={v}", f.name));
+        }
+    }
+    parts.join(" ")
+}
+
+fn show_instant(t: Instant) -> String {
+    let ns = t.as_nanos();
+    if ns.is_multiple_of(1_000_000) {
+        format!("{}ms", ns / 1_000_000)
+    } else {
+        format!("{}ns", ns)
+    }
+}
+
+/// Splits on blanks, keeping `name="a b"` together (the quotes are removed).
+fn split_words(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if quoted {
+        return Err("unbalanced quote".into());
+    }
+    if any {
+        words.push(cur);
+    }
+    Ok(words)
+}
+
+fn node_index(name: &str) -> Result<usize, String> {
+    match name {
+        "node1" => Ok(0),
+        "node2" => Ok(1),
+        other => Err(format!("nodes are node1 and node2, not {other:?}")),
+    }
+}
+
+fn number(s: &str) -> Result<u64, String> {
+    s.parse().map_err(|e| format!("{s:?}: {e}"))
+}
+
+fn millis(s: &str) -> Result<u64, String> {
+    let d = duration(s)?;
+    u64::try_from(d.as_millis()).map_err(|e| e.to_string())
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    if let Some(ms) = s.strip_suffix("ms") {
+        Ok(Duration::from_millis(number(ms)?))
+    } else if let Some(secs) = s.strip_suffix('s') {
+        Ok(Duration::from_secs(number(secs)?))
+    } else {
+        Err(format!("{s:?}: write 300ms or 3s"))
+    }
+}
