@@ -12,6 +12,8 @@
 //! 4 insufficient privilege, 5 not installed, 6 inherently invalid value (e.g. `300.1.1.1`,
 //! a label on an IPv6 address), 7 not running (`status` only). Errors are one line on stderr.
 
+#![forbid(unsafe_code)]
+
 mod announce;
 mod cli;
 mod commands;
