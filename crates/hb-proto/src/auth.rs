@@ -273,7 +273,13 @@ pub(crate) struct DigestHex {
     len: usize,
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// The lowercase hex digit of the low four bits of `n`.
+fn hex_digit(n: u8) -> u8 {
+    match n & 0x0f {
+        d @ 0..=9 => b'0' + d,
+        d => b'a' + (d - 10),
+    }
+}
 
 impl DigestHex {
     fn from_bytes(bytes: &[u8]) -> Self {
@@ -281,9 +287,10 @@ impl DigestHex {
             buf: [0; 40],
             len: 0,
         };
-        for (pair, b) in d.buf.chunks_exact_mut(2).zip(bytes) {
-            pair[0] = HEX[usize::from(b >> 4)];
-            pair[1] = HEX[usize::from(b & 0x0f)];
+        let (pairs, _) = d.buf.as_chunks_mut::<2>();
+        for ([hi, lo], b) in pairs.iter_mut().zip(bytes) {
+            *hi = hex_digit(b >> 4);
+            *lo = hex_digit(*b);
             d.len += 2;
         }
         d
@@ -298,7 +305,8 @@ impl DigestHex {
         let digits = (8 - v.leading_zeros() as usize / 4).max(1);
         for (i, slot) in d.buf.iter_mut().take(digits).enumerate() {
             let shift = 4 * (digits - 1 - i);
-            *slot = HEX[((v >> shift) & 0xf) as usize];
+            // The mask keeps four bits, so the cast cannot truncate.
+            *slot = hex_digit(((v >> shift) & 0xf) as u8);
         }
         d.len = digits;
         d
@@ -317,9 +325,10 @@ impl DigestHex {
 /// Lookup table for the MSB-first CRC-32 with polynomial 0x04C11DB7.
 const CRC_TABLE: [u32; 256] = {
     let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = (i as u32) << 24;
+    let mut rest: &mut [u32] = &mut table;
+    let mut i: u32 = 0;
+    while let [slot, tail @ ..] = rest {
+        let mut crc = i << 24;
         let mut bit = 0;
         while bit < 8 {
             crc = if crc & 0x8000_0000 != 0 {
@@ -329,7 +338,8 @@ const CRC_TABLE: [u32; 256] = {
             };
             bit += 1;
         }
-        table[i] = crc;
+        *slot = crc;
+        rest = tail;
         i += 1;
     }
     table
@@ -337,8 +347,9 @@ const CRC_TABLE: [u32; 256] = {
 
 fn crc_update(mut crc: u32, data: &[u8]) -> u32 {
     for &b in data {
-        let idx = ((crc >> 24) as u8 ^ b) as usize;
-        crc = (crc << 8) ^ CRC_TABLE[idx];
+        let idx = usize::from((crc >> 24) as u8 ^ b);
+        // A byte always indexes the 256-entry table.
+        crc = (crc << 8) ^ CRC_TABLE.get(idx).copied().unwrap_or_default();
     }
     crc
 }

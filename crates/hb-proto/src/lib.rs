@@ -20,6 +20,8 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// It parses network input: no indexing or slicing that could panic (tests may index).
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 mod auth;
 mod classic;

@@ -2,11 +2,15 @@
 //!
 //! - [`media`]: UDP heartbeat media (bcast, ucast, mcast) built with socket2, bound to devices.
 //! - [`agent`]: running resource agents as process groups with timeouts.
-//! - [`addr`]: IPv4 address add/delete/lookup over rtnetlink.
+//! - [`addr`]: IPv4 and IPv6 address add/delete/lookup over rtnetlink.
 //! - [`garp`]: gratuitous ARP from an AF_PACKET socket.
+//! - [`ndisc`]: unsolicited IPv6 neighbour advertisements from an AF_PACKET socket.
 //! - [`rt`]: real-time scheduling and memory locking for the daemon.
 //!
 //! Everything here is I/O; decisions live in `hb-core`.
+
+#![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod addr;
 pub mod agent;

@@ -14,13 +14,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The hb-addr binary built for this test run.
-pub fn hb_addr_bin() -> PathBuf {
+pub(crate) fn hb_addr_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hb-addr"))
 }
 
 /// The directory holding hb-addr: the only PATH entry the agent gets, so any other external
 /// command on its start/stop path would fail.
-pub fn bin_dir() -> PathBuf {
+pub(crate) fn bin_dir() -> PathBuf {
     hb_addr_bin()
         .parent()
         .expect("binary has a directory")
@@ -28,7 +28,7 @@ pub fn bin_dir() -> PathBuf {
 }
 
 /// `resource-agents/<name>` of this repository.
-pub fn agent_path(name: &str) -> PathBuf {
+pub(crate) fn agent_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../resource-agents")
         .join(name)
@@ -36,7 +36,7 @@ pub fn agent_path(name: &str) -> PathBuf {
 
 /// True when the test may run; otherwise prints a loud SKIP notice. Under `CI=true` not being
 /// root is a failure.
-pub fn root_or_skip(test: &str) -> bool {
+pub(crate) fn root_or_skip(test: &str) -> bool {
     if nix::unistd::geteuid().is_root() {
         return true;
     }
@@ -65,12 +65,12 @@ fn check(output: Output, what: &str) -> Output {
 
 /// A network namespace of our own, deleted on drop (also when the test panics).
 #[derive(Debug)]
-pub struct Netns {
+pub(crate) struct Netns {
     pub name: String,
 }
 
 impl Netns {
-    pub fn new(tag: &str) -> Self {
+    pub(crate) fn new(tag: &str) -> Self {
         static SEQ: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "hbaddr-{}-{tag}-{}",
@@ -86,7 +86,7 @@ impl Netns {
     }
 
     /// `ip -n NAME ARGS`, which must succeed; returns stdout.
-    pub fn ip(&self, args: &[&str]) -> String {
+    pub(crate) fn ip(&self, args: &[&str]) -> String {
         let out = Command::new("ip")
             .arg("-n")
             .arg(&self.name)
@@ -99,12 +99,12 @@ impl Netns {
 
     /// Runs `program args` inside the namespace with `ip netns exec`, in a clean environment
     /// holding only PATH=<hb-addr's directory> and `env`.
-    pub fn exec(&self, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    pub(crate) fn exec(&self, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         self.exec_via(&[], program, args, env)
     }
 
     /// Like [`Netns::exec`], with `wrapper` (e.g. a `setpriv ...` command line) in front.
-    pub fn exec_via(
+    pub(crate) fn exec_via(
         &self,
         wrapper: &[&str],
         program: &Path,
@@ -126,7 +126,7 @@ impl Netns {
     }
 
     /// The `link/ether` address of `dev`.
-    pub fn mac(&self, dev: &str) -> [u8; 6] {
+    pub(crate) fn mac(&self, dev: &str) -> [u8; 6] {
         let text = self.ip(&["-o", "link", "show", "dev", dev]);
         let hex = text
             .split_whitespace()
@@ -141,7 +141,7 @@ impl Netns {
     }
 
     /// The `inet` lines of `ip -4 -o addr show dev DEV`.
-    pub fn inet_lines(&self, dev: &str) -> Vec<String> {
+    pub(crate) fn inet_lines(&self, dev: &str) -> Vec<String> {
         self.ip(&["-4", "-o", "addr", "show", "dev", dev])
             .lines()
             .map(str::to_owned)
@@ -149,7 +149,7 @@ impl Netns {
     }
 
     /// The `inet` line for `ip` (any prefix) on `dev`, if any.
-    pub fn inet_line(&self, dev: &str, ip: &str) -> Option<String> {
+    pub(crate) fn inet_line(&self, dev: &str, ip: &str) -> Option<String> {
         let needle = format!(" inet {ip}/");
         let mut found = self
             .inet_lines(dev)
@@ -163,7 +163,7 @@ impl Netns {
 
 impl Netns {
     /// The `inet6` lines of `ip -6 -o addr show dev DEV`.
-    pub fn inet6_lines(&self, dev: &str) -> Vec<String> {
+    pub(crate) fn inet6_lines(&self, dev: &str) -> Vec<String> {
         self.ip(&["-6", "-o", "addr", "show", "dev", dev])
             .lines()
             .map(str::to_owned)
@@ -172,7 +172,7 @@ impl Netns {
 
     /// The `inet6` line for `ip` (any prefix) on `dev`, if any. `ip` must be written the way
     /// `ip` prints it (RFC 5952).
-    pub fn inet6_line(&self, dev: &str, ip: &str) -> Option<String> {
+    pub(crate) fn inet6_line(&self, dev: &str, ip: &str) -> Option<String> {
         let needle = format!(" inet6 {ip}/");
         let mut found = self
             .inet6_lines(dev)
@@ -194,7 +194,7 @@ impl Drop for Netns {
 
 /// The result of one command.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
@@ -213,7 +213,7 @@ impl Run {
 
     /// Asserts the exit code and returns self.
     #[track_caller]
-    pub fn expect_code(self, code: i32) -> Self {
+    pub(crate) fn expect_code(self, code: i32) -> Self {
         assert_eq!(
             self.code,
             Some(code),
@@ -226,7 +226,7 @@ impl Run {
 
     /// Asserts exit code `code` and exactly one stderr line equal to `line`.
     #[track_caller]
-    pub fn expect_error(self, code: i32, line: &str) -> Self {
+    pub(crate) fn expect_error(self, code: i32, line: &str) -> Self {
         let run = self.expect_code(code);
         assert_eq!(
             run.stderr,
@@ -240,14 +240,14 @@ impl Run {
 /// Two namespaces joined by a veth pair: `node` (eth0, 192.0.2.1/24) and `peer` (peer0,
 /// 192.0.2.2/24). The agent runs in `node`.
 #[derive(Debug)]
-pub struct Lab {
+pub(crate) struct Lab {
     // Field order = drop order: nothing depends on it, both are deleted.
     pub node: Netns,
     pub peer: Netns,
 }
 
 impl Lab {
-    pub fn new(tag: &str) -> Self {
+    pub(crate) fn new(tag: &str) -> Self {
         let node = Netns::new(&format!("{tag}-n"));
         let peer = Netns::new(&format!("{tag}-p"));
         let lab = Self { node, peer };
@@ -275,7 +275,7 @@ impl Lab {
     }
 
     /// Adds a second pair: node eth1 198.51.100.1/24 <-> peer peer1 198.51.100.2/24.
-    pub fn add_second_link(&self) {
+    pub(crate) fn add_second_link(&self) {
         self.node.ip(&[
             "link",
             "add",
@@ -299,7 +299,7 @@ impl Lab {
     /// IPv6 on the first link: node eth0 2001:db8::1/64, peer peer0 2001:db8::2/64 (both
     /// without duplicate address detection, so usable at once), and on the second link when
     /// it exists: eth1 2001:db8:1::1/64, peer1 2001:db8:1::2/64.
-    pub fn add_ipv6(&self) {
+    pub(crate) fn add_ipv6(&self) {
         self.node
             .ip(&["addr", "add", "2001:db8::1/64", "dev", "eth0", "nodad"]);
         self.peer
@@ -313,19 +313,19 @@ impl Lab {
     }
 
     /// `resource-agents/IPaddr ARGS` in the node namespace.
-    pub fn agent(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+    pub(crate) fn agent(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         self.node.exec(&agent_path("IPaddr"), args, env)
     }
 
     /// `hb-addr ARGS` in the node namespace.
-    pub fn hb_addr(&self, args: &[&str]) -> Run {
+    pub(crate) fn hb_addr(&self, args: &[&str]) -> Run {
         self.node.exec(&hb_addr_bin(), args, &[])
     }
 }
 
 /// A decoded ARP frame as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArpFrame {
+pub(crate) struct ArpFrame {
     pub at: Instant,
     pub eth_dst: [u8; 6],
     pub eth_src: [u8; 6],
@@ -362,7 +362,7 @@ impl ArpFrame {
 /// Frames of one EtherType received in a namespace on a background thread, decoded and
 /// filtered by a closure.
 #[derive(Debug)]
-pub struct Capture<T> {
+pub(crate) struct Capture<T> {
     rx: mpsc::Receiver<T>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -371,7 +371,7 @@ pub struct Capture<T> {
 impl<T: Send + 'static> Capture<T> {
     /// Starts capturing in `ns` frames of `ethertype` that `decode` accepts; returns once the
     /// socket is open, so nothing sent afterwards is missed.
-    pub fn start<F>(ns: &Netns, ethertype: u16, decode: F) -> Self
+    pub(crate) fn start<F>(ns: &Netns, ethertype: u16, decode: F) -> Self
     where
         F: Fn(Instant, &[u8]) -> Option<T> + Send + 'static,
     {
@@ -423,7 +423,7 @@ impl<T: Send + 'static> Capture<T> {
     }
 
     /// Frames received until `n` have arrived or `timeout` has passed.
-    pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<T> {
+    pub(crate) fn wait_for(&self, n: usize, timeout: Duration) -> Vec<T> {
         let deadline = Instant::now() + timeout;
         let mut frames = Vec::new();
         while frames.len() < n {
@@ -448,19 +448,19 @@ impl<T> Drop for Capture<T> {
 
 /// Receives ARP frames announcing one address, in a namespace, on a background thread.
 #[derive(Debug)]
-pub struct ArpCapture(Capture<ArpFrame>);
+pub(crate) struct ArpCapture(Capture<ArpFrame>);
 
 impl ArpCapture {
     /// Starts capturing in `ns` ARP frames whose sender IP is `ip`; returns once the socket is
     /// open, so nothing sent afterwards is missed.
-    pub fn start(ns: &Netns, ip: Ipv4Addr) -> Self {
+    pub(crate) fn start(ns: &Netns, ip: Ipv4Addr) -> Self {
         Self(Capture::start(ns, 0x0806, move |at, b| {
             ArpFrame::parse(at, b).filter(|f| f.spa == ip)
         }))
     }
 
     /// Frames received until `n` have arrived or `timeout` has passed.
-    pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<ArpFrame> {
+    pub(crate) fn wait_for(&self, n: usize, timeout: Duration) -> Vec<ArpFrame> {
         self.0.wait_for(n, timeout)
     }
 }
@@ -468,7 +468,7 @@ impl ArpCapture {
 /// A received ICMPv6 neighbour advertisement, decoded with etherparse (an independent
 /// decoder), the checksum verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NaFrame {
+pub(crate) struct NaFrame {
     pub at: Instant,
     pub eth_dst: [u8; 6],
     pub eth_src: [u8; 6],
@@ -485,7 +485,7 @@ pub struct NaFrame {
 }
 
 impl NaFrame {
-    pub fn parse(at: Instant, b: &[u8]) -> Option<Self> {
+    pub(crate) fn parse(at: Instant, b: &[u8]) -> Option<Self> {
         use etherparse::{Icmpv6Type, LinkSlice, NetSlice, SlicedPacket, TransportSlice};
         let packet = SlicedPacket::from_ethernet(b).ok()?;
         let Some(LinkSlice::Ethernet2(eth)) = &packet.link else {
@@ -536,19 +536,19 @@ impl NaFrame {
 
 /// Receives neighbour advertisements for one target address in a namespace.
 #[derive(Debug)]
-pub struct NaCapture(Capture<NaFrame>);
+pub(crate) struct NaCapture(Capture<NaFrame>);
 
 impl NaCapture {
     /// Starts capturing in `ns` neighbour advertisements whose target is `target`; returns
     /// once the socket is open.
-    pub fn start(ns: &Netns, target: Ipv6Addr) -> Self {
+    pub(crate) fn start(ns: &Netns, target: Ipv6Addr) -> Self {
         Self(Capture::start(ns, 0x86dd, move |at, b| {
             NaFrame::parse(at, b).filter(|f| f.target == target)
         }))
     }
 
     /// Advertisements received until `n` have arrived or `timeout` has passed.
-    pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<NaFrame> {
+    pub(crate) fn wait_for(&self, n: usize, timeout: Duration) -> Vec<NaFrame> {
         self.0.wait_for(n, timeout)
     }
 }

@@ -3,13 +3,13 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
-pub use hb_testdata::*;
+pub(crate) use hb_testdata::*;
 
 use hb_proto::DecodeError;
 
 /// The deliberately malformed datagrams injected in E1–E4, with the exact error each must
 /// produce: `(file prefix, datagram number, expected error, payload prefix)`.
-pub fn expected_malformed() -> Vec<(&'static str, usize, DecodeError, &'static [u8])> {
+pub(crate) fn expected_malformed() -> Vec<(&'static str, usize, DecodeError, &'static [u8])> {
     let no_type_ack: &[u8] = b"###\n11:t=NS_ackmsg,";
     let type7: &[u8] = b"###\n14:(0)t=NS_ackmsg,12:(0)src=node2,6:(7)x=y,";
     let unsigned: &[u8] = b"###\n3:t=x,%%%\n";
@@ -54,7 +54,7 @@ pub fn expected_malformed() -> Vec<(&'static str, usize, DecodeError, &'static [
 }
 
 /// The expected decode error of `d` if it is one of the injected malformed datagrams.
-pub fn malformed_expectation(d: &Datagram) -> Option<DecodeError> {
+pub(crate) fn malformed_expectation(d: &Datagram) -> Option<DecodeError> {
     expected_malformed()
         .into_iter()
         .find(|(prefix, number, _, _)| d.file.starts_with(prefix) && d.number == *number)
