@@ -798,3 +798,162 @@ impl Sim {
         Ok(())
     }
 }
+
+/// Each invariant can fire: a world driven (or set by hand) into a violating state is reported
+/// with its exact message.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn whats(sim: &Sim) -> Vec<&str> {
+        sim.violations.iter().map(|v| v.what.as_str()).collect()
+    }
+
+    /// A two-node cluster with each group on its preferred node, no violation so far.
+    fn settled(params: Params) -> Sim {
+        let mut sim = Sim::new(params);
+        assert!(sim.run_until(ms(3000), |s| s.placement_is(&[0, 1])));
+        assert_eq!(whats(&sim), Vec::<&str>::new());
+        sim
+    }
+
+    /// Nobody notices an application that dies.
+    fn unmonitored() -> Params {
+        let mut p = Params::two_nodes(AutoFailback::On, 11);
+        p.monitor.interval = None;
+        p
+    }
+
+    #[test]
+    fn no_hidden_resources_fires_for_an_active_resource_of_a_group_reported_stopped() {
+        let mut sim = settled(Params::two_nodes(AutoFailback::On, 11));
+        assert_eq!(
+            sim.core(0).unwrap().group_state(1),
+            Some(GroupState::Stopped)
+        );
+        // Test-only: a resource of group 1 appears on node1, behind its daemon's back.
+        sim.hosts[0].active.insert((1, 0));
+        sim.check();
+        let what = "node1 reports group 1 stopped but resource 0 is active";
+        assert_eq!(whats(&sim), [what]);
+        assert_eq!(sim.violations[0].at, sim.elapsed());
+        assert!(
+            sim.trace
+                .last()
+                .unwrap()
+                .ends_with(&format!("VIOLATION {what}"))
+        );
+    }
+
+    #[test]
+    fn one_holder_fires_for_a_group_on_two_hosts_of_a_whole_network_past_the_settle_bound() {
+        let mut sim = settled(Params::two_nodes(AutoFailback::On, 11));
+        let settle = sim.params.settle_bound();
+        // No stop can succeed, so once both nodes hold both groups neither can give one up.
+        for n in 0..2 {
+            for g in 0..2 {
+                for r in 0..2 {
+                    sim.fail_agent(n, g, r, AgentOp::Stop);
+                }
+            }
+        }
+        sim.cut(0);
+        sim.run_for(settle * 2);
+        assert_eq!((sim.holders(0), sim.holders(1)), (vec![0, 1], vec![0, 1]));
+        assert_eq!(whats(&sim), Vec::<&str>::new(), "a cut network is exempt");
+        sim.heal(0);
+        let healed = sim.elapsed();
+        sim.run_for(settle);
+        assert_eq!(whats(&sim), Vec::<&str>::new(), "within the settle bound");
+        sim.run_for(settle);
+        assert_eq!(
+            whats(&sim),
+            [
+                "group 0 active on [0, 1] for too long on a whole network",
+                "group 1 active on [0, 1] for too long on a whole network"
+            ]
+        );
+        assert!(sim.violations.iter().all(|v| v.at > healed + settle));
+    }
+
+    #[test]
+    fn takeover_liveness_fires_for_a_group_running_nowhere_past_the_takeover_bound() {
+        let mut sim = settled(unmonitored());
+        let bound = sim.params.takeover_bound();
+        let killed = sim.elapsed();
+        sim.kill_resource(0, 0, 0);
+        sim.run_for(bound);
+        assert_eq!(whats(&sim), Vec::<&str>::new(), "within the takeover bound");
+        sim.run_for(bound);
+        assert_eq!(
+            whats(&sim),
+            [format!("group 0 ran nowhere for longer than {bound:?}")]
+        );
+        assert!(sim.violations[0].at > killed + bound);
+    }
+
+    #[test]
+    fn no_message_storm_fires_past_the_event_budget_and_ends_the_run() {
+        let mut sim = Sim::new(Params::two_nodes(AutoFailback::On, 11));
+        sim.event_budget = 100;
+        sim.run_for(ms(1000));
+        assert_eq!(whats(&sim), ["more than 100 events: message storm"]);
+        assert_eq!(sim.events, 101);
+        assert!(!sim.step(), "the queue is dropped");
+    }
+
+    #[test]
+    fn convergence_fails_for_a_group_not_fully_on_one_host_or_on_two() {
+        let mut sim = settled(unmonitored());
+        assert_eq!(sim.converged(), Ok(()));
+        sim.kill_resource(0, 0, 0);
+        assert_eq!(
+            sim.converged(),
+            Err("group 0 not running fully on one live host (holders [0], full [])".into())
+        );
+        // Test-only: a resource of group 1 appears on node1 too.
+        sim.hosts[0].active.insert((1, 1));
+        assert_eq!(
+            sim.converged(),
+            Err("group 0 not running fully on one live host (holders [0], full [])".into()),
+            "groups are checked in order"
+        );
+        sim.hosts[0].active.insert((0, 0));
+        assert_eq!(
+            sim.converged(),
+            Err("group 1 active on several hosts [0, 1]".into())
+        );
+    }
+
+    #[test]
+    fn the_checks_run_in_order_hidden_resources_then_one_holder_then_takeover() {
+        let mut sim = settled(unmonitored());
+        sim.kill_resource(0, 0, 0);
+        // Test-only: the resource reappears on node2, which reports group 0 stopped; group 0
+        // now runs fully nowhere and partly on both hosts.
+        sim.hosts[1].active.insert((0, 0));
+        sim.check();
+        let hidden = "node2 reports group 0 stopped but resource 0 is active";
+        assert_eq!(whats(&sim), [hidden]);
+        // Test-only: time passes with no event, beyond both bounds.
+        sim.now = sim.now + sim.params.settle_bound() + Duration::from_nanos(1);
+        assert!(sim.params.settle_bound() > sim.params.takeover_bound());
+        sim.check();
+        assert_eq!(
+            whats(&sim),
+            [
+                hidden,
+                hidden,
+                "group 0 active on [0, 1] for too long on a whole network",
+                &format!(
+                    "group 0 ran nowhere for longer than {:?}",
+                    sim.params.takeover_bound()
+                ),
+            ]
+        );
+    }
+}
