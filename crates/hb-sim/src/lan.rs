@@ -1,0 +1,30 @@
+//! The simulated LAN's faults: which datagrams it drops, loses or duplicates. (Delays and the
+//! random draws themselves are the simulator's.)
+
+use std::collections::BTreeSet;
+
+/// The faults currently injected into the LAN.
+#[derive(Debug, Default)]
+pub(crate) struct Lan {
+    /// Nodes cut off the LAN.
+    pub(crate) cut: BTreeSet<usize>,
+    /// One-way blocks (from, to).
+    pub(crate) blocked: BTreeSet<(usize, usize)>,
+    /// Probability (per mille) that a datagram is lost.
+    pub(crate) loss_permille: u32,
+    /// Probability (per mille) that a datagram is duplicated.
+    pub(crate) dup_permille: u32,
+}
+
+impl Lan {
+    /// Whether what `a` sends reaches `b` (a node always hears itself).
+    pub(crate) fn connected(&self, a: usize, b: usize) -> bool {
+        a == b
+            || (!self.cut.contains(&a) && !self.cut.contains(&b) && !self.blocked.contains(&(a, b)))
+    }
+
+    /// No node cut off, no one-way block, no loss (duplication does not count).
+    pub(crate) fn whole(&self) -> bool {
+        self.cut.is_empty() && self.blocked.is_empty() && self.loss_permille == 0
+    }
+}

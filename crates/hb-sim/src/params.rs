@@ -1,0 +1,115 @@
+//! What to simulate: cluster size, groups, timings, the seed, and the bounds the invariants
+//! derive from them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hb_core::{AutoFailback, CoreConfig, GroupConfig, MonitorPolicy};
+use hb_proto::{AuthMethod, KeyRing, MsgFmt};
+
+/// What to simulate.
+#[derive(Clone, Debug)]
+pub struct Params {
+    /// Number of nodes (named node1, node2, ...).
+    pub nodes: usize,
+    /// Groups: (index of the preferred node, number of resources).
+    pub groups: Vec<(usize, usize)>,
+    /// Failback mode.
+    pub auto_failback: AutoFailback,
+    /// Status interval.
+    pub keepalive: Duration,
+    /// Death timeout.
+    pub deadtime: Duration,
+    /// Start-up timeout.
+    pub initdead: Duration,
+    /// One-way network delay range.
+    pub delay: (Duration, Duration),
+    /// Agent run time range.
+    pub agent_time: (Duration, Duration),
+    /// How every resource is monitored.
+    pub monitor: MonitorPolicy,
+    /// Seed of everything random.
+    pub seed: u64,
+}
+
+impl Params {
+    /// Two nodes, one group each (one VIP-like resource plus one service), auto_failback
+    /// `mode`, keepalive 100 ms, deadtime 300 ms.
+    pub fn two_nodes(mode: AutoFailback, seed: u64) -> Params {
+        Params {
+            nodes: 2,
+            groups: vec![(0, 2), (1, 2)],
+            auto_failback: mode,
+            keepalive: Duration::from_millis(100),
+            deadtime: Duration::from_millis(300),
+            initdead: Duration::from_millis(1000),
+            delay: (Duration::from_micros(50), Duration::from_micros(400)),
+            agent_time: (Duration::from_millis(1), Duration::from_millis(5)),
+            monitor: MonitorPolicy {
+                interval: Some(Duration::from_millis(50)),
+                restarts: 2,
+                window: Duration::from_secs(1),
+            },
+            seed,
+        }
+    }
+
+    /// The configuration of node `me`'s core (every node gets the same cluster).
+    pub(crate) fn core_config(&self, me: usize) -> CoreConfig {
+        let nodes: Vec<String> = (1..=self.nodes).map(|i| format!("node{i}")).collect();
+        let keys = KeyRing::new(
+            1,
+            BTreeMap::from([(1, (AuthMethod::Sha1, b"simsecret".to_vec()))]),
+        )
+        .unwrap_or_else(|e| panic!("static key ring: {e}"));
+        CoreConfig {
+            me,
+            keepalive: self.keepalive,
+            deadtime: self.deadtime,
+            warntime: self.deadtime / 2,
+            initdead: self.initdead,
+            links: vec!["eth0".into()],
+            groups: self
+                .groups
+                .iter()
+                .enumerate()
+                .map(|(i, &(pref, n))| GroupConfig {
+                    key: format!("IPaddr::192.0.2.{}", 100 + i),
+                    preferred: pref,
+                    resources: (0..n).map(|r| format!("r{i}.{r}")).collect(),
+                    monitor: vec![self.monitor; n],
+                })
+                .collect(),
+            auto_failback: self.auto_failback,
+            msgfmt: MsgFmt::Classic,
+            keys,
+            hopfudge: 1,
+            max_rexmit_delay: Duration::from_millis(250),
+            nodes,
+        }
+    }
+
+    /// The longest a group may run nowhere while every running daemon is active and the
+    /// network loses nothing: detection (deadtime), a lost-message retransmission round or
+    /// two, and stopping then starting the group's resources.
+    pub fn takeover_bound(&self) -> Duration {
+        let resources: u32 = self.groups.iter().map(|g| g.1 as u32).sum();
+        self.deadtime
+            + self.keepalive * 4
+            + Duration::from_millis(500)
+            + self.agent_time.1 * (resources * 4 + 4)
+            + self.delay.1 * 20
+    }
+
+    /// The longest a correct cluster may take to converge after the last fault: detection,
+    /// two standby round trips and a full stop plus start of every group, with margin.
+    pub fn settle_bound(&self) -> Duration {
+        let agents =
+            self.agent_time.1 * (self.groups.iter().map(|g| g.1 as u32).sum::<u32>() * 4 + 4);
+        self.initdead.max(self.deadtime)
+            + self.keepalive * 10
+            + agents
+            + self.delay.1 * 40
+            + Duration::from_millis(600)
+    }
+}

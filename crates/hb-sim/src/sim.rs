@@ -1,0 +1,378 @@
+//! The simulator: a virtual clock, an event queue, the hosts and the LAN between them.
+
+mod faults;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hb_core::{Action, AgentOp, Boot, Core, Instant, OpId};
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+
+use crate::invariants::{self, Invariants, View, Violation};
+use crate::lan::Lan;
+use crate::params::Params;
+use crate::world::Host;
+
+#[derive(Clone, Debug)]
+enum Event {
+    Deliver {
+        to: usize,
+        bytes: Vec<u8>,
+    },
+    AgentDone {
+        node: usize,
+        incarnation: u64,
+        id: OpId,
+        group: usize,
+        resource: usize,
+        op: AgentOp,
+    },
+    Wake {
+        node: usize,
+        token: u64,
+    },
+}
+
+/// The simulator. See the crate documentation.
+#[derive(Debug)]
+pub struct Sim {
+    /// The parameters it was built with.
+    pub params: Params,
+    pub(crate) now: Instant,
+    rng: ChaCha8Rng,
+    pub(crate) hosts: Vec<Host>,
+    queue: BTreeMap<(Instant, u64), Event>,
+    next_event: u64,
+    lan: Lan,
+    /// When the last fault happened (any call of the fault API in `faults.rs`).
+    last_fault: Instant,
+    /// The invariants checked after every event, with their state.
+    invariants: Invariants,
+    /// Every event, for replay output.
+    pub trace: Vec<String>,
+    /// When set, every datagram transmitted, with the index of the sending node.
+    pub capture: Option<Vec<(usize, Vec<u8>)>>,
+    /// Invariant violations found.
+    pub violations: Vec<Violation>,
+    /// Stop recording the trace beyond this many lines.
+    pub trace_limit: usize,
+    /// Events processed so far.
+    pub events: u64,
+    /// A run that needs more events than this is a message storm: it is recorded as a
+    /// violation and the queue is dropped.
+    pub event_budget: u64,
+}
+
+impl Sim {
+    /// Builds the cluster and starts every node at time zero.
+    pub fn new(params: Params) -> Sim {
+        Sim::with_down(params, &[])
+    }
+
+    /// Builds the cluster and starts every node except those in `down` at time zero (start
+    /// them later with [`Sim::restart`]).
+    pub fn with_down(params: Params, down: &[usize]) -> Sim {
+        let mut sim = Sim {
+            now: Instant::from_nanos(0),
+            rng: ChaCha8Rng::seed_from_u64(params.seed),
+            hosts: (0..params.nodes).map(|_| Host::new()).collect(),
+            queue: BTreeMap::new(),
+            next_event: 0,
+            lan: Lan::default(),
+            last_fault: Instant::from_nanos(0),
+            invariants: Invariants::default(),
+            trace: Vec::new(),
+            capture: None,
+            violations: Vec::new(),
+            trace_limit: 200_000,
+            events: 0,
+            event_budget: 5_000_000,
+            params,
+        };
+        for n in 0..sim.params.nodes {
+            if !down.contains(&n) {
+                sim.boot(n);
+            }
+        }
+        sim
+    }
+
+    /// Simulated time since the start.
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_nanos(self.now.as_nanos())
+    }
+
+    fn note(&mut self, line: impl FnOnce() -> String) {
+        if self.trace.len() < self.trace_limit {
+            let t = self.elapsed().as_secs_f64();
+            self.trace.push(format!("{t:10.6} {}", line()));
+        }
+    }
+
+    fn boot(&mut self, n: usize) {
+        let host = &mut self.hosts[n];
+        host.incarnation += 1;
+        host.generation += 1;
+        let mut uuid = [0u8; 16];
+        uuid[0] = n as u8 + 1;
+        let boot = Boot {
+            generation: host.generation,
+            uuid,
+            wall_clock_secs: 1_800_000_000,
+            seed: self.params.seed ^ ((n as u64 + 1) << 32) ^ host.incarnation,
+        };
+        let core = Core::new(self.params.core_config(n), boot, self.now)
+            .unwrap_or_else(|e| panic!("simulated config must be valid: {e}"));
+        host.core = Some(core);
+        host.wake_at = None;
+        self.note(|| format!("node{} boots", n + 1));
+        self.after_input(n);
+    }
+
+    fn schedule(&mut self, at: Instant, ev: Event) {
+        self.next_event += 1;
+        self.queue.insert((at, self.next_event), ev);
+    }
+
+    fn between(&mut self, (lo, hi): (Duration, Duration)) -> Duration {
+        let span = u64::try_from(hi.saturating_sub(lo).as_nanos()).unwrap_or(0);
+        lo + Duration::from_nanos(if span == 0 {
+            0
+        } else {
+            self.rng.next_u64() % span
+        })
+    }
+
+    fn chance(&mut self, permille: u32) -> bool {
+        permille > 0 && (self.rng.next_u64() % 1000) < u64::from(permille)
+    }
+
+    /// Drains a node's actions and re-arms its wake-up.
+    fn after_input(&mut self, n: usize) {
+        while let Some(action) = self.hosts[n].core.as_mut().and_then(Core::poll_action) {
+            match action {
+                Action::Transmit(bytes) => {
+                    if let Some(c) = self.capture.as_mut() {
+                        c.push((n, bytes.clone()));
+                    }
+                    for to in 0..self.hosts.len() {
+                        if !self.lan.connected(n, to)
+                            || (to != n && self.chance(self.lan.loss_permille))
+                        {
+                            continue;
+                        }
+                        let copies = if to != n && self.chance(self.lan.dup_permille) {
+                            2
+                        } else {
+                            1
+                        };
+                        for _ in 0..copies {
+                            let d = self.between(self.params.delay);
+                            self.schedule(
+                                self.now + d,
+                                Event::Deliver {
+                                    to,
+                                    bytes: bytes.clone(),
+                                },
+                            );
+                        }
+                    }
+                }
+                Action::RunAgent {
+                    id,
+                    group,
+                    resource,
+                    op,
+                } => {
+                    let d = self.between(self.params.agent_time);
+                    let incarnation = self.hosts[n].incarnation;
+                    self.note(|| format!("node{} runs g{group}.r{resource} {op}", n + 1));
+                    self.schedule(
+                        self.now + d,
+                        Event::AgentDone {
+                            node: n,
+                            incarnation,
+                            id,
+                            group,
+                            resource,
+                            op,
+                        },
+                    );
+                }
+            }
+        }
+        let host = &mut self.hosts[n];
+        let Some(core) = &host.core else { return };
+        if core.is_finished() {
+            self.note(|| format!("node{} exits after graceful shutdown", n + 1));
+            let host = &mut self.hosts[n];
+            host.core = None;
+            host.wake_at = None;
+            return;
+        }
+        let next = core.poll_timeout();
+        if next.is_some() && next != host.wake_at {
+            host.wake_token += 1;
+            host.wake_at = next;
+            let token = host.wake_token;
+            if let Some(at) = next {
+                self.schedule(at.max(self.now), Event::Wake { node: n, token });
+            }
+        }
+    }
+
+    /// Processes the next event; false if there is none.
+    pub fn step(&mut self) -> bool {
+        let Some(((at, _), ev)) = self.queue.pop_first() else {
+            return false;
+        };
+        self.now = self.now.max(at);
+        self.events += 1;
+        if let Some(what) = invariants::no_message_storm::check(self.events, self.event_budget) {
+            self.violation(what);
+            self.queue.clear();
+            return false;
+        }
+        match ev {
+            Event::Deliver { to, bytes } => {
+                if let Some(core) = self.hosts[to].core.as_mut() {
+                    core.handle_datagram(self.now, 0, &bytes);
+                    self.after_input(to);
+                }
+            }
+            Event::Wake { node, token } => {
+                let host = &mut self.hosts[node];
+                if host.wake_token == token
+                    && let Some(core) = host.core.as_mut()
+                {
+                    host.wake_at = None;
+                    core.handle_timeout(self.now);
+                    self.after_input(node);
+                }
+            }
+            Event::AgentDone {
+                node,
+                incarnation,
+                id,
+                group,
+                resource,
+                op,
+            } => {
+                let result = self.hosts[node].apply_agent((group, resource), op);
+                self.note(|| format!("node{} g{group}.r{resource} {op} -> {result}", node + 1));
+                let host = &mut self.hosts[node];
+                if host.incarnation == incarnation
+                    && let Some(core) = host.core.as_mut()
+                {
+                    core.handle_agent_done(self.now, id, result);
+                    self.after_input(node);
+                }
+            }
+        }
+        self.check();
+        true
+    }
+
+    /// Runs for `d` of simulated time.
+    pub fn run_for(&mut self, d: Duration) {
+        let until = self.now + d;
+        while self
+            .queue
+            .first_key_value()
+            .is_some_and(|((at, _), _)| *at <= until)
+        {
+            self.step();
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Runs until `cond` holds (checked after every event), at most `limit`. Returns whether
+    /// it held.
+    pub fn run_until(&mut self, limit: Duration, mut cond: impl FnMut(&Sim) -> bool) -> bool {
+        let until = self.now + limit;
+        loop {
+            if cond(self) {
+                return true;
+            }
+            match self.queue.first_key_value() {
+                Some(((at, _), _)) if *at <= until => {
+                    self.step();
+                }
+                _ => {
+                    self.now = self.now.max(until);
+                    return cond(self);
+                }
+            }
+        }
+    }
+
+    /// The core of node `n`, if its daemon runs.
+    pub fn core(&self, n: usize) -> Option<&Core> {
+        self.hosts[n].core.as_ref()
+    }
+
+    /// Whether node `n`'s daemon runs.
+    pub fn is_running(&self, n: usize) -> bool {
+        self.hosts[n].core.is_some()
+    }
+
+    /// Hosts on which any resource of group `g` is active.
+    pub fn holders(&self, g: usize) -> Vec<usize> {
+        self.view().holders(g)
+    }
+
+    /// Hosts on which every resource of group `g` is active.
+    pub fn full_holders(&self, g: usize) -> Vec<usize> {
+        self.view().full_holders(g)
+    }
+
+    /// Whether every group runs fully on exactly the given node.
+    pub fn placement_is(&self, expected: &[usize]) -> bool {
+        expected
+            .iter()
+            .enumerate()
+            .all(|(g, &n)| self.holders(g) == [n] && self.full_holders(g) == [n])
+    }
+
+    /// What the invariants see now.
+    fn view(&self) -> View<'_> {
+        View {
+            params: &self.params,
+            now: self.now,
+            hosts: &self.hosts,
+            lan: &self.lan,
+            last_fault: self.last_fault,
+        }
+    }
+
+    /// Checks the invariants that hold after every event (docs/simulation.md, "Invariants";
+    /// one file each under `src/invariants/`), in order: no hidden resources, at most one
+    /// holder when connected, takeover liveness. Records each violation found.
+    pub fn check(&mut self) {
+        let mut invariants = std::mem::take(&mut self.invariants);
+        let found = invariants.check(&self.view());
+        self.invariants = invariants;
+        for what in found {
+            self.violation(what);
+        }
+    }
+
+    fn violation(&mut self, what: String) {
+        self.note(|| format!("VIOLATION {what}"));
+        if self.violations.len() < 20 {
+            self.violations.push(Violation {
+                at: self.elapsed(),
+                what,
+            });
+        }
+    }
+
+    /// Liveness after the last fault (docs/simulation.md, `src/invariants/converged.rs`):
+    /// with the network whole and every daemon running (or some stopped), each group whose
+    /// start can succeed somewhere runs fully on exactly one running host. Returns a
+    /// description of what is wrong, if anything.
+    pub fn converged(&self) -> Result<(), String> {
+        invariants::converged::check(&self.view())
+    }
+}

@@ -1,0 +1,130 @@
+//! What the schedule does to the cluster: network faults, daemon crashes, restarts and
+//! graceful stops, operator commands, agent failures and dying applications. Each is a fault:
+//! it is traced and restarts the clocks of the invariants that wait for calm.
+
+use hb_core::{AgentOp, Command, Instant};
+
+use super::{Event, Sim};
+
+impl Sim {
+    fn fault(&mut self, what: String) {
+        self.note(|| format!("FAULT {what}"));
+        self.last_fault = self.now;
+    }
+
+    /// Cuts node `n` off the LAN (both directions).
+    pub fn cut(&mut self, n: usize) {
+        self.lan.cut.insert(n);
+        self.fault(format!("cut node{}", n + 1));
+    }
+
+    /// Reconnects node `n`.
+    pub fn heal(&mut self, n: usize) {
+        self.lan.cut.remove(&n);
+        self.fault(format!("heal node{}", n + 1));
+    }
+
+    /// Drops everything `from` sends to `to`.
+    pub fn block(&mut self, from: usize, to: usize) {
+        self.lan.blocked.insert((from, to));
+        self.fault(format!("block node{} -> node{}", from + 1, to + 1));
+    }
+
+    /// Removes every one-way block.
+    pub fn unblock_all(&mut self) {
+        self.lan.blocked.clear();
+        self.fault("unblock all".into());
+    }
+
+    /// Sets datagram loss and duplication rates (per mille).
+    pub fn set_loss(&mut self, loss_permille: u32, dup_permille: u32) {
+        self.lan.loss_permille = loss_permille;
+        self.lan.dup_permille = dup_permille;
+        self.fault(format!("loss {loss_permille}‰ dup {dup_permille}‰"));
+    }
+
+    /// `kill -9` of node `n`'s daemon: its resources stay active. Agents it was running die
+    /// with it (the daemon sets their parent-death signal): each either completed its effect
+    /// before that or not at all, decided here, so a restarted daemon's probe sees a world
+    /// that no longer changes behind its back.
+    pub fn crash(&mut self, n: usize) {
+        let incarnation = self.hosts[n].incarnation;
+        let in_flight: Vec<(Instant, u64)> = self
+            .queue
+            .iter()
+            .filter(|(_, ev)| matches!(ev, Event::AgentDone { node, incarnation: i, .. } if *node == n && *i == incarnation))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in in_flight {
+            if let Some(Event::AgentDone {
+                group,
+                resource,
+                op,
+                ..
+            }) = self.queue.remove(&key)
+                && self.chance(500)
+            {
+                let result = self.hosts[n].apply_agent((group, resource), op);
+                self.note(|| {
+                    format!(
+                        "node{} g{group}.r{resource} {op} -> {result} (as its daemon died)",
+                        n + 1
+                    )
+                });
+            }
+        }
+        self.hosts[n].core = None;
+        self.hosts[n].wake_at = None;
+        self.fault(format!("crash node{}", n + 1));
+    }
+
+    /// Starts node `n`'s daemon again (new generation). Does nothing if it runs.
+    pub fn restart(&mut self, n: usize) {
+        if self.hosts[n].core.is_none() {
+            self.fault(format!("restart node{}", n + 1));
+            self.boot(n);
+        }
+    }
+
+    /// Graceful stop of node `n` (SIGTERM).
+    pub fn shutdown(&mut self, n: usize) {
+        self.fault(format!("shutdown node{}", n + 1));
+        if let Some(core) = self.hosts[n].core.as_mut() {
+            let _ = core.handle_command(self.now, Command::Shutdown);
+            self.after_input(n);
+        }
+    }
+
+    /// An operator command on node `n`.
+    pub fn command(&mut self, n: usize, cmd: Command) {
+        self.fault(format!("command {cmd:?} on node{}", n + 1));
+        if let Some(core) = self.hosts[n].core.as_mut() {
+            let _ = core.handle_command(self.now, cmd);
+            self.after_input(n);
+        }
+    }
+
+    /// Makes `start` (or `stop`) of one resource fail on node `n` from now on.
+    pub fn fail_agent(&mut self, n: usize, group: usize, resource: usize, op: AgentOp) {
+        match op {
+            AgentOp::Start => self.hosts[n].fail_start.insert((group, resource)),
+            AgentOp::Stop => self.hosts[n].fail_stop.insert((group, resource)),
+            AgentOp::Status | AgentOp::Monitor => false,
+        };
+        self.fault(format!("node{} g{group}.r{resource} {op} will fail", n + 1));
+    }
+
+    /// Agents of node `n` work again (undoes [`Sim::fail_agent`]).
+    pub fn clear_agent_faults(&mut self, n: usize) {
+        self.fault(format!("node{} agents repaired", n + 1));
+        self.hosts[n].fail_start.clear();
+        self.hosts[n].fail_stop.clear();
+    }
+
+    /// The application behind resource `resource` of `group` dies on node `n` (if it runs
+    /// there); only a monitor can notice.
+    pub fn kill_resource(&mut self, n: usize, group: usize, resource: usize) {
+        self.fault(format!("node{} g{group}.r{resource} dies", n + 1));
+        self.hosts[n].active.remove(&(group, resource));
+    }
+}
