@@ -16,8 +16,6 @@
 pub mod addr;
 pub mod check;
 pub mod daemon;
-pub mod duration;
 pub mod ipvsadm;
-pub mod timefmt;
 pub mod url;
 pub mod watch;
