@@ -12,6 +12,7 @@
 //! `hb-check ipvs-watch` (reference: `docs/agents/hb-check.md`).
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod addr;
 pub mod check;
