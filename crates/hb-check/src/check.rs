@@ -6,6 +6,8 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+use hb_time::{MillisStyle, format_millis};
+
 use crate::url::HttpUrl;
 
 /// At most this much of a response head (status line and headers) is read.
@@ -20,8 +22,8 @@ pub enum CheckFailure {
     #[error("connect refused")]
     Refused,
     /// No answer to the SYN within the timeout.
-    #[error("connect timed out after {0} ms")]
-    ConnectTimeout(u128),
+    #[error("connect timed out after {}", format_millis(*.0, MillisStyle::Prose))]
+    ConnectTimeout(Duration),
     /// Any other connect error (unreachable, ...).
     #[error("connect failed: {0}")]
     Connect(String),
@@ -34,8 +36,8 @@ pub enum CheckFailure {
         reason: String,
     },
     /// Connected, but the whole exchange did not finish within the timeout.
-    #[error("no complete response within {0} ms")]
-    ResponseTimeout(u128),
+    #[error("no complete response within {}", format_millis(*.0, MillisStyle::Prose))]
+    ResponseTimeout(Duration),
     /// Connected, then the exchange failed.
     #[error("{0}")]
     Io(String),
@@ -68,9 +70,7 @@ fn remaining(deadline: Instant) -> Option<Duration> {
 fn connect_error(e: &std::io::Error, timeout: Duration) -> CheckFailure {
     match e.kind() {
         ErrorKind::ConnectionRefused => CheckFailure::Refused,
-        ErrorKind::TimedOut | ErrorKind::WouldBlock => {
-            CheckFailure::ConnectTimeout(timeout.as_millis())
-        }
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => CheckFailure::ConnectTimeout(timeout),
         ErrorKind::HostUnreachable => CheckFailure::Connect("host unreachable".into()),
         ErrorKind::NetworkUnreachable => CheckFailure::Connect("network unreachable".into()),
         _ => CheckFailure::Connect(e.to_string()),
@@ -87,7 +87,7 @@ pub fn connect(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, Che
     let mut last = CheckFailure::Connect("no address to connect to".into());
     for addr in addrs {
         let Some(left) = remaining(deadline) else {
-            return Err(CheckFailure::ConnectTimeout(timeout.as_millis()));
+            return Err(CheckFailure::ConnectTimeout(timeout));
         };
         match TcpStream::connect_timeout(addr, left) {
             Ok(stream) => return Ok(stream),
@@ -213,7 +213,7 @@ pub fn http_get(
 ) -> Result<HttpResponse, CheckFailure> {
     let deadline = Instant::now() + timeout;
     let mut stream = connect(addrs, timeout)?;
-    let timed_out = || CheckFailure::ResponseTimeout(timeout.as_millis());
+    let timed_out = || CheckFailure::ResponseTimeout(timeout);
     let io = |e: std::io::Error| match e.kind() {
         ErrorKind::WouldBlock | ErrorKind::TimedOut => timed_out(),
         ErrorKind::ConnectionReset => CheckFailure::Io("connection reset by the server".into()),
@@ -566,13 +566,29 @@ mod tests {
     }
 
     #[test]
+    fn timeouts_are_shown_in_milliseconds() {
+        let t = Duration::from_micros(1_500_900);
+        assert_eq!(
+            CheckFailure::ConnectTimeout(t).to_string(),
+            "connect timed out after 1500 ms"
+        );
+        assert_eq!(
+            CheckFailure::ResponseTimeout(t).to_string(),
+            "no complete response within 1500 ms"
+        );
+    }
+
+    #[test]
     fn silent_server_times_out_within_the_deadline() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         let start = Instant::now();
         // The kernel completes the handshake (backlog); nobody ever answers.
         let r = http_get(&[addr], "h", "/", Duration::from_millis(200), false);
-        assert_eq!(r, Err(CheckFailure::ResponseTimeout(200)));
+        assert_eq!(
+            r,
+            Err(CheckFailure::ResponseTimeout(Duration::from_millis(200)))
+        );
         assert!(start.elapsed() < Duration::from_secs(2));
         drop(l);
     }

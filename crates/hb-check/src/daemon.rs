@@ -22,13 +22,12 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
+use hb_time::{MillisStyle, format_millis, rfc3339_millis_now};
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::addr::RealServer;
 use crate::check::Check;
-use crate::duration::format_ms;
 use crate::ipvsadm::{self, Forwarding, Ipvsadm, VirtualService};
-use crate::timefmt;
 use crate::watch::{LastServerPolicy, Outcome, Timing, Transition, Watcher};
 
 /// The line a `--notify-ready` watcher prints on stdout once it runs.
@@ -85,10 +84,10 @@ impl WatchConfig {
             self.check_port
                 .map(|p| format!(" on port {p}"))
                 .unwrap_or_default(),
-            format_ms(self.connect_timeout),
+            format_millis(self.connect_timeout, MillisStyle::Prose),
             self.timing.retries,
-            format_ms(self.timing.delay_before_retry),
-            format_ms(self.timing.interval),
+            format_millis(self.timing.delay_before_retry, MillisStyle::Prose),
+            format_millis(self.timing.interval, MillisStyle::Prose),
             match self.last_server {
                 LastServerPolicy::Remove => "remove",
                 LastServerPolicy::Keep => "keep",
@@ -148,7 +147,7 @@ impl Logger {
     }
 
     fn write(&self, message: &str) {
-        let line = format!("{} {}: {message}\n", timefmt::now(), self.prefix);
+        let line = format!("{} {}: {message}\n", rfc3339_millis_now(), self.prefix);
         let _ = std::io::stderr().write_all(line.as_bytes());
         if let Some(path) = &self.file
             && let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path)

@@ -12,12 +12,11 @@
 //! `hb-check ipvs-watch` (reference: `docs/agents/hb-check.md`).
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod addr;
 pub mod check;
 pub mod daemon;
-pub mod duration;
 pub mod ipvsadm;
-pub mod timefmt;
 pub mod url;
 pub mod watch;

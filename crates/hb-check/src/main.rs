@@ -19,10 +19,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use hb_check::addr::{self, RealServer};
 use hb_check::check::{self, Check, HttpCheck};
 use hb_check::daemon::{self, WatchConfig};
-use hb_check::duration::parse_duration;
 use hb_check::ipvsadm::{self, Forwarding, Protocol, VirtualService};
 use hb_check::url::parse_http_url;
 use hb_check::watch::{LastServerPolicy, Timing};
+use hb_time::{Dialect, parse_duration};
 
 const FAILED: u8 = 1;
 const USAGE: u8 = 2;
@@ -173,11 +173,11 @@ struct WatchArgs {
 }
 
 fn parse_any(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| e.to_string())
+    parse_duration(s, &Dialect::PARAMETER).map_err(|e| e.to_string())
 }
 
 fn parse_positive(s: &str) -> Result<Duration, String> {
-    match parse_duration(s) {
+    match parse_duration(s, &Dialect::PARAMETER) {
         Ok(d) if d.is_zero() => Err("must be more than zero".into()),
         Ok(d) => Ok(d),
         Err(e) => Err(e.to_string()),

@@ -19,8 +19,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
+use hb_time::rfc3339_millis;
+
 use crate::addr::RealServer;
-use crate::timefmt::format_system_time;
 
 /// What happens when every real server has failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,7 +329,7 @@ impl Watcher {
                     "{} {} {}\n",
                     s.server.addr,
                     s.health.as_str(),
-                    format_system_time(s.since)
+                    rfc3339_millis(s.since)
                 )
             })
             .collect()

@@ -273,7 +273,7 @@ pub(crate) fn hbparameter(hacf: &HaCf, name: &str) -> Option<String> {
     if let Some(v) = written {
         return Some(v.to_owned());
     }
-    let computed = |d: Duration| Some(format!("{}ms", d.as_millis()));
+    let computed = |d: Duration| Some(ms(d));
     match name {
         "warntime" => computed(hacf.warntime),
         "initdead" => computed(hacf.initdead),

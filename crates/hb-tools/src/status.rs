@@ -293,25 +293,11 @@ fn scalar(v: &Value) -> Option<String> {
 }
 
 /// Parses an `ha.cf` time: a decimal number of seconds, or with a unit `s`, `sec`, `ms`,
-/// `msec`, `us`, `usec`; returns whole milliseconds.
+/// `msec`, `us`, `usec`; returns whole milliseconds, rounded down (hb-time's
+/// [`HA_CF_LENIENT`](hb_time::Dialect::HA_CF_LENIENT) dialect).
 pub fn parse_ms(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let num: f64 = num.parse().ok()?;
-    if !num.is_finite() || num < 0.0 {
-        return None;
-    }
-    let factor = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "s" | "sec" => 1000.0,
-        "ms" | "msec" => 1.0,
-        "us" | "usec" => 0.001,
-        _ => return None,
-    };
-    let ms = (num * factor).floor();
-    (ms <= u64::MAX as f64).then_some(ms as u64)
+    let d = hb_time::parse_duration(s, &hb_time::Dialect::HA_CF_LENIENT).ok()?;
+    u64::try_from(d.as_millis()).ok()
 }
 
 #[cfg(test)]
@@ -370,17 +356,5 @@ mod tests {
         assert_eq!(s.version(), None);
         let s: Status = serde_json::from_value(json!({"nodes": null, "parameters": null})).unwrap();
         assert!(s.nodes.is_empty());
-    }
-
-    #[test]
-    fn times_parse_like_heartbeat() {
-        assert_eq!(parse_ms("4"), Some(4000));
-        assert_eq!(parse_ms("300ms"), Some(300));
-        assert_eq!(parse_ms("1.5"), Some(1500));
-        assert_eq!(parse_ms("2s"), Some(2000));
-        assert_eq!(parse_ms("500000us"), Some(500));
-        assert_eq!(parse_ms("soon"), None);
-        assert_eq!(parse_ms("4 fortnights"), None);
-        assert_eq!(parse_ms(""), None);
     }
 }
