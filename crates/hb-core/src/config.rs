@@ -114,7 +114,7 @@ impl CoreConfig {
                     "node name {n:?} must be non-empty lower-case without spaces"
                 ));
             }
-            if self.nodes[..i].contains(n) {
+            if self.nodes.iter().take(i).any(|m| m == n) {
                 return bad(format!("node {n} listed twice"));
             }
         }
@@ -152,5 +152,34 @@ impl CoreConfig {
     /// Time-to-live field value: node count plus hopfudge.
     pub(crate) fn ttl(&self) -> u64 {
         self.nodes.len() as u64 + u64::from(self.hopfudge)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::BTreeMap;
+
+    use hb_proto::AuthMethod;
+
+    use super::*;
+
+    /// node1 and node2, keepalive 1 s, deadtime 3 s, initdead 6 s, no groups.
+    pub(crate) fn two_nodes() -> CoreConfig {
+        CoreConfig {
+            nodes: vec!["node1".into(), "node2".into()],
+            me: 0,
+            keepalive: Duration::from_secs(1),
+            deadtime: Duration::from_secs(3),
+            warntime: Duration::from_secs(2),
+            initdead: Duration::from_secs(6),
+            links: vec!["eth0".into()],
+            groups: Vec::new(),
+            auto_failback: AutoFailback::On,
+            msgfmt: MsgFmt::Classic,
+            keys: KeyRing::new(1, BTreeMap::from([(1, (AuthMethod::Sha1, b"k".to_vec()))]))
+                .expect("one sha1 key"),
+            hopfudge: 1,
+            max_rexmit_delay: Duration::from_millis(250),
+        }
     }
 }

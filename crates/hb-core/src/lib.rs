@@ -30,23 +30,23 @@
 //! that Heartbeat 3 ignores; `docs/protocol.md` lists them.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+// The core sees network input: no indexing or slicing that could panic (tests may index).
+// Nodes and groups are indexed by ids only their collections make.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 mod action;
 mod config;
-mod groups;
-mod legacy;
+mod ctx;
 mod membership;
-mod nice;
+mod nodes;
 mod recv;
-mod res;
+mod resources;
 mod send;
 mod snapshot;
 mod time;
 mod wire;
-
-use std::collections::VecDeque;
-use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -60,9 +60,11 @@ pub use snapshot::{
 pub use time::Instant;
 pub use wire::EXTENSION_VERSION;
 
-use membership::NodeState;
-use res::ResState;
-use send::History;
+use ctx::{Ctx, Warnings};
+use membership::ReqNodes;
+use nodes::Nodes;
+use resources::Resources;
+use send::Outbox;
 
 /// Errors the core can report (only at construction: bad input at run time is counted
 /// and logged, never an error).
@@ -87,39 +89,32 @@ pub struct Boot {
     pub seed: u64,
 }
 
-/// Rate limit for repetitive warnings (rejected packets).
-const WARN_INTERVAL: Duration = Duration::from_secs(5);
-
 /// The state machine. See the crate documentation.
+///
+/// Each part owns its state: [`Nodes`] what is known of every node, [`Outbox`] what goes
+/// out (and how it is signed and numbered), [`Resources`] the groups and their negotiation;
+/// the core wires the inputs to them (membership in `membership.rs`, receiving in
+/// `recv.rs`).
 #[derive(Debug)]
 pub struct Core {
     cfg: CoreConfig,
-    uuid: [u8; 16],
     generation: u64,
-    boot_at: Instant,
-    wall_clock_secs: u64,
     rng: ChaCha8Rng,
-    load_average: String,
-    actions: VecDeque<Action>,
     /// Latest `now` seen; inputs with an earlier `now` are treated as happening at it.
     now: Instant,
-
-    // Sending.
-    next_seq: u64,
-    history: History,
-    next_status_at: Instant,
-    status_dirty: bool,
+    out: Outbox,
+    warnings: Warnings,
+    counters: Counters,
 
     // Membership.
-    nodes: Vec<NodeState>,
+    nodes: Nodes,
+    boot_at: Instant,
+    next_status_at: Instant,
+    status_dirty: bool,
     comm_up: bool,
-    reqnodes: Option<membership::ReqNodes>,
+    reqnodes: Option<ReqNodes>,
 
-    // Resources.
-    res: ResState,
-
-    counters: Counters,
-    warned: std::collections::BTreeMap<&'static str, (Instant, u64)>,
+    res: Resources,
 }
 
 impl Core {
@@ -127,32 +122,22 @@ impl Core {
     /// the start-up probe of every resource.
     pub fn new(cfg: CoreConfig, boot: Boot, now: Instant) -> Result<Core, CoreError> {
         cfg.validate()?;
-        let nodes = cfg
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, name)| NodeState::new(name.clone(), i == cfg.me, &cfg))
-            .collect();
-        let res = ResState::new(&cfg);
+        let nodes = Nodes::new(&cfg);
+        let res = Resources::new(&cfg, &nodes);
         let mut core = Core {
-            uuid: boot.uuid,
             generation: boot.generation,
-            boot_at: now,
-            wall_clock_secs: boot.wall_clock_secs,
             rng: ChaCha8Rng::seed_from_u64(boot.seed),
-            load_average: "n/a".to_string(),
-            actions: VecDeque::new(),
             now,
-            next_seq: 1,
-            history: History::default(),
+            out: Outbox::new(boot.uuid, boot.generation, now, boot.wall_clock_secs),
+            warnings: Warnings::default(),
+            counters: Counters::default(),
+            nodes,
+            boot_at: now,
             next_status_at: now,
             status_dirty: false,
-            nodes,
             comm_up: false,
             reqnodes: None,
             res,
-            counters: Counters::default(),
-            warned: Default::default(),
             cfg,
         };
         core.start(now);
@@ -161,7 +146,7 @@ impl Core {
 
     /// The next action for the shell, if any.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        self.out.pop()
     }
 
     /// When [`Core::handle_timeout`] must be called next, at the latest.
@@ -169,16 +154,15 @@ impl Core {
         if self.is_finished() {
             return None;
         }
-        let mut t = self.next_status_at;
-        let mut fold = |x: Option<Instant>| {
-            if let Some(x) = x {
-                t = t.min(x);
-            }
-        };
-        fold(self.membership_deadline());
-        fold(self.rexmit_deadline());
-        fold(self.res_deadline());
-        Some(t)
+        let next = [
+            self.membership_deadline(),
+            self.rexmit_deadline(),
+            self.res.deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(self.next_status_at, Instant::min);
+        Some(next)
     }
 
     /// The clock reached (or passed) a deadline given by [`Core::poll_timeout`]. Calling it
@@ -187,7 +171,8 @@ impl Core {
         let now = self.advance(now);
         self.membership_tick(now);
         self.rexmit_tick(now);
-        self.res_tick(now);
+        let (res, mut ctx) = self.split();
+        res.tick(&mut ctx);
         if now >= self.next_status_at || self.status_dirty {
             self.send_status(now);
         }
@@ -196,7 +181,8 @@ impl Core {
     /// A resource agent run finished.
     pub fn handle_agent_done(&mut self, now: Instant, id: OpId, result: AgentResult) {
         let now = self.advance(now);
-        self.on_agent_done(now, id, result);
+        let (res, mut ctx) = self.split();
+        res.on_agent_done(&mut ctx, id, result);
         self.flush_status(now);
     }
 
@@ -204,16 +190,15 @@ impl Core {
     /// was refused (a standby without a stable peer, ...); a refusal is logged too.
     pub fn handle_command(&mut self, now: Instant, cmd: Command) -> Result<Vec<String>, String> {
         let now = self.advance(now);
+        let (res, mut ctx) = self.split();
         let out = match cmd {
             Command::Shutdown => {
-                self.begin_shutdown(now);
+                res.shutdown(&mut ctx);
                 Ok(Vec::new())
             }
-            Command::Standby(class) => self
-                .request_standby(now, class, "hb_standby")
-                .map(|()| Vec::new()),
-            Command::Takeover(class) => self.request_takeover(now, class).map(|()| Vec::new()),
-            Command::Cleanup(which) => Ok(self.cleanup(now, which)),
+            Command::Standby(class) => res.standby(&mut ctx, class).map(|()| Vec::new()),
+            Command::Takeover(class) => res.takeover(&mut ctx, class).map(|()| Vec::new()),
+            Command::Cleanup(which) => Ok(res.cleanup(&mut ctx, which)),
         };
         self.flush_status(now);
         out
@@ -223,23 +208,23 @@ impl Core {
     pub fn set_load_average(&mut self, load: &str) {
         let load = load.trim();
         if !load.is_empty() {
-            self.load_average = load.to_string();
+            self.out.set_load_average(load.to_string());
         }
     }
 
     /// True once a graceful shutdown has completed: the shell may exit.
     pub fn is_finished(&self) -> bool {
-        self.res.finished
+        self.res.is_finished()
     }
 
     /// Whether a graceful shutdown has been requested.
     pub fn is_shutting_down(&self) -> bool {
-        self.res.shutdown.is_some()
+        self.res.is_shutting_down()
     }
 
     /// This node's name.
     pub fn node_name(&self) -> &str {
-        &self.cfg.nodes[self.cfg.me]
+        self.nodes.my_name()
     }
 
     /// The configuration the core runs with.
@@ -254,28 +239,23 @@ impl Core {
 
     /// State of a group on this node.
     pub fn group_state(&self, group: usize) -> Option<GroupState> {
-        self.res.groups.get(group).map(|g| g.state())
+        self.res.group_state(group)
     }
 
     /// Whether group `group` failed here (start failure or restart limit) and will not run
     /// here until an operator clears it.
     pub fn group_failed_here(&self, group: usize) -> bool {
-        self.res.groups.get(group).is_some_and(|g| g.failed_here)
+        self.res.group_failed_here(group)
     }
 
     /// Everything at once.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
-            nodes: self
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(i, n)| n.view(i == self.cfg.me, &self.cfg))
-                .collect(),
-            groups: self.group_views(),
-            rsc_class: self.rsc_class(),
+            nodes: self.nodes.views(&self.cfg),
+            groups: self.res.group_views(&self.nodes),
+            rsc_class: self.res.rsc_class(&self.nodes),
             counters: self.counters,
-            shutting_down: self.res.shutdown.is_some(),
+            shutting_down: self.res.is_shutting_down(),
         }
     }
 
@@ -286,24 +266,28 @@ impl Core {
         self.now
     }
 
-    /// A warning that may repeat at packet rate: logged at most every [`WARN_INTERVAL`] per
-    /// kind, with the number suppressed since.
-    fn warn_limited(&mut self, now: Instant, kind: &'static str, text: impl FnOnce() -> String) {
-        match self.warned.get_mut(kind) {
-            None => {
-                self.warned.insert(kind, (now, 0));
-                tracing::warn!("{}", text());
-            }
-            Some(entry) if now.saturating_since(entry.0) >= WARN_INTERVAL => {
-                let suppressed = std::mem::replace(entry, (now, 0)).1;
-                if suppressed > 0 {
-                    tracing::warn!("{} ({suppressed} more like it suppressed)", text());
-                } else {
-                    tracing::warn!("{}", text());
-                }
-            }
-            Some(entry) => entry.1 += 1,
-        }
+    /// The resource side and what it may use of the rest, borrowed apart.
+    fn split(&mut self) -> (&mut Resources, Ctx<'_>) {
+        (
+            &mut self.res,
+            Ctx {
+                now: self.now,
+                cfg: &self.cfg,
+                nodes: &self.nodes,
+                out: &mut self.out,
+                warnings: &mut self.warnings,
+            },
+        )
+    }
+
+    /// The context alone.
+    fn ctx(&mut self) -> Ctx<'_> {
+        self.split().1
+    }
+
+    /// Signs and queues a message; returns its sequence number, if it has one.
+    fn send(&mut self, msg: hb_proto::Message) -> Option<u64> {
+        self.out.send(self.now, msg, &self.nodes, &self.cfg)
     }
 }
 

@@ -7,12 +7,18 @@ use std::time::Duration;
 use hb_proto::{Message, RejectKind};
 use rand_core::RngCore;
 
-use crate::membership::SeqVerdict;
+use crate::ctx::Ctx;
+use crate::nodes::{MAX_MISSING, NodeId, SeqVerdict};
 use crate::wire::{self, parse_hex};
 use crate::{Core, Instant};
 
 /// Lower bound of the random delay before the first retransmission request.
 const MIN_REXMIT_DELAY: Duration = Duration::from_millis(50);
+
+/// The sequence fields of a message that passed the generation check.
+struct Sequenced {
+    seq: u64,
+}
 
 impl Core {
     /// A datagram arrived on heartbeat link `link` (an index into [`crate::CoreConfig::links`]).
@@ -26,103 +32,20 @@ impl Core {
     }
 
     fn receive(&mut self, now: Instant, link: usize, datagram: &[u8]) {
-        let msg = match hb_proto::open(datagram, &self.cfg.keys) {
-            Ok(o) => o.msg,
-            Err(e) => {
-                match e.kind() {
-                    RejectKind::Malformed => {
-                        self.counters.malformed += 1;
-                        self.warn_limited(now, "malformed", || {
-                            format!("dropped a malformed datagram: {e}")
-                        });
-                    }
-                    RejectKind::Unauthenticated => {
-                        self.counters.auth_failed += 1;
-                        self.warn_limited(now, "auth", || {
-                            format!("dropped a datagram that failed authentication: {e}")
-                        });
-                    }
-                }
-                return;
-            }
-        };
-        let (Some(t), Some(src)) = (msg.str("t"), msg.str("src")) else {
-            return self.malformed(now, "a message without t or src");
-        };
-        if msg.str("ts").and_then(parse_hex).is_none_or(|ts| ts == 0) {
-            return self.malformed(now, "a message without a valid ts");
-        }
-        let Some(from) = self.identify(now, &msg, src) else {
+        let Some(msg) = self.authenticate(now, datagram) else {
             return;
         };
-        if from == self.me() {
-            // Our own broadcast coming back, or a copy sent to ourselves by ucast.
+        let Some((from, t)) = self.sender(now, &msg) else {
             return;
-        }
-        let t = t.to_string();
-        if let Some(rest) = t.strip_prefix("NS_") {
+        };
+        if let Some(kind) = t.strip_prefix("NS_") {
             self.refresh_link(now, from, link);
             self.counters.accepted += 1;
-            return self.receive_ns(now, from, rest, &msg);
+            return self.receive_ns(now, from, kind, &msg);
         }
-        let Some(seq) = msg.str("seq").and_then(parse_hex).filter(|&s| s > 0) else {
-            return self.malformed(now, "a sequenced message without a valid seq");
-        };
-        let Some(hg) = msg.str("hg").map_or(Some(0), parse_hex) else {
-            return self.malformed(now, "a message with a bad hg");
-        };
-        let node = &mut self.nodes[from];
-        if hg < node.generation {
-            self.counters.replayed += 1;
-            let (name, cur) = (node.name.clone(), node.generation);
-            self.warn_limited(now, "replay", || {
-                format!(
-                    "dropped a message from {name} of an older generation ({hg} < {cur}): replay?"
-                )
-            });
+        let Some(Sequenced { seq }) = self.check_generation(now, from, &t, &msg) else {
             return;
-        }
-        if node.generation == 0 {
-            // The first generation we learn of a peer, from whatever it sent first: a later
-            // status with a higher one is then recognised as a restart (and what this
-            // incarnation told us is forgotten), even if no status of it ever reached us.
-            node.generation = hg;
-        }
-        if t == "status" {
-            if hg > node.generation {
-                // A higher generation than the one learned is a restart.
-                let restarted = node.generation != 0;
-                node.generation = hg;
-                if restarted {
-                    node.seq.reset();
-                    node.held.clear();
-                    node.last_status_seq = 0;
-                }
-                node.awaiting_status = false;
-                if restarted {
-                    let name = node.name.clone();
-                    tracing::info!("node {name}: heartbeat restarted (new generation {hg})");
-                    self.on_peer_restart(now, from);
-                }
-            } else if node.awaiting_status {
-                if seq <= node.last_status_seq {
-                    self.counters.duplicate += 1;
-                    return;
-                }
-                let name = node.name.clone();
-                tracing::warn!(
-                    "node {name}: returning after partition (same generation, seq {seq})"
-                );
-                let node = &mut self.nodes[from];
-                node.awaiting_status = false;
-                node.seq.reset();
-                node.held.clear();
-            }
-        } else if node.awaiting_status {
-            // Declared dead: nothing but a fresh status message counts.
-            self.counters.duplicate += 1;
-            return;
-        }
+        };
         let delay = self.first_rexmit_delay();
         let verdict = self.nodes[from].seq.accept(seq, || now + delay);
         self.refresh_link(now, from, link);
@@ -131,7 +54,7 @@ impl Core {
             return;
         }
         self.counters.accepted += 1;
-        self.maybe_ack(now, from, seq, verdict);
+        self.maybe_ack(from, seq, verdict);
         if t == "status" {
             self.dispatch(now, from, seq, &t, &msg);
         } else {
@@ -140,24 +63,136 @@ impl Core {
         self.release_held(now, from);
     }
 
+    /// Opens the datagram: parsed and signed with one of our keys.
+    fn authenticate(&mut self, now: Instant, datagram: &[u8]) -> Option<Message> {
+        match hb_proto::open(datagram, &self.cfg.keys) {
+            Ok(o) => Some(o.msg),
+            Err(e) => {
+                match e.kind() {
+                    RejectKind::Malformed => {
+                        self.counters.malformed += 1;
+                        self.warnings.limited(now, "malformed", || {
+                            format!("dropped a malformed datagram: {e}")
+                        });
+                    }
+                    RejectKind::Unauthenticated => {
+                        self.counters.auth_failed += 1;
+                        self.warnings.limited(now, "auth", || {
+                            format!("dropped a datagram that failed authentication: {e}")
+                        });
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// The configured node that sent `msg` (not ourselves) and the message type.
+    fn sender(&mut self, now: Instant, msg: &Message) -> Option<(NodeId, String)> {
+        let (Some(t), Some(src)) = (msg.str("t"), msg.str("src")) else {
+            self.malformed(now, "a message without t or src");
+            return None;
+        };
+        if msg.str("ts").and_then(parse_hex).is_none_or(|ts| ts == 0) {
+            self.malformed(now, "a message without a valid ts");
+            return None;
+        }
+        let from = self.identify(now, msg, src)?;
+        // Our own broadcast coming back, or a copy sent to ourselves by ucast.
+        (from != self.nodes.me()).then(|| (from, t.to_string()))
+    }
+
+    /// Checks the generation of a sequenced message from `from`: replays of an older
+    /// generation are dropped, a newer one is a restart, and a node declared dead only
+    /// comes back with a status message.
+    fn check_generation(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        t: &str,
+        msg: &Message,
+    ) -> Option<Sequenced> {
+        let Some(seq) = msg.str("seq").and_then(parse_hex).filter(|&s| s > 0) else {
+            self.malformed(now, "a sequenced message without a valid seq");
+            return None;
+        };
+        let Some(hg) = msg.str("hg").map_or(Some(0), parse_hex) else {
+            self.malformed(now, "a message with a bad hg");
+            return None;
+        };
+        let node = &mut self.nodes[from];
+        if hg < node.generation {
+            self.counters.replayed += 1;
+            let (name, cur) = (node.name.clone(), node.generation);
+            self.warnings.limited(now, "replay", || {
+                format!(
+                    "dropped a message from {name} of an older generation ({hg} < {cur}): replay?"
+                )
+            });
+            return None;
+        }
+        if node.generation == 0 {
+            // The first generation we learn of a peer, from whatever it sent first: a later
+            // status with a higher one is then recognised as a restart (and what this
+            // incarnation told us is forgotten), even if no status of it ever reached us.
+            node.generation = hg;
+        }
+        if t != "status" {
+            if node.awaiting_status {
+                // Declared dead: nothing but a fresh status message counts.
+                self.counters.duplicate += 1;
+                return None;
+            }
+            return Some(Sequenced { seq });
+        }
+        if hg > node.generation {
+            // A higher generation than the one learned is a restart.
+            let restarted = node.generation != 0;
+            node.generation = hg;
+            if restarted {
+                node.forget_sequence();
+                node.last_status_seq = 0;
+            }
+            node.awaiting_status = false;
+            if restarted {
+                tracing::info!(
+                    "node {}: heartbeat restarted (new generation {hg})",
+                    node.name
+                );
+                let (res, mut ctx) = self.split();
+                res.on_peer_restart(&mut ctx, from);
+            }
+        } else if node.awaiting_status {
+            if seq <= node.last_status_seq {
+                self.counters.duplicate += 1;
+                return None;
+            }
+            tracing::warn!(
+                "node {}: returning after partition (same generation, seq {seq})",
+                node.name
+            );
+            node.awaiting_status = false;
+            node.forget_sequence();
+        }
+        Some(Sequenced { seq })
+    }
+
     /// Acts upon held messages of node `from` that no missing message precedes, in order.
-    pub(crate) fn release_held(&mut self, now: Instant, from: usize) {
+    fn release_held(&mut self, now: Instant, from: NodeId) {
         loop {
             let node = &mut self.nodes[from];
             let first_missing = node.seq.missing.keys().next().copied();
             let Some((&seq, _)) = node.held.first_key_value() else {
                 return;
             };
-            if first_missing.is_some_and(|m| m < seq)
-                && node.held.len() < crate::membership::MAX_MISSING
-            {
+            if first_missing.is_some_and(|m| m < seq) && node.held.len() < MAX_MISSING {
                 tracing::debug!(
                     "holding seq {seq} of {} until seq {first_missing:?} arrives",
                     node.name
                 );
                 return;
             }
-            let Some((seq, msg)) = node.held.remove(&seq).map(|m| (seq, m)) else {
+            let Some(msg) = node.held.remove(&seq) else {
                 return;
             };
             if let Some(dest) = msg.str("dest")
@@ -173,20 +208,18 @@ impl Core {
     fn malformed(&mut self, now: Instant, what: &str) {
         self.counters.malformed += 1;
         let what = what.to_string();
-        self.warn_limited(now, "malformed-fields", || format!("dropped {what}"));
+        self.warnings
+            .limited(now, "malformed-fields", || format!("dropped {what}"));
     }
 
     /// Finds the configured node that sent `msg`: by `srcuuid` first, then by name.
-    fn identify(&mut self, now: Instant, msg: &Message, src: &str) -> Option<usize> {
+    fn identify(&mut self, now: Instant, msg: &Message, src: &str) -> Option<NodeId> {
         let uuid: Option<[u8; 16]> = match msg.get("srcuuid") {
             Some(hb_proto::Value::Binary(b)) => b.as_slice().try_into().ok(),
             _ => None,
         };
-        let by_uuid = uuid.and_then(|u| self.nodes.iter().position(|n| n.uuid == Some(u)));
-        let by_name = self
-            .nodes
-            .iter()
-            .position(|n| n.name.eq_ignore_ascii_case(src));
+        let by_uuid = uuid.and_then(|u| self.nodes.by_uuid(u));
+        let by_name = self.nodes.by_name(src);
         let found = match (by_uuid, by_name) {
             (Some(u), Some(n)) if u != n => {
                 // A known UUID under another configured name: trust the name (Heartbeat
@@ -198,13 +231,13 @@ impl Core {
         let Some(i) = found else {
             self.counters.unknown_node += 1;
             let src = src.to_string();
-            self.warn_limited(now, "unknown-node", || {
+            self.warnings.limited(now, "unknown-node", || {
                 format!("dropped a message from unknown node {src:?}")
             });
             return None;
         };
         if let Some(u) = uuid
-            && i != self.me()
+            && i != self.nodes.me()
             && self.nodes[i].uuid != Some(u)
         {
             if self.nodes[i].uuid.is_some() {
@@ -227,7 +260,7 @@ impl Core {
     }
 
     /// Acknowledges about every tenth message of each sender (spec §7.2).
-    fn maybe_ack(&mut self, now: Instant, from: usize, seq: u64, verdict: SeqVerdict) {
+    fn maybe_ack(&mut self, from: NodeId, seq: u64, verdict: SeqVerdict) {
         let n = &self.nodes[from];
         if !n.protocol || !n.seq.missing.is_empty() {
             return;
@@ -240,21 +273,10 @@ impl Core {
         };
         let dest = n.name.clone();
         tracing::debug!("acknowledging {dest}'s messages up to seq {ack} ({verdict:?} seq {seq})");
-        self.send(now, wire::ackmsg(&dest, ack));
+        self.send(wire::ackmsg(&dest, ack));
     }
 
-    /// Sends an acknowledgement now (used for `shutdone`, so the leaving node can go).
-    pub(crate) fn ack_now(&mut self, now: Instant, from: usize) {
-        let n = &self.nodes[from];
-        if let Some(last) = n.seq.last
-            && n.seq.missing.is_empty()
-        {
-            let dest = n.name.clone();
-            self.send(now, wire::ackmsg(&dest, last));
-        }
-    }
-
-    fn receive_ns(&mut self, now: Instant, from: usize, kind: &str, msg: &Message) {
+    fn receive_ns(&mut self, now: Instant, from: NodeId, kind: &str, msg: &Message) {
         if let Some(dest) = msg.str("dest")
             && dest != self.node_name()
         {
@@ -263,20 +285,20 @@ impl Core {
         match kind {
             "ackmsg" => {
                 if let Some(ack) = msg.str("ackseq").and_then(parse_hex)
-                    && ack <= self.last_sent_seq()
+                    && ack <= self.out.last_sent_seq()
                 {
                     let n = &mut self.nodes[from];
                     n.acked_by = n.acked_by.max(ack);
                 }
-                self.on_ack(now);
+                let (res, ctx) = self.split();
+                res.on_ack(&ctx);
             }
-            "rexmit" => self.serve_rexmit(now, from, msg),
+            "rexmit" => self.ctx().serve_rexmit(from, msg),
             "nak_rexmit" => {
                 if let Some(seq) = msg.str("firstseq").and_then(parse_hex) {
                     let n = &mut self.nodes[from];
                     if n.seq.missing.remove(&seq).is_some() {
-                        let name = n.name.clone();
-                        tracing::error!("irretrievably lost packet: node {name} seq {seq}");
+                        tracing::error!("irretrievably lost packet: node {} seq {seq}", n.name);
                         self.release_held(now, from);
                     }
                 }
@@ -287,32 +309,33 @@ impl Core {
 
     /// Asks for retransmission of missing messages whose timer expired (spec §7.3).
     pub(crate) fn rexmit_tick(&mut self, now: Instant) {
-        for i in 0..self.nodes.len() {
-            if i == self.me() || !self.nodes[i].is_alive() {
+        let again = now + self.cfg.max_rexmit_delay.max(MIN_REXMIT_DELAY);
+        for i in self.nodes.peers() {
+            let node = &mut self.nodes[i];
+            if !node.is_alive() {
                 continue;
             }
-            let due: Vec<u64> = self.nodes[i]
+            let due: Vec<u64> = node
                 .seq
                 .missing
                 .iter()
                 .filter(|(_, t)| **t <= now)
                 .map(|(s, _)| *s)
                 .collect();
-            if due.is_empty() {
+            let Some(&first) = due.first() else {
                 continue;
-            }
-            let again = now + self.cfg.max_rexmit_delay.max(MIN_REXMIT_DELAY);
+            };
             for s in &due {
-                self.nodes[i].seq.missing.insert(*s, again);
+                node.seq.missing.insert(*s, again);
             }
-            let dest = self.nodes[i].name.clone();
+            let dest = node.name.clone();
             tracing::debug!("asking {dest} to retransmit {due:?}");
             // One request per run of consecutive numbers.
-            let mut start = due[0];
-            let mut prev = due[0];
+            let mut start = first;
+            let mut prev = first;
             for &s in due.iter().skip(1).chain(std::iter::once(&u64::MAX)) {
                 if s != prev.wrapping_add(1) {
-                    self.send(now, wire::rexmit(&dest, start, prev));
+                    self.send(wire::rexmit(&dest, start, prev));
                     start = s;
                 }
                 prev = s;
@@ -322,20 +345,23 @@ impl Core {
 
     pub(crate) fn rexmit_deadline(&self) -> Option<Instant> {
         self.nodes
-            .iter()
-            .enumerate()
-            .filter(|(i, n)| *i != self.me() && n.is_alive())
-            .filter_map(|(_, n)| n.seq.missing.values().min().copied())
+            .peers()
+            .map(|i| &self.nodes[i])
+            .filter(|n| n.is_alive())
+            .filter_map(|n| n.seq.missing.values().min().copied())
             .min()
     }
 
-    fn dispatch(&mut self, now: Instant, from: usize, seq: u64, t: &str, msg: &Message) {
+    fn dispatch(&mut self, now: Instant, from: NodeId, seq: u64, t: &str, msg: &Message) {
         match t {
             "status" => self.on_status(now, from, seq, msg),
-            "reqnodes" => self.on_reqnodes(now, from),
+            "reqnodes" => self.on_reqnodes(from),
             "repnodes" => self.on_repnodes(now, from, msg),
             "starting" | "resource" | "ask_resources" | "hb_takeover" | "ip-request"
-            | "ip-request-resp" | "shutdone" => self.on_resource_message(now, from, seq, t, msg),
+            | "ip-request-resp" | "shutdone" => {
+                let (res, mut ctx) = self.split();
+                res.on_message(&mut ctx, from, t, msg);
+            }
             "stonith" => {
                 let node = msg.str("node").unwrap_or("?");
                 let result = msg.str("result").unwrap_or("?");
@@ -348,6 +374,20 @@ impl Core {
                 "ignoring message type {other:?} from {}",
                 self.nodes[from].name
             ),
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// Acknowledges everything received from `from` at once (used for `shutdone`, so the
+    /// leaving node can go).
+    pub(crate) fn ack_now(&mut self, from: NodeId) {
+        let n = &self.nodes[from];
+        if let Some(last) = n.seq.last
+            && n.seq.missing.is_empty()
+        {
+            let dest = n.name.clone();
+            self.send(wire::ackmsg(&dest, last));
         }
     }
 }

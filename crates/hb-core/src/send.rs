@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use hb_proto::Message;
 
+use crate::config::CoreConfig;
+use crate::ctx::Ctx;
+use crate::nodes::{NodeId, Nodes};
 use crate::wire::{self, hex};
-use crate::{Action, Core, Instant};
+use crate::{Action, Instant};
 
 /// Heartbeat keeps the last 500 sequenced messages for retransmission.
 const HISTORY_SLOTS: usize = 500;
@@ -50,23 +53,71 @@ impl History {
     }
 }
 
-impl Core {
+/// Everything that goes out: the queue of actions for the shell, and what signing and
+/// numbering this node's datagrams needs (its identity, its sequence numbers, the
+/// retransmission history).
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    actions: VecDeque<Action>,
+    uuid: [u8; 16],
+    generation: u64,
+    boot_at: Instant,
+    wall_clock_secs: u64,
+    load_average: String,
+    next_seq: u64,
+    history: History,
+}
+
+impl Outbox {
+    pub(crate) fn new(
+        uuid: [u8; 16],
+        generation: u64,
+        boot_at: Instant,
+        wall_clock_secs: u64,
+    ) -> Outbox {
+        Outbox {
+            actions: VecDeque::new(),
+            uuid,
+            generation,
+            boot_at,
+            wall_clock_secs,
+            load_average: "n/a".to_string(),
+            next_seq: 1,
+            history: History::default(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, action: Action) {
+        self.actions.push_back(action);
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The informational `ld` field of later messages.
+    pub(crate) fn set_load_average(&mut self, load: String) {
+        self.load_average = load;
+    }
+
     /// Appends the header to `msg`, signs it, records it for retransmission (unless it is an
     /// `NS_*` message) and queues it for transmission on every medium. Returns the sequence
     /// number, if one was assigned.
-    pub(crate) fn send(&mut self, now: Instant, mut msg: Message) -> Option<u64> {
+    pub(crate) fn send(
+        &mut self,
+        now: Instant,
+        mut msg: Message,
+        nodes: &Nodes,
+        cfg: &CoreConfig,
+    ) -> Option<u64> {
         let ns = msg.str("t").is_some_and(|t| t.starts_with("NS_"));
         if let Some(dest) = msg.str("dest").map(str::to_string)
             && msg.get("destuuid").is_none()
-            && let Some(uuid) = self
-                .nodes
-                .iter()
-                .find(|n| n.name == dest)
-                .and_then(|n| n.uuid)
+            && let Some(uuid) = nodes.uuid_of(&dest)
         {
             msg.push_bin("destuuid", uuid);
         }
-        msg.set_str("src", self.node_name());
+        msg.set_str("src", nodes.my_name());
         set_bin(&mut msg, "srcuuid", &self.uuid);
         let seq = if ns {
             None
@@ -81,8 +132,8 @@ impl Core {
         if !ns {
             msg.set_str("ld", self.load_average.clone());
         }
-        msg.set_str("ttl", self.cfg.ttl().to_string());
-        let bytes = hb_proto::seal(&msg, &self.cfg.keys, self.cfg.msgfmt);
+        msg.set_str("ttl", cfg.ttl().to_string());
+        let bytes = hb_proto::seal(&msg, &cfg.keys, cfg.msgfmt);
         if let Some(seq) = seq {
             self.history.push(seq, bytes.clone());
         }
@@ -104,37 +155,41 @@ impl Core {
     fn wall_clock(&self, now: Instant) -> u64 {
         self.wall_clock_secs + now.saturating_since(self.boot_at).as_secs()
     }
+}
 
+impl Ctx<'_> {
     /// Serves an `NS_rexmit` addressed to us (spec §7.3).
-    pub(crate) fn serve_rexmit(&mut self, now: Instant, from: usize, msg: &Message) {
+    pub(crate) fn serve_rexmit(&mut self, from: NodeId, msg: &Message) {
         let (Some(first), Some(last)) = (
             msg.str("firstseq").and_then(wire::parse_dec),
             msg.str("lastseq").and_then(wire::parse_dec),
         ) else {
-            self.warn_limited(now, "bad-rexmit", || {
+            self.warn_limited("bad-rexmit", || {
                 "ignoring NS_rexmit without valid firstseq/lastseq".into()
             });
             return;
         };
         let requester = self.nodes[from].name.clone();
-        let max = self.last_sent_seq();
+        let acked = self.nodes[from].acked_by;
+        let max = self.out.last_sent_seq();
         let min_gap = self
             .cfg
             .max_rexmit_delay
             .saturating_sub(Duration::from_millis(10));
         let last = last.min(first.saturating_add(MAX_REXMIT_PER_REQUEST - 1));
         for seq in first..=last {
-            if seq == 0 || seq <= self.nodes[from].acked_by {
+            if seq == 0 || seq <= acked {
                 tracing::debug!("not retransmitting seq {seq}: {requester} acknowledged it");
                 continue;
             }
             if seq > max {
-                self.warn_limited(now, "rexmit-beyond", || {
+                self.warn_limited("rexmit-beyond", || {
                     format!("{requester} asked for retransmission of seq {seq}; {max} is the highest sent")
                 });
                 break;
             }
-            match self.history.find_mut(seq) {
+            let now = self.now;
+            match self.out.history.find_mut(seq) {
                 Some(sent) => {
                     if sent
                         .last_rexmit
@@ -145,15 +200,15 @@ impl Core {
                     sent.last_rexmit = Some(now);
                     tracing::debug!("retransmitting seq {seq} for {requester}");
                     let bytes = sent.bytes.clone();
-                    self.actions.push_back(Action::Transmit(bytes));
+                    self.out.push(Action::Transmit(bytes));
                 }
                 None => {
-                    let why = if self.history.oldest().is_some_and(|o| seq < o) {
+                    let why = if self.out.history.oldest().is_some_and(|o| seq < o) {
                         "seqno too low"
                     } else {
                         "seqno not found"
                     };
-                    self.send(now, wire::nak_rexmit(seq, &requester, why));
+                    self.send(wire::nak_rexmit(seq, &requester, why));
                 }
             }
         }

@@ -1,0 +1,264 @@
+//! The state both negotiation policies work on: this node's groups, what the peer holds,
+//! the batches waiting for groups to settle, dual holdings being resolved, and the stage
+//! of the node's resource side (probed, negotiating, shutting down). Policies act through
+//! its methods; it never calls a policy.
+
+use std::collections::BTreeMap;
+
+use hb_proto::Message;
+
+use crate::action::Class;
+use crate::config::CoreConfig;
+use crate::ctx::Ctx;
+use crate::nodes::{NodeId, Nodes};
+use crate::wire::{self, Holdings};
+
+use super::batch::{Batches, Then};
+use super::groups::{GroupId, GroupSet, Groups};
+use super::peer::PeerView;
+use super::shutdown::Shutdown;
+
+#[derive(Debug)]
+pub(crate) struct Board {
+    pub(crate) groups: Groups,
+    /// The resource peer: the other node of a two-node cluster.
+    pub(crate) peer: Option<NodeId>,
+    pub(crate) view: PeerView,
+    batches: Batches,
+    /// Dual holdings seen while our side was busy with the group: the peer's epoch.
+    pub(crate) pending_conflicts: BTreeMap<GroupId, u64>,
+    /// The start-up probe of every resource is done.
+    pub(crate) probe_done: bool,
+    /// Negotiation has begun (active and probed).
+    pub(crate) negotiating: bool,
+    pub(crate) shutdown: Option<Shutdown>,
+    pub(crate) finished: bool,
+}
+
+impl Board {
+    pub(crate) fn new(
+        cfg: &CoreConfig,
+        peer: Option<NodeId>,
+        node: impl Fn(usize) -> NodeId,
+    ) -> Board {
+        Board {
+            groups: Groups::new(cfg, node),
+            peer,
+            view: PeerView::default(),
+            batches: Batches::default(),
+            pending_conflicts: BTreeMap::new(),
+            probe_done: false,
+            negotiating: false,
+            shutdown: None,
+            finished: false,
+        }
+    }
+
+    /// Negotiating and not shutting down: decisions are taken.
+    pub(crate) fn deciding(&self) -> bool {
+        self.negotiating && self.shutdown.is_none()
+    }
+
+    // ----- the peer -----
+
+    /// The peer runs and has not left.
+    pub(crate) fn peer_alive(&self, nodes: &Nodes) -> bool {
+        self.peer
+            .is_some_and(|p| nodes[p].is_alive() && !self.view.left)
+    }
+
+    /// The peer runs, is stable and is not leaving: it can take groups.
+    pub(crate) fn peer_ready(&self, nodes: &Nodes) -> bool {
+        self.peer.is_some_and(|p| nodes[p].is_alive())
+            && self.view.stable
+            && !self.view.leaving
+            && !self.view.left
+    }
+
+    pub(crate) fn peer_name(&self, nodes: &Nodes) -> String {
+        self.peer.map(|p| nodes[p].name.clone()).unwrap_or_default()
+    }
+
+    /// The peer announced heartbeat-rs's extension.
+    pub(crate) fn peer_is_hbrs(&self, nodes: &Nodes) -> bool {
+        self.peer.is_some_and(|p| nodes[p].hbrs)
+    }
+
+    // ----- groups -----
+
+    /// Our own groups that do not run here and may (after the peer restarted).
+    pub(crate) fn own_groups_not_here(&self, ctx: &Ctx<'_>) -> GroupSet {
+        self.groups
+            .of_class(Class::Local, ctx.nodes.me())
+            .into_iter()
+            .filter(|&g| !self.groups[g].claims() && !self.groups[g].failed_here)
+            .collect()
+    }
+
+    /// Starts every group of `set` that is not running here (and may run here); returns
+    /// `then` if there is nothing to wait for.
+    #[must_use]
+    pub(crate) fn acquire(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        set: &GroupSet,
+        why: &str,
+        then: Then,
+    ) -> Option<Then> {
+        let mut started = GroupSet::new();
+        for &g in set {
+            if self.groups.start(ctx, g, why) {
+                started.insert(g);
+            }
+        }
+        self.batches.add(&self.groups, started, then)
+    }
+
+    /// Releases every group of `set` active here; returns `then` if there is nothing to
+    /// wait for.
+    #[must_use]
+    pub(crate) fn release(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        set: &GroupSet,
+        why: &str,
+        then: Then,
+    ) -> Option<Then> {
+        for &g in set {
+            self.groups.stop(ctx, g, why);
+        }
+        self.batches.add(&self.groups, set.clone(), then)
+    }
+
+    /// Waits for `set` to settle; returns `then` if there is nothing to wait for.
+    #[must_use]
+    pub(crate) fn batch(&mut self, set: GroupSet, then: Then) -> Option<Then> {
+        self.batches.add(&self.groups, set, then)
+    }
+
+    /// Group `g` settled: the continuations that are ready.
+    pub(crate) fn settle(&mut self, g: GroupId) -> Vec<Then> {
+        self.batches.settle(g)
+    }
+
+    // ----- reports -----
+
+    fn holdings(&self) -> Holdings {
+        Holdings {
+            held: self
+                .groups
+                .iter()
+                .filter(|(_, g)| g.claims())
+                .map(|(_, g)| (g.key.clone(), g.epoch))
+                .collect(),
+            failed: self
+                .groups
+                .iter()
+                .filter(|(_, g)| g.failed_here)
+                .map(|(_, g)| g.key.clone())
+                .collect(),
+            reply: false,
+        }
+    }
+
+    /// Sends `resource <class of what we hold> rtype=full isstable=.. [info=..]`.
+    pub(crate) fn send_report(&self, ctx: &mut Ctx<'_>, stable: bool, info: Option<&str>) {
+        let claimed = self.groups.claimed();
+        self.send_report_as(ctx, &claimed, stable, info);
+    }
+
+    /// Like [`Board::send_report`] but announcing `set` as our class (Heartbeat announces
+    /// what it is about to hold, e.g. `none` at shutdown).
+    pub(crate) fn send_report_as(
+        &self,
+        ctx: &mut Ctx<'_>,
+        set: &GroupSet,
+        stable: bool,
+        info: Option<&str>,
+    ) {
+        let class = self.groups.class_of(set, ctx.nodes.me());
+        let ext = self.holdings();
+        ctx.send(wire::resource(class, Some(stable), info, &ext));
+    }
+
+    /// Heartbeat's notice that we took over a dead peer's groups.
+    pub(crate) fn send_mach_down(&self, ctx: &mut Ctx<'_>) {
+        let ext = self.holdings();
+        ctx.send(wire::resource(
+            Class::Foreign,
+            None,
+            Some("mach_down"),
+            &ext,
+        ));
+    }
+
+    /// A report that answers one showing a group held on both sides (never answered in
+    /// turn).
+    pub(crate) fn send_reply_report(&self, ctx: &mut Ctx<'_>, stable: bool) {
+        let claimed = self.groups.claimed();
+        let class = self.groups.class_of(&claimed, ctx.nodes.me());
+        let mut ext = self.holdings();
+        ext.reply = true;
+        ctx.send(wire::resource(class, Some(stable), None, &ext));
+    }
+
+    /// Updates the peer view from a `resource` message (and resolves dual holdings it
+    /// shows; `stable` is what our reports say). Returns whether it was a full report.
+    pub(crate) fn absorb_report(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        msg: &Message,
+        stable: bool,
+    ) -> Option<bool> {
+        let peer = self.peer?;
+        let Some(class) = msg.str("rsc_hold").and_then(Class::parse) else {
+            ctx.warn_limited("bad-rsc-hold", || {
+                "resource message without a valid rsc_hold".into()
+            });
+            return None;
+        };
+        let full = msg.str("rtype") == Some("full");
+        let info = msg.str("info");
+        if let Some(h) = Holdings::parse(msg) {
+            let mut holds = GroupSet::new();
+            let mut epochs = BTreeMap::new();
+            for (key, epoch) in &h.held {
+                match self.groups.by_key(key) {
+                    Some(g) => {
+                        holds.insert(g);
+                        epochs.insert(g, *epoch);
+                        self.groups[g].saw_epoch(*epoch);
+                    }
+                    None => ctx.warn_limited("unknown-group", || {
+                        format!("peer holds group {key:?} that is not in haresources here: haresources must be identical")
+                    }),
+                }
+            }
+            self.view.failed = h
+                .failed
+                .iter()
+                .filter_map(|k| self.groups.by_key(k))
+                .collect();
+            self.view.holds = holds;
+            self.view.exact = true;
+            self.detect_conflicts(ctx, &epochs, h.reply, stable);
+        } else {
+            self.view.exact = false;
+            let set = self.groups.of_class(class, peer);
+            if full {
+                self.view.holds = set;
+            } else if class == Class::None {
+                self.view.holds.clear();
+            } else {
+                self.view.holds.extend(set);
+            }
+        }
+        match info {
+            Some("shutdown") => self.view.leaving = true,
+            Some("mach_down") => self.view.stable = true,
+            _ => {}
+        }
+        self.view.reported = true;
+        Some(full)
+    }
+}

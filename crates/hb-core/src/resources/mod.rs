@@ -1,0 +1,409 @@
+//! The resource side of the core: this node's groups and the haresources negotiation with
+//! the peer. One handler per input, each readable in one place:
+//!
+//! | input | handler |
+//! |---|---|
+//! | start-up | [`Resources::start_probe`] |
+//! | this node became active | [`Resources::on_active`] |
+//! | the peer died, came back, restarted | [`Resources::on_peer_dead`], [`Resources::on_peer_returned`], [`Resources::on_peer_restart`] |
+//! | a resource message from the peer | [`Resources::on_message`] |
+//! | an acknowledgement from the peer | [`Resources::on_ack`] |
+//! | an agent run finished | [`Resources::on_agent_done`] |
+//! | operator commands | [`Resources::shutdown`], [`Resources::standby`], [`Resources::takeover`], [`Resources::cleanup`] |
+//! | the clock | [`Resources::deadline`], [`Resources::tick`] |
+//!
+//! The state is split by owner: each group's lifecycle is a [`group::Group`]; the state
+//! both protocols share is the [`board::Board`]; what differs between `auto_failback
+//! on|off` and `legacy` is a [`policy::Policy`], chosen once at construction.
+
+mod batch;
+mod board;
+mod conflict;
+mod group;
+mod groups;
+mod job;
+mod peer;
+mod policy;
+mod resource;
+mod results;
+mod shutdown;
+
+use hb_proto::Message;
+
+use crate::Instant;
+use crate::action::{AgentResult, Class, OpId};
+use crate::config::CoreConfig;
+use crate::ctx::Ctx;
+use crate::nodes::{NodeId, Nodes};
+use crate::snapshot::{GroupState, GroupView};
+use crate::wire;
+
+use batch::Then;
+use board::Board;
+use groups::GroupId;
+use peer::PeerView;
+use policy::Policy;
+use shutdown::Shutdown;
+
+/// This node's resource groups and their negotiation.
+#[derive(Debug)]
+pub(crate) struct Resources {
+    b: Board,
+    policy: Box<dyn Policy>,
+}
+
+impl Resources {
+    pub(crate) fn new(cfg: &CoreConfig, nodes: &Nodes) -> Resources {
+        let me = nodes.me();
+        Resources {
+            b: Board::new(cfg, nodes.only_peer(), |i| nodes.id(i).unwrap_or(me)),
+            policy: policy::for_mode(cfg.auto_failback),
+        }
+    }
+
+    // ----- inputs -----
+
+    /// Start-up: probe every resource of every group.
+    pub(crate) fn start_probe(&mut self, ctx: &mut Ctx<'_>) {
+        for g in self.b.groups.ids() {
+            self.b.groups.probe(ctx, g);
+        }
+        let all = self.b.groups.all();
+        if let Some(then) = self.b.batch(all, Then::ProbeDone) {
+            self.run_then(ctx, then);
+        }
+    }
+
+    /// This node became active.
+    pub(crate) fn on_active(&mut self, ctx: &mut Ctx<'_>) {
+        self.maybe_begin_negotiation(ctx);
+    }
+
+    /// Node `i` was declared dead.
+    pub(crate) fn on_peer_dead(&mut self, ctx: &mut Ctx<'_>, i: NodeId) {
+        if self.b.peer != Some(i) {
+            return;
+        }
+        let name = ctx.nodes[i].name.clone();
+        let view = &self.b.view;
+        let known_empty = (view.reported || view.left) && view.holds.is_empty();
+        if known_empty {
+            tracing::info!("dead node {name} gave up its resources: no takeover fencing needed");
+        } else {
+            tracing::warn!(
+                "no STONITH device configured: taking over {name}'s resources without fencing it"
+            );
+        }
+        ctx.send(wire::stonith(&name, !known_empty));
+        self.b.view = PeerView::default();
+        self.b.pending_conflicts.clear();
+        self.policy.on_peer_dead(&mut self.b, ctx);
+    }
+
+    /// Node `i` is back with the same generation: it was cut off, not restarted.
+    pub(crate) fn on_peer_returned(&mut self, ctx: &mut Ctx<'_>, i: NodeId) {
+        if self.b.peer != Some(i) {
+            return;
+        }
+        self.b.view = PeerView::returned();
+        if self.b.deciding() {
+            // Tell the peer exactly what we hold so that a group held on both sides is
+            // resolved by the rule of docs/protocol.md instead of Heartbeat's restart.
+            self.b.send_report(ctx, self.policy.stable(), None);
+        }
+    }
+
+    /// Node `i` restarted (new generation): it holds nothing now and negotiates afresh.
+    pub(crate) fn on_peer_restart(&mut self, ctx: &mut Ctx<'_>, i: NodeId) {
+        if self.b.peer != Some(i) {
+            return;
+        }
+        self.b.view = PeerView::default();
+        self.b.pending_conflicts.clear();
+        self.policy.on_peer_restart(&mut self.b, ctx);
+    }
+
+    /// A resource message (`starting`, `resource`, `ask_resources`, `hb_takeover`,
+    /// `ip-request`, `ip-request-resp`, `shutdone`) from node `from`.
+    pub(crate) fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, t: &str, msg: &Message) {
+        if self.b.peer != Some(from) {
+            tracing::debug!(
+                "ignoring {t} from {}: not the resource peer",
+                ctx.nodes[from].name
+            );
+            return;
+        }
+        if t == "shutdone" {
+            // Acknowledge at once, so the leaving node can go.
+            ctx.ack_now(from);
+        }
+        self.policy.on_message(&mut self.b, ctx, t, msg);
+    }
+
+    /// The peer acknowledged our messages.
+    pub(crate) fn on_ack(&mut self, ctx: &Ctx<'_>) {
+        self.b.on_ack(ctx);
+    }
+
+    /// An agent run finished.
+    pub(crate) fn on_agent_done(&mut self, ctx: &mut Ctx<'_>, id: OpId, result: AgentResult) {
+        if let Some(g) = self.b.groups.agent_done(ctx, id, result) {
+            self.on_group_settled(ctx, g);
+        }
+    }
+
+    // ----- operator commands -----
+
+    /// Graceful stop: release every group in reverse order, tell the peer, then finish.
+    pub(crate) fn shutdown(&mut self, ctx: &mut Ctx<'_>) {
+        match self.b.shutdown {
+            Some(Shutdown::Blocked) => {
+                tracing::warn!("shutdown requested again: retrying to stop failed groups");
+                for g in self.b.groups.ids() {
+                    self.b.groups[g].retry_failed();
+                }
+                self.b.shutdown = Some(Shutdown::Stopping);
+                self.b.shutdown_progress(ctx);
+                return;
+            }
+            Some(_) => return,
+            None => {}
+        }
+        tracing::info!("node {}: graceful shutdown requested", ctx.my_name());
+        self.b.shutdown = Some(Shutdown::Waiting);
+        for g in self.b.groups.ids() {
+            self.b.groups[g].forget_start();
+        }
+        self.policy.on_shutdown(&mut self.b, ctx);
+        self.b.shutdown_progress(ctx);
+    }
+
+    /// `hb_standby CLASS`.
+    pub(crate) fn standby(&mut self, ctx: &mut Ctx<'_>, class: Class) -> Result<(), String> {
+        self.policy.standby(&mut self.b, ctx, class, "hb_standby")
+    }
+
+    /// `hb_takeover CLASS`: ask the peer to give us `class` (our view).
+    pub(crate) fn takeover(&mut self, ctx: &mut Ctx<'_>, class: Class) -> Result<(), String> {
+        let result = if self.b.peer.is_none() {
+            Err("no peer".to_string())
+        } else if !self.b.peer_alive(ctx.nodes) {
+            Err("the peer is not up".to_string())
+        } else {
+            self.policy.takeover(&mut self.b, ctx, class)
+        };
+        if let Err(no) = &result {
+            tracing::warn!("takeover [{class}] ignored: {no}");
+        }
+        result
+    }
+
+    /// `hb_cleanup`: forgets the failures of group `which` (an index into the
+    /// configuration) or of every group. Returns the keys of the groups that had something
+    /// to clear.
+    pub(crate) fn cleanup(&mut self, ctx: &mut Ctx<'_>, which: Option<usize>) -> Vec<String> {
+        let groups: Vec<GroupId> = match which {
+            Some(i) => match self.b.groups.id(i) {
+                Some(g) => vec![g],
+                None => return Vec::new(),
+            },
+            None => self.b.groups.ids().collect(),
+        };
+        let mut cleared = Vec::new();
+        for g in groups {
+            if !self.b.groups[g].clear_failures() {
+                continue;
+            }
+            let key = self.b.groups[g].key.clone();
+            cleared.push(key.clone());
+            if self.b.groups[g].is_failed() {
+                tracing::info!(
+                    "group {key}: failures cleared by the operator; probing its resources to manage it again"
+                );
+                self.b.groups.reprobe(ctx, g);
+                if let Some(then) = self
+                    .b
+                    .batch(GroupId::set([g]), Then::CleanedUp { group: g })
+                {
+                    self.run_then(ctx, then);
+                }
+            } else {
+                tracing::info!("group {key}: failures cleared by the operator");
+                self.place_after_cleanup(ctx, g);
+            }
+        }
+        cleared
+    }
+
+    // ----- the clock -----
+
+    /// The earliest deadline of the resource side.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        let monitors = if self.b.shutdown.is_none() {
+            self.b.groups.monitor_deadline()
+        } else {
+            None
+        };
+        [self.policy.deadline(), self.b.linger_deadline(), monitors]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The clock reached (or passed) a deadline.
+    pub(crate) fn tick(&mut self, ctx: &mut Ctx<'_>) {
+        if self.b.shutdown.is_none() {
+            self.b.groups.monitor_tick(ctx);
+        }
+        self.b.linger_tick(ctx);
+        self.policy.tick(&mut self.b, ctx);
+    }
+
+    // ----- views -----
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.b.finished
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.b.shutdown.is_some()
+    }
+
+    pub(crate) fn group_state(&self, index: usize) -> Option<GroupState> {
+        self.b.groups.id(index).map(|g| self.b.groups[g].state())
+    }
+
+    pub(crate) fn group_failed_here(&self, index: usize) -> bool {
+        self.b
+            .groups
+            .id(index)
+            .is_some_and(|g| self.b.groups[g].failed_here)
+    }
+
+    /// Every group as the control socket shows it.
+    pub(crate) fn group_views(&self, nodes: &Nodes) -> Vec<GroupView> {
+        let peer_alive = self.b.peer_alive(nodes);
+        self.b
+            .groups
+            .iter()
+            .map(|(g, group)| {
+                let holder = if group.claims() {
+                    Some(nodes.my_name().to_string())
+                } else if self.b.view.holds.contains(&g) && peer_alive {
+                    Some(self.b.peer_name(nodes))
+                } else {
+                    None
+                };
+                group.view(&nodes[group.preferred].name, holder)
+            })
+            .collect()
+    }
+
+    /// Heartbeat's `rscstatus`: `None` while in transition.
+    pub(crate) fn rsc_class(&self, nodes: &Nodes) -> Option<Class> {
+        self.policy.rsc_class(&self.b, nodes)
+    }
+
+    // ----- internals -----
+
+    fn maybe_begin_negotiation(&mut self, ctx: &mut Ctx<'_>) {
+        if self.b.negotiating
+            || !self.b.probe_done
+            || !ctx.nodes.i_am_active()
+            || self.b.shutdown.is_some()
+        {
+            return;
+        }
+        self.b.negotiating = true;
+        self.policy.begin(&mut self.b, ctx);
+    }
+
+    /// Group `g` has no job and nothing queued.
+    fn on_group_settled(&mut self, ctx: &mut Ctx<'_>, g: GroupId) {
+        let ready = self.b.settle(g);
+        if let Some(theirs) = self.b.pending_conflicts.remove(&g)
+            && self.b.groups[g].claims()
+        {
+            self.b
+                .resolve_conflict(ctx, g, theirs, self.policy.stable());
+        }
+        for then in ready {
+            self.run_then(ctx, then);
+        }
+        if std::mem::take(&mut self.b.groups[g].handoff_pending) {
+            self.after_local_failure(ctx, g);
+        }
+        if self.b.shutdown == Some(Shutdown::Waiting) {
+            self.b.shutdown_progress(ctx);
+        }
+    }
+
+    fn run_then(&mut self, ctx: &mut Ctx<'_>, then: Then) {
+        match then {
+            Then::ProbeDone => {
+                self.b.probe_done = true;
+                tracing::info!(
+                    "node {}: start-up probe of all resources done",
+                    ctx.my_name()
+                );
+                self.maybe_begin_negotiation(ctx);
+                if self.b.shutdown.is_some() {
+                    self.b.shutdown_progress(ctx);
+                }
+            }
+            Then::ShutdownStep => self.b.shutdown_progress(ctx),
+            Then::ConflictReleased => {
+                self.b.conflict_released(ctx, then, self.policy.stable());
+            }
+            Then::CleanedUp { group } => self.place_after_cleanup(ctx, group),
+            Then::Policy(step) => self.policy.step(&mut self.b, ctx, step),
+        }
+    }
+
+    /// Group `g` was stopped here because it failed (restart limit, or a restart's start
+    /// failed): tell the peer and offer it the group.
+    fn after_local_failure(&mut self, ctx: &mut Ctx<'_>, g: GroupId) {
+        if !self.b.deciding() {
+            return;
+        }
+        if self.b.groups[g].claims() {
+            // A stop failed: the group is unmanaged and stays claimed here.
+            return;
+        }
+        self.b.send_report(ctx, self.policy.stable(), None);
+        if !self.b.peer_alive(ctx.nodes) {
+            let key = &self.b.groups[g].key;
+            tracing::error!(
+                "group {key} failed here and no peer is up to take it: it stays stopped until \
+                 hb_cleanup {key}"
+            );
+            return;
+        }
+        self.policy.after_local_failure(&mut self.b, ctx, g);
+    }
+
+    /// After a cleanup: start the group here if nobody holds it and it may run here; tell
+    /// the peer in any case (its auto_failback may now give the group back).
+    fn place_after_cleanup(&mut self, ctx: &mut Ctx<'_>, g: GroupId) {
+        if !self.b.deciding() || self.b.groups[g].claims() || self.policy.exchanging() {
+            return;
+        }
+        let peer_alive = self.b.peer_alive(ctx.nodes);
+        let peer_holds = peer_alive && self.b.view.holds.contains(&g);
+        let ours = self.b.groups[g].preferred == ctx.nodes.me();
+        let nobody = !peer_holds && (!peer_alive || ours || self.b.view.failed.contains(&g));
+        if nobody {
+            let then = self.b.acquire(
+                ctx,
+                &GroupId::set([g]),
+                "failures cleared",
+                Then::Policy(batch::Step::Acquired { mach_down: false }),
+            );
+            if let Some(then) = then {
+                self.run_then(ctx, then);
+            }
+        } else {
+            self.b.send_report(ctx, self.policy.stable(), None);
+        }
+    }
+}

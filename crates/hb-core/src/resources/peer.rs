@@ -1,0 +1,51 @@
+//! What this node knows of the peer's resources, from its `resource` reports (exact with
+//! heartbeat-rs's extension fields, by class with Heartbeat 3) and its notices.
+
+use super::groups::GroupSet;
+
+/// The peer's resources as far as we know.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PeerView {
+    /// Groups it holds.
+    pub(crate) holds: GroupSet,
+    /// Groups that failed on it (it will not take them).
+    pub(crate) failed: GroupSet,
+    /// The holdings came from heartbeat-rs's exact extension fields.
+    pub(crate) exact: bool,
+    /// Its last full report said it is stable.
+    pub(crate) stable: bool,
+    /// A resource report arrived since the peer (re)started.
+    pub(crate) reported: bool,
+    /// The peer sent `starting` before we could act on it.
+    pub(crate) starting_pending: bool,
+    /// The peer announced a graceful shutdown (`info=shutdown`).
+    pub(crate) leaving: bool,
+    /// The peer finished its graceful shutdown (`shutdone`).
+    pub(crate) left: bool,
+}
+
+impl PeerView {
+    /// The peer came back from a partition with the same generation: nothing it told us
+    /// still holds, but it was stable before.
+    pub(crate) fn returned() -> PeerView {
+        PeerView {
+            stable: true,
+            ..PeerView::default()
+        }
+    }
+
+    /// The peer announced `starting`: it negotiates afresh.
+    pub(crate) fn restart_negotiation(&mut self) {
+        self.stable = false;
+        self.reported = false;
+        self.holds.clear();
+        self.left = false;
+        self.leaving = false;
+    }
+
+    /// The peer sent `shutdone`.
+    pub(crate) fn gone(&mut self) {
+        self.left = true;
+        self.holds.clear();
+    }
+}

@@ -1,0 +1,92 @@
+//! The negotiation policies of Heartbeat's haresources protocol, chosen once from
+//! `auto_failback` when the core is built:
+//!
+//! - [`Nice`] (`auto_failback on|off`, spec §8.3-§8.8): `starting`, `resource` reports,
+//!   local acquisition, the three-phase `ask_resources` standby exchange, auto-failback;
+//! - [`Legacy`] (`auto_failback legacy`, Heartbeat's default, spec §8.4(d)(e)):
+//!   `ip-request` / `ip-request-resp`, no reports.
+//!
+//! A policy owns its own state and acts on the shared [`Board`]; everything that does not
+//! depend on the policy is in [`super::Resources`].
+
+mod legacy;
+mod nice;
+mod standby;
+
+use std::fmt::Debug;
+
+use hb_proto::Message;
+
+use crate::Instant;
+use crate::action::Class;
+use crate::config::AutoFailback;
+use crate::ctx::Ctx;
+use crate::nodes::Nodes;
+
+use super::batch::Step;
+use super::board::Board;
+use super::groups::GroupId;
+
+pub(crate) use legacy::Legacy;
+pub(crate) use nice::Nice;
+
+/// What differs between the negotiation protocols.
+pub(crate) trait Policy: Debug {
+    /// This node is active and probed: negotiation begins.
+    fn begin(&mut self, b: &mut Board, ctx: &mut Ctx<'_>);
+
+    /// A resource message from the peer (`t` is its type).
+    fn on_message(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, t: &str, msg: &Message);
+
+    /// The peer was declared dead (the board already forgot what it held).
+    fn on_peer_dead(&mut self, b: &mut Board, ctx: &mut Ctx<'_>);
+
+    /// The peer restarted (the board already forgot what it held): our groups that do not
+    /// run here must run here again.
+    fn on_peer_restart(&mut self, b: &mut Board, ctx: &mut Ctx<'_>);
+
+    /// A continuation this policy asked for.
+    fn step(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, step: Step);
+
+    /// Whether our `resource` reports say we are stable.
+    fn stable(&self) -> bool;
+
+    /// Group `g` failed here and is stopped; the peer is alive. Offer it, or say why not.
+    fn after_local_failure(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, g: GroupId);
+
+    /// `hb_standby CLASS`: give the groups of `class` (our view) to the peer.
+    fn standby(
+        &mut self,
+        b: &mut Board,
+        ctx: &mut Ctx<'_>,
+        class: Class,
+        why: &str,
+    ) -> Result<(), String>;
+
+    /// `hb_takeover CLASS` with the peer alive: ask it to give us `class` (our view).
+    fn takeover(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, class: Class) -> Result<(), String>;
+
+    /// A graceful shutdown begins (before the groups are stopped).
+    fn on_shutdown(&mut self, b: &mut Board, ctx: &mut Ctx<'_>);
+
+    /// A standby exchange is in progress.
+    fn exchanging(&self) -> bool;
+
+    /// Heartbeat's `rscstatus`: the class this node holds, `None` in transition.
+    fn rsc_class(&self, b: &Board, nodes: &Nodes) -> Option<Class>;
+
+    /// The policy's next deadline.
+    fn deadline(&self) -> Option<Instant>;
+
+    /// The clock reached (or passed) the deadline.
+    fn tick(&mut self, b: &mut Board, ctx: &mut Ctx<'_>);
+}
+
+/// The policy for `auto_failback`.
+pub(crate) fn for_mode(mode: AutoFailback) -> Box<dyn Policy> {
+    match mode {
+        AutoFailback::On => Box::new(Nice::new(true)),
+        AutoFailback::Off => Box::new(Nice::new(false)),
+        AutoFailback::Legacy => Box::new(Legacy::default()),
+    }
+}

@@ -1,0 +1,402 @@
+//! The nice-failback negotiation (`auto_failback on|off`), spec §8.3-§8.8: `starting`,
+//! `resource` reports, local acquisition, auto-failback, takeover of a dead or leaving
+//! peer. The standby exchange is in [`super::standby`].
+//!
+//! Heartbeat waits a fixed 10 s (`RQSTDELAY`) when both nodes start together. heartbeat-rs
+//! peers report their exact holdings, so with them we acquire our own groups as soon as the
+//! peer's first report arrives.
+
+use std::time::Duration;
+
+use hb_proto::Message;
+
+use crate::Instant;
+use crate::action::Class;
+use crate::ctx::Ctx;
+use crate::nodes::Nodes;
+use crate::wire;
+
+use super::super::batch::{Step, Then};
+use super::super::board::Board;
+use super::super::groups::{GroupId, GroupSet};
+use super::Policy;
+use super::standby::Standby;
+
+/// Heartbeat's fixed wait for an unstable peer at start-up (`RQSTDELAY`); only used with
+/// peers that are not heartbeat-rs.
+const RQSTDELAY: Duration = Duration::from_secs(10);
+
+/// Nice-failback resource states (spec §8.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum RState {
+    Init,
+    Starting,
+    BothStarting,
+    RscRcvd,
+    Stable,
+    Shutdown,
+}
+
+/// The nice-failback policy and its state.
+#[derive(Debug)]
+pub(crate) struct Nice {
+    /// `auto_failback on`: foreign groups go home once their node is up and stable.
+    failback: bool,
+    pub(super) rstate: RState,
+    pub(super) standby: Standby,
+    /// Local acquisition at start-up is under way or done.
+    acquiring_local: bool,
+    rqst_deadline: Option<Instant>,
+}
+
+impl Nice {
+    pub(crate) fn new(failback: bool) -> Nice {
+        Nice {
+            failback,
+            rstate: RState::Init,
+            standby: Standby::Not,
+            acquiring_local: false,
+            rqst_deadline: None,
+        }
+    }
+
+    /// Runs a continuation that needs no waiting.
+    pub(super) fn then(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, then: Option<Then>) {
+        if let Some(Then::Policy(step)) = then {
+            self.step(b, ctx, step);
+        }
+    }
+
+    fn peer_starting(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        b.view.restart_negotiation();
+        if self.rstate == RState::Starting {
+            self.rstate = RState::BothStarting;
+        }
+        let stable = self.rstate == RState::Stable;
+        b.send_report(ctx, stable, None);
+    }
+
+    fn report(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, msg: &Message) {
+        let was_stable = b.view.stable;
+        let Some(full) = b.absorb_report(ctx, msg, self.stable()) else {
+            return;
+        };
+        if full {
+            let stable = msg.str("isstable") == Some("1");
+            b.view.stable = stable;
+            if stable && !was_stable {
+                tracing::info!(
+                    "{}: remote resource transition completed",
+                    b.peer_name(ctx.nodes)
+                );
+                let ours = self.rstate == RState::Stable;
+                b.send_report(ctx, ours, None);
+                if ours {
+                    // Groups that failed here while the peer could not take them.
+                    self.hand_off_failed_groups(b, ctx);
+                }
+            }
+        }
+        self.progress(b, ctx);
+    }
+
+    /// Moves the start-up negotiation forward and tries auto-failback.
+    fn progress(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        if matches!(self.rstate, RState::Starting | RState::BothStarting) && b.view.reported {
+            self.rstate = RState::RscRcvd;
+        }
+        if self.rstate == RState::RscRcvd && !self.acquiring_local {
+            if b.view.stable || b.peer_is_hbrs(ctx.nodes) {
+                self.acquire_local(b, ctx);
+            } else if self.rqst_deadline.is_none() {
+                tracing::info!(
+                    "{} is not stable yet: waiting up to {} s as Heartbeat does",
+                    b.peer_name(ctx.nodes),
+                    RQSTDELAY.as_secs()
+                );
+                self.rqst_deadline = Some(ctx.now + RQSTDELAY);
+            }
+        }
+        self.try_failback(b, ctx);
+    }
+
+    /// `req_our_resources`: start our own groups that the peer does not hold.
+    fn acquire_local(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        self.acquiring_local = true;
+        self.rqst_deadline = None;
+        let mine: GroupSet = b
+            .groups
+            .of_class(Class::Local, ctx.nodes.me())
+            .into_iter()
+            .filter(|g| !b.view.holds.contains(g))
+            .collect();
+        let name = ctx.my_name().to_string();
+        for &g in &mine {
+            let group = &b.groups[g];
+            if !group.claims() && !group.failed_here {
+                let key = group.key.clone();
+                ctx.send(wire::ip_request_resp(&name, &key, true));
+            }
+        }
+        let then = b.acquire(
+            ctx,
+            &mine,
+            "our own group",
+            Then::Policy(Step::Acquired { mach_down: false }),
+        );
+        self.then(b, ctx, then);
+    }
+
+    /// Take every group: the peer is dead, gone, or absent.
+    fn take_everything(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, why: &str) {
+        self.acquiring_local = true;
+        self.rqst_deadline = None;
+        let all = b.groups.all();
+        let mach_down = b.peer.is_some();
+        tracing::info!(
+            "node {}: taking over all resource groups ({why})",
+            ctx.my_name()
+        );
+        let then = b.acquire(ctx, &all, why, Then::Policy(Step::Acquired { mach_down }));
+        self.then(b, ctx, then);
+    }
+
+    fn acquired(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, mach_down: bool) {
+        if b.shutdown.is_some() {
+            return;
+        }
+        let newly_stable = self.rstate != RState::Stable;
+        self.rstate = RState::Stable;
+        if newly_stable {
+            tracing::info!(
+                "node {}: local resource transition completed",
+                ctx.my_name()
+            );
+        }
+        b.send_report(ctx, true, Some("req_our_resources()"));
+        if mach_down {
+            b.send_mach_down(ctx);
+        }
+        self.hand_off_failed_groups(b, ctx);
+        self.try_failback(b, ctx);
+    }
+
+    /// After a start failure, ask the peer to take the failed group's class (Heartbeat runs
+    /// `hb_standby` for it 30 s later; we ask at once).
+    pub(super) fn hand_off_failed_groups(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        let failed = b.groups.filter(|g| g.failed_here && !g.active());
+        let failed: GroupSet = failed
+            .into_iter()
+            .filter(|g| !b.view.holds.contains(g) && !b.view.failed.contains(g))
+            .collect();
+        if failed.is_empty() || !b.peer_ready(ctx.nodes) {
+            return;
+        }
+        let class = b.groups.class_of(&failed, ctx.nodes.me());
+        let _ = self.request_standby(b, ctx, class, "a start failed here");
+    }
+
+    /// auto_failback on: give foreign groups back once their node is up and stable.
+    fn try_failback(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        if !self.failback
+            || self.rstate != RState::Stable
+            || self.standby != Standby::Not
+            || b.shutdown.is_some()
+            || !b.peer_ready(ctx.nodes)
+        {
+            return;
+        }
+        let me = ctx.nodes.me();
+        let foreign_held = b.groups.iter().any(|(g, group)| {
+            group.preferred != me
+                && group.is_running()
+                && !b.view.failed.contains(&g)
+                && !(b.view.exact && b.view.holds.contains(&g))
+        });
+        if foreign_held {
+            let _ = self.request_standby(b, ctx, Class::Foreign, "auto_failback");
+        }
+    }
+
+    fn peer_shut_down(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        tracing::info!("received shutdown notice from {}", b.peer_name(ctx.nodes));
+        b.view.gone();
+        b.view.leaving = true;
+        b.view.stable = true;
+        self.cancel_standby("peer left");
+        self.take_everything(b, ctx, "peer shut down");
+    }
+}
+
+impl Policy for Nice {
+    fn begin(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        ctx.send(wire::starting());
+        self.rstate = RState::Starting;
+        if !b.peer_alive(ctx.nodes) {
+            // Alone: everything is ours.
+            self.take_everything(b, ctx, "no peer alive at start-up");
+            return;
+        }
+        if std::mem::take(&mut b.view.starting_pending) {
+            self.peer_starting(b, ctx);
+        }
+        self.progress(b, ctx);
+    }
+
+    fn on_message(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, t: &str, msg: &Message) {
+        if !b.negotiating {
+            match t {
+                "starting" => b.view.starting_pending = true,
+                "resource" => {
+                    b.absorb_report(ctx, msg, self.stable());
+                }
+                "shutdone" => b.view.gone(),
+                _ => tracing::debug!(
+                    "ignoring {t} from {}: resources not negotiated yet",
+                    b.peer_name(ctx.nodes)
+                ),
+            }
+            return;
+        }
+        if b.shutdown.is_some() && t != "resource" {
+            tracing::debug!(
+                "ignoring {t} from {}: shutting down",
+                b.peer_name(ctx.nodes)
+            );
+            return;
+        }
+        match t {
+            "starting" => self.peer_starting(b, ctx),
+            "resource" => self.report(b, ctx, msg),
+            "ask_resources" => self.ask_resources(b, ctx, msg),
+            "hb_takeover" => {
+                // The peer wants `rsc_hold` (its view): we give up the mirror image.
+                let class = match msg.str("rsc_hold") {
+                    Some("failback") | None => Class::All,
+                    Some(s) => Class::parse(s).unwrap_or(Class::All),
+                };
+                let _ = self.request_standby(
+                    b,
+                    ctx,
+                    class.mirrored(),
+                    "takeover requested by the peer",
+                );
+            }
+            "shutdone" => self.peer_shut_down(b, ctx),
+            "ip-request" | "ip-request-resp" => {
+                tracing::debug!("ignoring {t}: only used with auto_failback legacy");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_peer_dead(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        // If we were giving groups away, the exchange is over: we take everything back below.
+        // If we were taking the peer's groups, keep the exchange: a peer declared dead may be
+        // merely cut off and still releasing them; its `done` must still be answered by
+        // starting them (a restart or the guard timer ends the exchange otherwise).
+        if self.standby.giving() {
+            self.cancel_standby("peer died");
+        }
+        if b.deciding() {
+            self.take_everything(b, ctx, "peer dead");
+        }
+    }
+
+    fn on_peer_restart(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        self.cancel_standby("peer restarted");
+        if !b.deciding() {
+            return;
+        }
+        // The restarted peer holds nothing and will only acquire its own groups: every group
+        // of ours not running here (held by the peer before, or released for a standby that
+        // the restart cancelled) must be started here again.
+        let ours = b.own_groups_not_here(ctx);
+        if !ours.is_empty() {
+            tracing::info!(
+                "peer {} restarted: acquiring our own groups that do not run here",
+                b.peer_name(ctx.nodes)
+            );
+            let then = b.acquire(
+                ctx,
+                &ours,
+                "peer restarted",
+                Then::Policy(Step::Acquired { mach_down: false }),
+            );
+            self.then(b, ctx, then);
+        }
+    }
+
+    fn step(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, step: Step) {
+        match step {
+            Step::Acquired { mach_down } => self.acquired(b, ctx, mach_down),
+            Step::StandbyReleased => self.standby_released(b, ctx),
+            Step::StandbyAcquired => self.standby_acquired(b, ctx),
+            Step::Reply { .. } => {}
+        }
+    }
+
+    fn stable(&self) -> bool {
+        self.rstate == RState::Stable
+    }
+
+    fn after_local_failure(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, _g: GroupId) {
+        self.hand_off_failed_groups(b, ctx);
+    }
+
+    fn standby(
+        &mut self,
+        b: &mut Board,
+        ctx: &mut Ctx<'_>,
+        class: Class,
+        why: &str,
+    ) -> Result<(), String> {
+        self.request_standby(b, ctx, class, why)
+    }
+
+    fn takeover(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, class: Class) -> Result<(), String> {
+        if b.shutdown.is_some() {
+            return Err("this node is shutting down".into());
+        }
+        tracing::info!("asking {} to hand over [{class}]", b.peer_name(ctx.nodes));
+        ctx.send(wire::hb_takeover(class));
+        Ok(())
+    }
+
+    fn on_shutdown(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        self.rstate = RState::Shutdown;
+        self.cancel_standby("shutting down");
+        if b.negotiating && b.peer.is_some() {
+            b.send_report_as(ctx, &GroupSet::new(), false, Some("shutdown"));
+        }
+    }
+
+    fn exchanging(&self) -> bool {
+        self.standby != Standby::Not
+    }
+
+    fn rsc_class(&self, b: &Board, nodes: &Nodes) -> Option<Class> {
+        if !b.groups.all_settled() || self.standby != Standby::Not {
+            return None;
+        }
+        let running = b.groups.filter(|g| g.is_running());
+        Some(b.groups.class_of(&running, nodes.me()))
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        [self.rqst_deadline, self.standby.deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn tick(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        if self.rqst_deadline.is_some_and(|d| ctx.now >= d) {
+            self.rqst_deadline = None;
+            if self.rstate == RState::RscRcvd && !self.acquiring_local {
+                self.acquire_local(b, ctx);
+            }
+        }
+        self.standby_tick(b, ctx);
+    }
+}
