@@ -163,12 +163,29 @@ impl NodeState {
         self.held.clear();
     }
 
-    /// Takes the deadtime a peer announces in `dt` (milliseconds; 0 means none).
-    pub(crate) fn set_announced_deadtime(&mut self, dt_ms: u64, _cfg: &CoreConfig) {
-        if dt_ms > 0 {
-            self.announced_dt = dt_ms;
-            self.deadtime = Duration::from_millis(dt_ms);
+    /// Takes the deadtime a peer announces in `dt` (milliseconds; 0 means none), within
+    /// bounds: at least twice our keepalive (a shorter one would declare a peer that
+    /// heartbeats at our pace dead between two heartbeats) and at most our `initdead` (the
+    /// longest silence this node ever waits out), so that a peer can neither make itself
+    /// immortal nor die of ordinary jitter. A value out of bounds is logged once.
+    pub(crate) fn set_announced_deadtime(&mut self, dt_ms: u64, cfg: &CoreConfig) {
+        if dt_ms == 0 {
+            return;
         }
+        let lower = cfg.keepalive * 2;
+        let upper = cfg.initdead.max(cfg.deadtime).max(lower);
+        let announced = Duration::from_millis(dt_ms);
+        let bounded = announced.clamp(lower, upper);
+        if bounded != announced && dt_ms != self.announced_dt {
+            tracing::warn!(
+                "node {} announces a deadtime of {dt_ms} ms; using {} ms (bounds: twice our keepalive, \
+                 our initdead)",
+                self.name,
+                bounded.as_millis()
+            );
+        }
+        self.announced_dt = dt_ms;
+        self.deadtime = bounded;
     }
 
     fn view(&self, is_self: bool, cfg: &CoreConfig) -> NodeView {
@@ -329,6 +346,28 @@ mod tests {
         assert_eq!(s.accept(8, || at(1)), SeqVerdict::Duplicate);
         assert_eq!(s.accept(3, || at(1)), SeqVerdict::Duplicate);
         assert_eq!(s.missing.keys().copied().collect::<Vec<_>>(), [7]);
+    }
+
+    #[test]
+    fn an_announced_deadtime_is_bounded_at_both_ends() {
+        let cfg = crate::config::tests::two_nodes();
+        let mut n = NodeState::new("node2".into(), false, &cfg);
+        n.set_announced_deadtime(0, &cfg);
+        assert_eq!(n.deadtime, cfg.deadtime, "no dt: ours");
+        n.set_announced_deadtime(2500, &cfg);
+        assert_eq!(
+            n.deadtime,
+            Duration::from_millis(2500),
+            "within bounds: as announced"
+        );
+        n.set_announced_deadtime(u64::MAX, &cfg);
+        assert_eq!(n.deadtime, cfg.initdead, "never longer than our initdead");
+        n.set_announced_deadtime(1, &cfg);
+        assert_eq!(
+            n.deadtime,
+            cfg.keepalive * 2,
+            "never shorter than two keepalives"
+        );
     }
 
     #[test]
