@@ -52,11 +52,11 @@ hb_exit_reason() {
 }
 
 # hb_fail MESSAGE...: reports why the action fails (the caller then returns or exits with a
-# failure code): MESSAGE at level err and, when the caller reads exit reasons
-# (OCF_EXIT_REASON_PREFIX is set, as Pacemaker sets it), as the exit reason too.
+# failure code): MESSAGE at level err, then as the OCF exit reason, as ClusterLabs' agents
+# report every failure (ocf_exit_reason).
 hb_fail() {
     hb_log err "$@"
-    [ -z "${OCF_EXIT_REASON_PREFIX:-}" ] || hb_exit_reason "$@"
+    hb_exit_reason "$@"
 }
 
 # hb_die CODE MESSAGE...: hb_fail MESSAGE, then exit with CODE.
