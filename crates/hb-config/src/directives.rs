@@ -12,9 +12,10 @@ use std::time::Duration;
 use crate::error::Diags;
 use crate::hacf::{AutoFailback, Builder, GenMethod, HaCf, Line, Timed, UuidFrom};
 use crate::media::{self, DEFAULT_UDPPORT, parse_port};
+use crate::node::NodeName;
 use crate::proto::MsgFmt;
 use crate::time::{ms, parse_time};
-use crate::value::{edit_distance, is_node_name, parse_bool};
+use crate::value::{edit_distance, parse_bool};
 
 /// What heartbeat-rs does with a directive.
 #[derive(Clone, Copy)]
@@ -275,9 +276,9 @@ pub(crate) fn hbparameter(hacf: &HaCf, name: &str) -> Option<String> {
     }
     let computed = |d: Duration| Some(ms(d));
     match name {
-        "warntime" => computed(hacf.warntime),
-        "initdead" => computed(hacf.initdead),
-        "deadping" => computed(hacf.deadtime),
+        "warntime" => computed(hacf.timing.warntime()),
+        "initdead" => computed(hacf.timing.initdead()),
+        "deadping" => computed(hacf.timing.deadtime()),
         "udpport" => Some(DEFAULT_UDPPORT.to_string()),
         "debug" => Some("0".to_owned()),
         _ => d.default.map(str::to_owned),
@@ -414,15 +415,16 @@ fn node(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
     if names.is_empty() {
         diags.error(Some(line.lineno), "node needs at least one node name");
     }
-    for name in names {
-        if !is_node_name(name) {
+    for written in names {
+        let Some(name) = NodeName::parse(written) else {
             diags.error(
                 Some(line.lineno),
-                format!("invalid node name '{name}': expected a host name as printed by uname -n"),
+                format!(
+                    "invalid node name '{written}': expected a host name as printed by uname -n"
+                ),
             );
             continue;
-        }
-        let name = name.to_ascii_lowercase();
+        };
         if b.nodes.contains(&name) {
             diags.warn(
                 Some(line.lineno),

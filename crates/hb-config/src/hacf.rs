@@ -8,8 +8,10 @@ use std::time::Duration;
 use crate::directives;
 use crate::error::{ConfigErrors, Diags, Parsed};
 use crate::media::{DEFAULT_UDPPORT, Medium};
+use crate::node::NodeName;
 use crate::proto::MsgFmt;
 use crate::time::ms;
+use crate::timing::{Timing, TimingAdvice, TimingError, advise, default_initdead};
 
 /// Default `keepalive` (Heartbeat 3.0.6's code default; its sample file says 2 s).
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(1);
@@ -25,22 +27,15 @@ pub const DEFAULT_HOPFUDGE: u32 = 1;
 /// `ha.cf`, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HaCf {
-    /// Interval between heartbeats (`keepalive`, default 1 s).
-    pub keepalive: Duration,
-    /// Silence after which a node is declared dead (`deadtime`, default 30 s).
-    pub deadtime: Duration,
-    /// Silence after which a "late heartbeat" warning is logged (`warntime`, default
-    /// deadtime/2).
-    pub warntime: Duration,
-    /// Deadtime used until communication is first up (`initdead`; default deadtime if above
-    /// 10 s, 12 s if deadtime is below 6 s, else twice deadtime).
-    pub initdead: Duration,
+    /// `keepalive` (default 1 s), `deadtime` (default 30 s), `warntime` (default
+    /// deadtime/2) and `initdead` (default: [`crate::default_initdead`]), consistent.
+    pub timing: Timing,
     /// The last `udpport` of the file (default 694). Media carry their own port.
     pub udpport: u16,
     /// Every medium, in file order.
     pub media: Vec<Medium>,
-    /// Cluster nodes, lower-cased, in file order, without duplicates.
-    pub nodes: Vec<String>,
+    /// Cluster nodes, in file order, without duplicates.
+    pub nodes: Vec<NodeName>,
     /// `auto_failback` (absent: [`AutoFailback::Legacy`], with a warning).
     pub auto_failback: AutoFailback,
     /// Wire format (`msgfmt`, default classic).
@@ -91,7 +86,7 @@ impl HaCf {
     #[must_use]
     pub fn has_node(&self, name: &str) -> bool {
         let name = name.to_ascii_lowercase();
-        self.nodes.contains(&name)
+        self.nodes.iter().any(|n| *n == name)
     }
 }
 
@@ -139,7 +134,7 @@ pub(crate) struct Builder {
     pub(crate) media: Vec<Medium>,
     /// Line of the first bcast/ucast medium (those that use `udpport`).
     pub(crate) first_port_medium: Option<usize>,
-    pub(crate) nodes: Vec<String>,
+    pub(crate) nodes: Vec<NodeName>,
     pub(crate) auto_failback: Option<(AutoFailback, usize)>,
     pub(crate) msgfmt: MsgFmt,
     pub(crate) max_rexmit_delay: Duration,
@@ -256,25 +251,13 @@ pub fn parse_ha_cf(text: &str, file: &Path) -> Result<Parsed<HaCf>, ConfigErrors
 
 /// Parses into `diags`; returns the configuration when it is valid, and the node names seen
 /// in any case (so `haresources` can still be checked when `ha.cf` has errors).
-pub(crate) fn parse_into(text: &str, diags: &mut Diags) -> (Option<HaCf>, Vec<String>) {
+pub(crate) fn parse_into(text: &str, diags: &mut Diags) -> (Option<HaCf>, Vec<NodeName>) {
     let mut b = Builder::default();
     for line in lines(text) {
         directives::apply(&mut b, &line, diags);
     }
     let nodes = b.nodes.clone();
     (finish(b, diags), nodes)
-}
-
-/// Heartbeat's rule for the default `initdead`.
-#[must_use]
-pub fn default_initdead(deadtime: Duration) -> Duration {
-    if deadtime > Duration::from_secs(10) {
-        deadtime
-    } else if deadtime < Duration::from_secs(6) {
-        Duration::from_secs(12)
-    } else {
-        deadtime * 2
-    }
 }
 
 /// Whole-file checks and defaults, after every line was applied.
@@ -301,73 +284,7 @@ fn finish(b: Builder, diags: &mut Diags) -> Option<HaCf> {
         );
     }
 
-    let keepalive = b.keepalive.map_or(DEFAULT_KEEPALIVE, |(d, _)| d);
-    let deadtime = b.deadtime.map_or(DEFAULT_DEADTIME, |(d, _)| d);
-    if deadtime <= keepalive * 2 {
-        let line = b.deadtime.or(b.keepalive).map(|(_, l)| l);
-        diags.error(
-            line,
-            format!(
-                "deadtime ({}) must be more than twice keepalive ({})",
-                ms(deadtime),
-                ms(keepalive)
-            ),
-        );
-    }
-
-    let initdead = match b.initdead {
-        Some((initdead, line)) => {
-            if initdead < deadtime {
-                diags.error(
-                    Some(line),
-                    format!(
-                        "initdead ({}) must not be smaller than deadtime ({})",
-                        ms(initdead),
-                        ms(deadtime)
-                    ),
-                );
-            } else if initdead < Duration::from_secs(10) {
-                diags.warn(
-                    Some(line),
-                    format!(
-                        "initdead ({}) may be too small: it covers slow network start-up and \
-                         should be at least deadtime and at least 10s",
-                        ms(initdead)
-                    ),
-                );
-            }
-            initdead
-        }
-        None => default_initdead(deadtime),
-    };
-
-    let warntime = match b.warntime {
-        Some((warntime, line)) => {
-            if warntime >= deadtime {
-                diags.warn(
-                    Some(line),
-                    format!(
-                        "warntime ({}) should be less than deadtime ({}), or no late-heartbeat \
-                         warning comes before a node is declared dead",
-                        ms(warntime),
-                        ms(deadtime)
-                    ),
-                );
-            } else if warntime <= keepalive {
-                diags.warn(
-                    Some(line),
-                    format!(
-                        "warntime ({}) should be more than keepalive ({}), or every heartbeat \
-                         is reported late",
-                        ms(warntime),
-                        ms(keepalive)
-                    ),
-                );
-            }
-            warntime
-        }
-        None => deadtime / 2,
-    };
+    let timing = timing(&b, diags);
 
     let auto_failback = match b.auto_failback {
         Some((AutoFailback::Legacy, line)) => {
@@ -388,14 +305,12 @@ fn finish(b: Builder, diags: &mut Diags) -> Option<HaCf> {
         }
     };
 
+    let timing = timing?;
     if diags.has_errors() {
         return None;
     }
     Some(HaCf {
-        keepalive,
-        deadtime,
-        warntime,
-        initdead,
+        timing,
         udpport: b.udpport,
         media: b.media,
         nodes: b.nodes,
@@ -419,6 +334,75 @@ fn finish(b: Builder, diags: &mut Diags) -> Option<HaCf> {
         control_group: b.control_group,
         parameters: b.parameters,
     })
+}
+
+/// The timing of the file: its rules broken are errors, its risky values warnings, each on
+/// the line of the directive concerned (the defaults are never risky).
+fn timing(b: &Builder, diags: &mut Diags) -> Option<Timing> {
+    let keepalive = b.keepalive.map_or(DEFAULT_KEEPALIVE, |(d, _)| d);
+    let deadtime = b.deadtime.map_or(DEFAULT_DEADTIME, |(d, _)| d);
+    let line = |t: Timed| t.map(|(_, l)| l);
+    let timing = Timing::new(
+        keepalive,
+        deadtime,
+        b.warntime.map(|(d, _)| d),
+        b.initdead.map(|(d, _)| d),
+    );
+    if let Err(errors) = &timing {
+        for e in errors {
+            let at = match e {
+                TimingError::ZeroKeepalive => line(b.keepalive),
+                TimingError::DeadtimeTooShort { .. } => line(b.deadtime.or(b.keepalive)),
+                TimingError::InitdeadTooShort { .. } => line(b.initdead),
+            };
+            diags.error(at, e.to_string());
+        }
+    }
+    let warntime = b.warntime.map_or(deadtime / 2, |(d, _)| d);
+    let initdead = b.initdead.map_or(default_initdead(deadtime), |(d, _)| d);
+    for advice in advise(keepalive, deadtime, warntime, initdead) {
+        match advice {
+            TimingAdvice::ShortInitdead => {
+                if let Some(l) = line(b.initdead) {
+                    diags.warn(
+                        Some(l),
+                        format!(
+                            "initdead ({}) may be too small: it covers slow network start-up and \
+                             should be at least deadtime and at least 10s",
+                            ms(initdead)
+                        ),
+                    );
+                }
+            }
+            TimingAdvice::WarntimeNotBelowDeadtime => {
+                if let Some(l) = line(b.warntime) {
+                    diags.warn(
+                        Some(l),
+                        format!(
+                            "warntime ({}) should be less than deadtime ({}), or no late-heartbeat \
+                             warning comes before a node is declared dead",
+                            ms(warntime),
+                            ms(deadtime)
+                        ),
+                    );
+                }
+            }
+            TimingAdvice::WarntimeNotAboveKeepalive => {
+                if let Some(l) = line(b.warntime) {
+                    diags.warn(
+                        Some(l),
+                        format!(
+                            "warntime ({}) should be more than keepalive ({}), or every heartbeat \
+                             is reported late",
+                            ms(warntime),
+                            ms(keepalive)
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    timing.ok()
 }
 
 #[cfg(test)]

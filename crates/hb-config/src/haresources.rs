@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::agents::AgentSearch;
 use crate::error::{ConfigErrors, Diags, Parsed};
+use crate::node::NodeName;
 
 /// `haresources`, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -95,7 +96,7 @@ impl AgentClass {
 pub fn parse_haresources(
     text: &str,
     file: &Path,
-    nodes: &[String],
+    nodes: &[NodeName],
     agents: &AgentSearch,
 ) -> Result<Parsed<Haresources>, ConfigErrors> {
     let mut diags = Diags::new(file);
@@ -278,7 +279,7 @@ fn resolve_resource(text: &str, line: usize, agents: &AgentSearch) -> Result<Res
 /// itself could not be read, to avoid an error per group).
 pub(crate) fn parse_into(
     text: &str,
-    nodes: Option<&[String]>,
+    nodes: Option<&[NodeName]>,
     agents: &AgentSearch,
     diags: &mut Diags,
 ) -> Haresources {
@@ -291,7 +292,7 @@ pub(crate) fn parse_into(
         let node = node_word.text.to_ascii_lowercase();
         let mut ok = true;
         if let Some(nodes) = nodes
-            && !nodes.contains(&node)
+            && !nodes.iter().any(|n| *n == node)
         {
             let known = if nodes.is_empty() {
                 "none".to_owned()

@@ -21,7 +21,9 @@ mod haresources;
 mod load;
 mod media;
 mod monitor;
+mod node;
 mod time;
+mod timing;
 mod value;
 
 /// The hb-proto types this crate produces.
@@ -35,7 +37,7 @@ pub use authkeys::{check_authkeys_permissions, parse_authkeys, parse_authkeys_by
 pub use error::{ConfigErrors, Diagnostic, Parsed};
 pub use hacf::{
     AutoFailback, DEFAULT_AGENT_TIMEOUT, DEFAULT_DEADTIME, DEFAULT_HOPFUDGE, DEFAULT_KEEPALIVE,
-    DEFAULT_MAX_REXMIT_DELAY, GenMethod, HaCf, UuidFrom, default_initdead, parse_ha_cf,
+    DEFAULT_MAX_REXMIT_DELAY, GenMethod, HaCf, UuidFrom, parse_ha_cf,
 };
 pub use haresources::{AgentClass, GroupSpec, Haresources, ResourceSpec, parse_haresources};
 pub use load::{Config, DEFAULT_CONFIG_DIR, LoadOptions, Loaded, Report, check, load};
@@ -44,4 +46,6 @@ pub use monitor::{
     DEFAULT_MONITOR_INTERVAL, DEFAULT_RESTART_WINDOW, DEFAULT_RESTARTS, MonitorRule,
     ResourcePolicy, resolve as resource_policy,
 };
+pub use node::NodeName;
 pub use time::{MAX_MILLIS, TimeError, parse_time};
+pub use timing::{Timing, TimingAdvice, TimingError, advise as advise_timing, default_initdead};

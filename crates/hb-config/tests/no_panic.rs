@@ -94,7 +94,7 @@ proptest! {
 
     #[test]
     fn haresources_never_panics(text in "(?s).{0,400}", words in wordy()) {
-        let nodes = vec!["node1".to_owned(), "eth0".to_owned()];
+        let nodes: Vec<hb_config::NodeName> = ["node1", "eth0"].iter().filter_map(|n| hb_config::NodeName::parse(n)).collect();
         let _ = parse_haresources(&text, Path::new("haresources"), &nodes, &agents());
         let _ = parse_haresources(&words, Path::new("haresources"), &nodes, &agents());
     }
@@ -113,8 +113,8 @@ proptest! {
             let h = p.value;
             prop_assert!(!h.media.is_empty());
             prop_assert!(!h.nodes.is_empty());
-            prop_assert!(h.deadtime > h.keepalive * 2);
-            prop_assert!(h.initdead >= h.deadtime);
+            prop_assert!(h.timing.deadtime() > h.timing.keepalive() * 2);
+            prop_assert!(h.timing.initdead() >= h.timing.deadtime());
             prop_assert!(h.nodes.iter().all(|n| *n == n.to_ascii_lowercase()));
             prop_assert!(h.media.iter().all(|m| m.port() != 0 && !m.dev().is_empty()));
         }

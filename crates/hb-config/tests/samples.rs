@@ -107,10 +107,10 @@ fn check_main(rel: &str) {
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
         let c = &loaded.config;
         let h = &c.ha_cf;
-        assert_eq!(h.keepalive, Duration::from_millis(100));
-        assert_eq!(h.deadtime, Duration::from_secs(1));
-        assert_eq!(h.warntime, Duration::from_millis(500));
-        assert_eq!(h.initdead, Duration::from_secs(10));
+        assert_eq!(h.timing.keepalive(), Duration::from_millis(100));
+        assert_eq!(h.timing.deadtime(), Duration::from_secs(1));
+        assert_eq!(h.timing.warntime(), Duration::from_millis(500));
+        assert_eq!(h.timing.initdead(), Duration::from_secs(10));
         assert_eq!(h.udpport, 694);
         assert_eq!(
             h.media,
@@ -156,7 +156,7 @@ fn check_tutorial(rel: &str) {
         }]
     );
     assert_eq!(c.ha_cf.auto_failback, AutoFailback::Legacy);
-    assert_eq!(c.ha_cf.deadtime, Duration::from_secs(30));
+    assert_eq!(c.ha_cf.timing.deadtime(), Duration::from_secs(30));
     assert_eq!(
         groups(c),
         vec![(
@@ -201,10 +201,10 @@ fn check_ucast(rel: &str) {
                 },
             ]
         );
-        assert_eq!(c.ha_cf.keepalive, Duration::from_millis(200));
-        assert_eq!(c.ha_cf.deadtime, Duration::from_secs(2));
-        assert_eq!(c.ha_cf.warntime, Duration::from_secs(1));
-        assert_eq!(c.ha_cf.initdead, Duration::from_secs(15));
+        assert_eq!(c.ha_cf.timing.keepalive(), Duration::from_millis(200));
+        assert_eq!(c.ha_cf.timing.deadtime(), Duration::from_secs(2));
+        assert_eq!(c.ha_cf.timing.warntime(), Duration::from_secs(1));
+        assert_eq!(c.ha_cf.timing.initdead(), Duration::from_secs(15));
         assert_eq!(c.ha_cf.auto_failback, AutoFailback::Off);
         assert_eq!(
             groups(c),
@@ -239,7 +239,7 @@ fn check_mcast(rel: &str) {
                 looped: false
             }]
         );
-        assert_eq!(c.ha_cf.initdead, Duration::from_secs(30));
+        assert_eq!(c.ha_cf.timing.initdead(), Duration::from_secs(30));
         assert_eq!(c.ha_cf.msgfmt, MsgFmt::Netstring);
         assert_eq!(c.ha_cf.logfile, Some(PathBuf::from("/var/log/ha-log")));
         assert_eq!(
@@ -277,8 +277,8 @@ fn check_lvs_dr(rel: &str) {
                 port: 694
             }]
         );
-        assert_eq!(c.ha_cf.keepalive, Duration::from_secs(1));
-        assert_eq!(c.ha_cf.deadtime, Duration::from_secs(10));
+        assert_eq!(c.ha_cf.timing.keepalive(), Duration::from_secs(1));
+        assert_eq!(c.ha_cf.timing.deadtime(), Duration::from_secs(10));
         assert_eq!(c.ha_cf.auto_failback, AutoFailback::On);
         assert_eq!(
             groups(c),

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use hb_config::{NodeName, Timing};
 use hb_proto::{KeyRing, MsgFmt};
 
 use crate::CoreError;
@@ -65,18 +66,13 @@ impl MonitorPolicy {
 /// Everything the state machine needs.
 #[derive(Clone, Debug)]
 pub struct CoreConfig {
-    /// Node names in `ha.cf` order, lower-cased.
-    pub nodes: Vec<String>,
+    /// Node names in `ha.cf` order.
+    pub nodes: Vec<NodeName>,
     /// Index of this node in `nodes`.
     pub me: usize,
-    /// Interval between status heartbeats.
-    pub keepalive: Duration,
-    /// Silence after which a peer is dead (peers may announce their own in `dt`).
-    pub deadtime: Duration,
-    /// Interval after which a late heartbeat is logged.
-    pub warntime: Duration,
-    /// Deadline for hearing from every node at start-up.
-    pub initdead: Duration,
+    /// keepalive, deadtime (peers may announce their own in `dt`), warntime and initdead,
+    /// consistent by construction (their rules live in hb-config's [`Timing`]).
+    pub timing: Timing,
     /// Heartbeat link names (the devices of the media), in a fixed order; datagrams are
     /// reported against an index into this list.
     pub links: Vec<String>,
@@ -96,7 +92,10 @@ pub struct CoreConfig {
 }
 
 impl CoreConfig {
-    /// Checks the invariants the core relies on.
+    /// Checks how the parts fit together: this node and each group's node are among the
+    /// nodes, names are not repeated, resource groups have at most two nodes, there is a
+    /// link. The parts' own rules (a valid timing, a valid node name) are their types'
+    /// (hb-config's [`Timing`] and [`NodeName`]), checked once where they are made.
     pub fn validate(&self) -> Result<(), CoreError> {
         let bad = |m: String| Err(CoreError::InvalidConfig(m));
         if self.nodes.is_empty() {
@@ -106,14 +105,6 @@ impl CoreConfig {
             return bad(format!("own node index {} out of range", self.me));
         }
         for (i, n) in self.nodes.iter().enumerate() {
-            if n.is_empty()
-                || n.chars()
-                    .any(|c| c.is_whitespace() || c.is_ascii_uppercase())
-            {
-                return bad(format!(
-                    "node name {n:?} must be non-empty lower-case without spaces"
-                ));
-            }
             if self.nodes.iter().take(i).any(|m| m == n) {
                 return bad(format!("node {n} listed twice"));
             }
@@ -133,15 +124,6 @@ impl CoreConfig {
             if g.key.is_empty() || g.key.chars().any(char::is_whitespace) {
                 return bad(format!("group key {:?} must be one word", g.key));
             }
-        }
-        if self.keepalive.is_zero() {
-            return bad("keepalive must be positive".into());
-        }
-        if self.deadtime <= self.keepalive * 2 {
-            return bad("deadtime must exceed twice keepalive".into());
-        }
-        if self.initdead < self.deadtime {
-            return bad("initdead must be at least deadtime".into());
         }
         if self.links.is_empty() {
             return bad("no heartbeat link".into());
@@ -166,12 +148,18 @@ pub(crate) mod tests {
     /// node1 and node2, keepalive 1 s, deadtime 3 s, initdead 6 s, no groups.
     pub(crate) fn two_nodes() -> CoreConfig {
         CoreConfig {
-            nodes: vec!["node1".into(), "node2".into()],
+            nodes: ["node1", "node2"]
+                .iter()
+                .filter_map(|n| NodeName::parse(n))
+                .collect(),
             me: 0,
-            keepalive: Duration::from_secs(1),
-            deadtime: Duration::from_secs(3),
-            warntime: Duration::from_secs(2),
-            initdead: Duration::from_secs(6),
+            timing: Timing::new(
+                Duration::from_secs(1),
+                Duration::from_secs(3),
+                Some(Duration::from_secs(2)),
+                Some(Duration::from_secs(6)),
+            )
+            .expect("valid timing"),
             links: vec!["eth0".into()],
             groups: Vec::new(),
             auto_failback: AutoFailback::On,

@@ -33,9 +33,9 @@ impl Core {
             "node {}: starting (generation {}, keepalive {:?}, deadtime {:?}, initdead {:?})",
             self.node_name(),
             self.generation,
-            self.cfg.keepalive,
-            self.cfg.deadtime,
-            self.cfg.initdead
+            self.cfg.timing.keepalive(),
+            self.cfg.timing.deadtime(),
+            self.cfg.timing.initdead()
         );
         self.send_status(now);
         self.set_own_status(NodeStatus::Up, "heartbeat media running");
@@ -47,9 +47,9 @@ impl Core {
 
     pub(crate) fn send_status(&mut self, now: Instant) {
         let st = self.nodes[self.nodes.me()].status.as_str();
-        let dt = u64::try_from(self.cfg.deadtime.as_millis()).unwrap_or(u64::MAX);
+        let dt = u64::try_from(self.cfg.timing.deadtime().as_millis()).unwrap_or(u64::MAX);
         self.send(wire::status(st, dt));
-        self.next_status_at = now + self.cfg.keepalive;
+        self.next_status_at = now + self.cfg.timing.keepalive();
         self.status_dirty = false;
     }
 
@@ -100,7 +100,10 @@ impl Core {
             return None;
         }
         if !self.comm_up {
-            Some(n.last_status_at.unwrap_or(self.boot_at).max(self.boot_at) + self.cfg.initdead)
+            Some(
+                n.last_status_at.unwrap_or(self.boot_at).max(self.boot_at)
+                    + self.cfg.timing.initdead(),
+            )
         } else {
             Some(n.last_status_at.unwrap_or(self.boot_at) + n.deadtime)
         }
@@ -116,7 +119,7 @@ impl Core {
                     Some(s) => format!("no heartbeat for {} ms", s.as_millis()),
                     None => format!(
                         "never heard within initdead {} ms",
-                        self.cfg.initdead.as_millis()
+                        self.cfg.timing.initdead().as_millis()
                     ),
                 };
                 self.declare_dead(now, i, &why);
@@ -187,7 +190,7 @@ impl Core {
                     n.name,
                     gap.as_millis()
                 );
-            } else if gap > self.cfg.warntime {
+            } else if gap > self.cfg.timing.warntime() {
                 tracing::warn!(
                     "late heartbeat from {}: interval {} ms",
                     n.name,
@@ -295,7 +298,7 @@ impl Core {
         }
         if let Some(list) = msg.str("nodelist") {
             let theirs: Vec<&str> = list.split_ascii_whitespace().collect();
-            let ours: Vec<&str> = self.cfg.nodes.iter().map(String::as_str).collect();
+            let ours: Vec<&str> = self.cfg.nodes.iter().map(|n| n.as_str()).collect();
             if theirs.iter().any(|n| !ours.contains(n)) || ours.iter().any(|n| !theirs.contains(n))
             {
                 tracing::warn!(

@@ -140,7 +140,7 @@ impl NodeState {
             last_status_at: None,
             last_status_seq: 0,
             heard: is_self,
-            deadtime: cfg.deadtime,
+            deadtime: cfg.timing.deadtime(),
             announced_dt: 0,
             links: vec![Link::default(); cfg.links.len()],
             ack_trigger: 0,
@@ -172,8 +172,8 @@ impl NodeState {
         if dt_ms == 0 {
             return;
         }
-        let lower = cfg.keepalive * 2;
-        let upper = cfg.initdead.max(cfg.deadtime).max(lower);
+        let lower = cfg.timing.keepalive() * 2;
+        let upper = cfg.timing.initdead().max(cfg.timing.deadtime()).max(lower);
         let announced = Duration::from_millis(dt_ms);
         let bounded = announced.clamp(lower, upper);
         if bounded != announced && dt_ms != self.announced_dt {
@@ -238,7 +238,7 @@ impl Nodes {
                 .nodes
                 .iter()
                 .enumerate()
-                .map(|(i, name)| NodeState::new(name.clone(), i == cfg.me, cfg))
+                .map(|(i, name)| NodeState::new(name.to_string(), i == cfg.me, cfg))
                 .collect(),
             me: NodeId(cfg.me.min(cfg.nodes.len().saturating_sub(1))),
         }
@@ -353,7 +353,7 @@ mod tests {
         let cfg = crate::config::tests::two_nodes();
         let mut n = NodeState::new("node2".into(), false, &cfg);
         n.set_announced_deadtime(0, &cfg);
-        assert_eq!(n.deadtime, cfg.deadtime, "no dt: ours");
+        assert_eq!(n.deadtime, cfg.timing.deadtime(), "no dt: ours");
         n.set_announced_deadtime(2500, &cfg);
         assert_eq!(
             n.deadtime,
@@ -361,11 +361,15 @@ mod tests {
             "within bounds: as announced"
         );
         n.set_announced_deadtime(u64::MAX, &cfg);
-        assert_eq!(n.deadtime, cfg.initdead, "never longer than our initdead");
+        assert_eq!(
+            n.deadtime,
+            cfg.timing.initdead(),
+            "never longer than our initdead"
+        );
         n.set_announced_deadtime(1, &cfg);
         assert_eq!(
             n.deadtime,
-            cfg.keepalive * 2,
+            cfg.timing.keepalive() * 2,
             "never shorter than two keepalives"
         );
     }

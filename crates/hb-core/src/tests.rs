@@ -24,12 +24,18 @@ fn keys(secret: &[u8]) -> KeyRing {
 /// Two nodes, one single-resource group each, keepalive 100 ms, deadtime 300 ms.
 fn cfg(me: usize, secret: &[u8]) -> CoreConfig {
     CoreConfig {
-        nodes: vec!["node1".into(), "node2".into()],
+        nodes: ["node1", "node2"]
+            .iter()
+            .filter_map(|n| hb_config::NodeName::parse(n))
+            .collect(),
         me,
-        keepalive: Duration::from_millis(100),
-        deadtime: Duration::from_millis(300),
-        warntime: Duration::from_millis(150),
-        initdead: Duration::from_millis(1000),
+        timing: hb_config::Timing::new(
+            Duration::from_millis(100),
+            Duration::from_millis(300),
+            Some(Duration::from_millis(150)),
+            Some(Duration::from_millis(1000)),
+        )
+        .unwrap(),
         links: vec!["eth0".into()],
         groups: vec![
             GroupConfig {
@@ -201,7 +207,7 @@ fn rejected_datagrams_are_counted_and_never_change_membership() {
     c1.handle_datagram(at(2), 0, &flipped);
     // A node not in ha.cf, signed with the right key.
     let mut outsider_cfg = cfg(1, b"secret");
-    outsider_cfg.nodes[1] = "node9".into();
+    outsider_cfg.nodes[1] = hb_config::NodeName::parse("node9").unwrap();
     let mut outsider = Core::new(outsider_cfg, boot(9, 9), at(0)).unwrap();
     for d in datagrams(&drain(&mut outsider)) {
         c1.handle_datagram(at(3), 0, &d);

@@ -79,10 +79,10 @@ pub(crate) fn reqnodes(dest: &str) -> Message {
     Message::new().with("t", "reqnodes").with("dest", dest)
 }
 
-pub(crate) fn repnodes<'a>(dest: &str, nodes: impl IntoIterator<Item = &'a String>) -> Message {
+pub(crate) fn repnodes<N: AsRef<str>>(dest: &str, nodes: impl IntoIterator<Item = N>) -> Message {
     let mut list = String::new();
     for n in nodes {
-        list.push_str(n);
+        list.push_str(n.as_ref());
         list.push(' ');
     }
     Message::new()

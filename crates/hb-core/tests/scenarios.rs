@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hb_config::{NodeName, Timing};
 use hb_core::{
     Action, AgentOp, AgentResult, AutoFailback, Boot, Class, Command, Core, CoreConfig,
     GroupConfig, Instant, MonitorPolicy, OpId,
@@ -158,12 +159,18 @@ impl Default for World {
     fn default() -> World {
         World {
             cfg: CoreConfig {
-                nodes: vec!["node1".into(), "node2".into()],
+                nodes: ["node1", "node2"]
+                    .iter()
+                    .filter_map(|n| NodeName::parse(n))
+                    .collect(),
                 me: 0,
-                keepalive: Duration::from_secs(1),
-                deadtime: Duration::from_secs(3),
-                warntime: Duration::from_secs(2),
-                initdead: Duration::from_secs(6),
+                timing: Timing::new(
+                    Duration::from_secs(1),
+                    Duration::from_secs(3),
+                    Some(Duration::from_secs(2)),
+                    Some(Duration::from_secs(6)),
+                )
+                .unwrap(),
                 links: vec!["eth0".into()],
                 groups: Vec::new(),
                 auto_failback: AutoFailback::On,
@@ -215,10 +222,13 @@ impl World {
                 let [k, d, w, i] = args else {
                     return Err("timing KEEPALIVE DEADTIME WARNTIME INITDEAD".into());
                 };
-                self.cfg.keepalive = duration(k)?;
-                self.cfg.deadtime = duration(d)?;
-                self.cfg.warntime = duration(w)?;
-                self.cfg.initdead = duration(i)?;
+                self.cfg.timing = Timing::new(
+                    duration(k)?,
+                    duration(d)?,
+                    Some(duration(w)?),
+                    Some(duration(i)?),
+                )
+                .map_err(|e| format!("{e:?}"))?;
                 Ok(String::new())
             }
             "auto_failback" => {
@@ -357,7 +367,7 @@ impl World {
             }
         }
         let t = msg.str("t").ok_or("no t=")?.to_string();
-        let peer = self.cfg.nodes[self.peer].clone();
+        let peer = self.cfg.nodes[self.peer].to_string();
         msg.push_str("src", &peer);
         let mut uuid = [0u8; 16];
         uuid[15] = u8::try_from(self.peer + 1).unwrap_or(0);

@@ -55,10 +55,7 @@ pub fn core_config(cfg: &Config, node: &str) -> Result<Converted, hb_core::CoreE
     let core = CoreConfig {
         nodes,
         me,
-        keepalive: hacf.keepalive,
-        deadtime: hacf.deadtime,
-        warntime: hacf.warntime,
-        initdead: hacf.initdead,
+        timing: hacf.timing,
         links,
         groups,
         auto_failback: match hacf.auto_failback {
@@ -85,10 +82,10 @@ pub fn summary(cfg: &Config, node: &str) -> String {
     let _ = writeln!(
         s,
         "  timing: keepalive {} ms, deadtime {} ms, warntime {} ms, initdead {} ms",
-        h.keepalive.as_millis(),
-        h.deadtime.as_millis(),
-        h.warntime.as_millis(),
-        h.initdead.as_millis()
+        h.timing.keepalive().as_millis(),
+        h.timing.deadtime().as_millis(),
+        h.timing.warntime().as_millis(),
+        h.timing.initdead().as_millis()
     );
     for m in &h.media {
         let _ = writeln!(s, "  medium: {m}");

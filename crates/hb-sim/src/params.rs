@@ -56,7 +56,9 @@ impl Params {
 
     /// The configuration of node `me`'s core (every node gets the same cluster).
     pub(crate) fn core_config(&self, me: usize) -> CoreConfig {
-        let nodes: Vec<String> = (1..=self.nodes).map(|i| format!("node{i}")).collect();
+        let nodes: Vec<hb_config::NodeName> = (1..=self.nodes)
+            .filter_map(|i| hb_config::NodeName::parse(&format!("node{i}")))
+            .collect();
         let keys = KeyRing::new(
             1,
             BTreeMap::from([(1, (AuthMethod::Sha1, b"simsecret".to_vec()))]),
@@ -64,10 +66,13 @@ impl Params {
         .unwrap_or_else(|e| panic!("static key ring: {e}"));
         CoreConfig {
             me,
-            keepalive: self.keepalive,
-            deadtime: self.deadtime,
-            warntime: self.deadtime / 2,
-            initdead: self.initdead,
+            timing: hb_config::Timing::new(
+                self.keepalive,
+                self.deadtime,
+                Some(self.deadtime / 2),
+                Some(self.initdead),
+            )
+            .unwrap_or_else(|e| panic!("the simulator's timing: {e:?}")),
             links: vec!["eth0".into()],
             groups: self
                 .groups

@@ -41,10 +41,10 @@ fn tutorial_ha_cf_loads_with_heartbeat_defaults() {
     let text = "bcast eth0\n#一主一备节点,需要注意能够被两台主机之间解析\nnode www.centos1.com\nnode www.centos2.com\n";
     let parsed = parse(text).unwrap();
     let h = parsed.value;
-    assert_eq!(h.keepalive, Duration::from_secs(1));
-    assert_eq!(h.deadtime, Duration::from_secs(30));
-    assert_eq!(h.warntime, Duration::from_secs(15));
-    assert_eq!(h.initdead, Duration::from_secs(30));
+    assert_eq!(h.timing.keepalive(), Duration::from_secs(1));
+    assert_eq!(h.timing.deadtime(), Duration::from_secs(30));
+    assert_eq!(h.timing.warntime(), Duration::from_secs(15));
+    assert_eq!(h.timing.initdead(), Duration::from_secs(30));
     assert_eq!(h.udpport, 694);
     assert_eq!(
         h.media,
@@ -113,10 +113,10 @@ agent_timeout 90
 node Node1, node2
 ";
     let h = ok(text);
-    assert_eq!(h.keepalive, Duration::from_millis(500));
-    assert_eq!(h.deadtime, Duration::from_secs(5));
-    assert_eq!(h.warntime, Duration::from_millis(2500));
-    assert_eq!(h.initdead, Duration::from_secs(12));
+    assert_eq!(h.timing.keepalive(), Duration::from_millis(500));
+    assert_eq!(h.timing.deadtime(), Duration::from_secs(5));
+    assert_eq!(h.timing.warntime(), Duration::from_millis(2500));
+    assert_eq!(h.timing.initdead(), Duration::from_secs(12));
     assert_eq!(h.udpport, 7694);
     assert_eq!(
         h.media,
@@ -172,7 +172,7 @@ fn comments_blank_lines_and_crlf_are_ignored() {
     let h = ok(
         "# header\r\n\r\n   \r\nkeepalive 2 # two seconds\r\nbcast eth0#no space\r\nnode a b\r\nauto_failback on\r\n",
     );
-    assert_eq!(h.keepalive, Duration::from_secs(2));
+    assert_eq!(h.timing.keepalive(), Duration::from_secs(2));
     assert_eq!(h.media.len(), 1);
     assert_eq!(h.nodes, vec!["a", "b"]);
 }
@@ -223,7 +223,7 @@ fn default_initdead_follows_heartbeat() {
     );
     let h = ok(&format!("deadtime 8\n{BASE}"));
     assert_eq!(
-        (h.initdead, h.warntime),
+        (h.timing.initdead(), h.timing.warntime()),
         (Duration::from_secs(16), Duration::from_secs(4))
     );
 }
@@ -299,7 +299,8 @@ fn deadtime_must_exceed_twice_keepalive() {
     );
     assert_eq!(
         ok(&format!("keepalive 2\ndeadtime 4001ms\n{BASE}"))
-            .deadtime
+            .timing
+            .deadtime()
             .as_millis(),
         4001
     );
@@ -502,7 +503,7 @@ fn ucast_reads_one_peer_per_line_like_heartbeat() {
 #[test]
 fn repeated_last_wins_directive_warns() {
     let parsed = parse(&format!("keepalive 1\nkeepalive 2\n{BASE}")).unwrap();
-    assert_eq!(parsed.value.keepalive, Duration::from_secs(2));
+    assert_eq!(parsed.value.timing.keepalive(), Duration::from_secs(2));
     assert_eq!(
         parsed.warnings[0].to_string(),
         "ha.cf:2: directive 'keepalive' repeated (first set on line 1); the last value wins"

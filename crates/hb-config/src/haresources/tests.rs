@@ -28,8 +28,11 @@ impl Agents {
     }
 }
 
-fn nodes() -> Vec<String> {
-    vec!["node1".into(), "node2".into(), "www.centos1.com".into()]
+fn nodes() -> Vec<crate::NodeName> {
+    ["node1", "node2", "www.centos1.com"]
+        .iter()
+        .filter_map(|n| crate::NodeName::parse(n))
+        .collect()
 }
 
 fn parse(text: &str, agents: &Agents) -> Result<Parsed<Haresources>, ConfigErrors> {

@@ -72,9 +72,10 @@ impl Board {
             if self.peer_alive(ctx.nodes) {
                 let linger = ctx
                     .cfg
-                    .deadtime
+                    .timing
+                    .deadtime()
                     .min(Duration::from_secs(2))
-                    .max(ctx.cfg.keepalive * 4);
+                    .max(ctx.cfg.timing.keepalive() * 4);
                 self.shutdown = Some(Shutdown::Lingering {
                     seq,
                     deadline: ctx.now + linger,
