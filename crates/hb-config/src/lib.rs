@@ -11,6 +11,7 @@
 //! processes, and it never depends on tokio.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod agents;
 mod authkeys;

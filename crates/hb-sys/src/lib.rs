@@ -9,6 +9,9 @@
 //!
 //! Everything here is I/O; decisions live in `hb-core`.
 
+// The one exception to the workspace's `unsafe_code = "deny"`; every block says why it is
+// sound.
+#![allow(unsafe_code)]
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 

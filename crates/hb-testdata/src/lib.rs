@@ -4,6 +4,7 @@
 //! decoder (`hbdecode.py`).
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::collections::BTreeMap;
 use std::fs::File;
