@@ -52,7 +52,7 @@ impl RequestClass {
 
 impl fmt::Display for RequestClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

@@ -44,7 +44,7 @@ macro_rules! words {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
 
@@ -204,6 +204,7 @@ mod tests {
         let newer: RscStatus = serde_json::from_str("\"quorumless\"").unwrap();
         assert_eq!(newer, RscStatus::Other("quorumless".into()));
         assert_eq!(newer.to_string(), "quorumless");
+        assert_eq!(format!("[{:8}]", NodeStatus::Up), "[up      ]");
         assert_eq!(ResourceState::from_word("unknown"), ResourceState::Unknown);
         assert!(serde_json::from_str::<LinkStatus>("3").is_err());
     }
