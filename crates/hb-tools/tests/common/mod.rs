@@ -41,7 +41,9 @@ impl FakeDaemon {
     /// Starts a daemon whose replies come from `respond(request, index)` (`index` counts
     /// the requests, from 0). A request line that does not decode is refused (and makes
     /// [`FakeDaemon::requests`] fail).
-    pub(crate) fn start(respond: impl FnMut(&Request, usize) -> Reply + Send + 'static) -> FakeDaemon {
+    pub(crate) fn start(
+        respond: impl FnMut(&Request, usize) -> Reply + Send + 'static,
+    ) -> FakeDaemon {
         let dir = tempfile::tempdir().unwrap();
         let listener = UnixListener::bind(hb_control::socket_path(dir.path())).unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
