@@ -344,6 +344,25 @@ mod tests {
     }
 
     #[test]
+    fn option_defaults_are_the_documented_ones() {
+        let p = opts::parse::<Opts>(&[], DoubleDash::Ordinary).unwrap();
+        assert_eq!(p.opts.wait_timeout, DEFAULT_WAIT);
+        assert_eq!(p.opts.common, Common::default());
+        assert!(!p.opts.wait);
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let out = run(Action::Standby, "hb_standby", &s(&["--wait-timeout", "x"]));
+        assert_eq!(
+            out.stderr.lines().next(),
+            Some("hb_standby: bad --wait-timeout \"x\" (seconds, more than 0)")
+        );
+        let out = run(Action::Standby, "hb_standby", &s(&["--run-dir"]));
+        assert_eq!(
+            out.stderr.lines().next(),
+            Some("hb_standby: option --run-dir needs a value")
+        );
+    }
+
+    #[test]
     fn seconds_print_briefly() {
         assert_eq!(fmt_secs(Duration::from_millis(300)), "0.3");
         assert_eq!(fmt_secs(Duration::from_secs(60)), "60");
