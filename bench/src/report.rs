@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 /// What is done to node1 to cause the failover.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Scenario {
+pub(crate) enum Scenario {
     /// Node1's bridge port goes down (node1 sees NO-CARRIER).
     Cut,
     /// Node1's daemon gets SIGTERM.
@@ -16,7 +16,7 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Scenario::Cut => "cut",
             Scenario::Graceful => "graceful",
@@ -24,7 +24,7 @@ impl Scenario {
     }
 
     /// Whether the scenario is benchmarked for `imp` (graceful: ours and heartbeat only).
-    pub fn applies_to(self, imp: Implementation) -> bool {
+    pub(crate) fn applies_to(self, imp: Implementation) -> bool {
         self == Scenario::Cut || imp != Implementation::Keepalived
     }
 }
@@ -42,51 +42,51 @@ impl std::str::FromStr for Scenario {
 
 /// A successful trial's measurements.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Measured {
+pub(crate) struct Measured {
     /// Client-visible outage: last answer before the fault to node2's first answer.
-    pub outage: Duration,
+    pub(crate) outage: Duration,
     /// Fault to node2's first answer.
-    pub since_event: Duration,
+    pub(crate) since_event: Duration,
     /// Failed connection attempts during the outage.
-    pub failed_probes: usize,
+    pub(crate) failed_probes: usize,
     /// Answers inside the outage from someone other than node2.
-    pub interim_successes: usize,
+    pub(crate) interim_successes: usize,
     /// Daemon start to the VIP on node1.
-    pub startup: Duration,
+    pub(crate) startup: Duration,
     /// "node X: is dead" log lines before the fault (heartbeat 3.0.6 only).
-    pub false_deaths: Option<usize>,
+    pub(crate) false_deaths: Option<usize>,
     /// "Late heartbeat" warnings before the fault (heartbeat 3.0.6 only).
-    pub late_warnings: Option<usize>,
+    pub(crate) late_warnings: Option<usize>,
     /// Who held the VIP when the trial ended.
-    pub holders_after: Vec<String>,
+    pub(crate) holders_after: Vec<String>,
     /// The probe history around the fault.
-    pub timeline: String,
+    pub(crate) timeline: String,
 }
 
 /// One trial: measurements, or why it did not produce any.
-pub type TrialOutcome = Result<Measured, String>;
+pub(crate) type TrialOutcome = Result<Measured, String>;
 
 /// All trials of one (implementation, timing, scenario).
 #[derive(Debug, Clone)]
-pub struct Case {
-    pub implementation: Implementation,
-    pub timing: Timing,
-    pub scenario: Scenario,
+pub(crate) struct Case {
+    pub(crate) implementation: Implementation,
+    pub(crate) timing: Timing,
+    pub(crate) scenario: Scenario,
     /// Why the case was not run at all (e.g. the binary is missing).
-    pub unavailable: Option<String>,
-    pub trials: Vec<TrialOutcome>,
+    pub(crate) unavailable: Option<String>,
+    pub(crate) trials: Vec<TrialOutcome>,
 }
 
 /// Median, minimum and maximum of a case's outages.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Stats {
-    pub median_ms: f64,
-    pub min_ms: f64,
-    pub max_ms: f64,
+pub(crate) struct Stats {
+    pub(crate) median_ms: f64,
+    pub(crate) min_ms: f64,
+    pub(crate) max_ms: f64,
 }
 
 /// Median (mean of the two middle values for an even count), min and max; `None` if empty.
-pub fn stats(values_ms: &[f64]) -> Option<Stats> {
+pub(crate) fn stats(values_ms: &[f64]) -> Option<Stats> {
     let mut v: Vec<f64> = values_ms.to_vec();
     if v.is_empty() {
         return None;
@@ -105,12 +105,12 @@ pub fn stats(values_ms: &[f64]) -> Option<Stats> {
     })
 }
 
-pub fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
 impl Case {
-    pub fn outages_ms(&self) -> Vec<f64> {
+    pub(crate) fn outages_ms(&self) -> Vec<f64> {
         self.trials
             .iter()
             .filter_map(|t| t.as_ref().ok())
@@ -118,7 +118,7 @@ impl Case {
             .collect()
     }
 
-    pub fn stats(&self) -> Option<Stats> {
+    pub(crate) fn stats(&self) -> Option<Stats> {
         stats(&self.outages_ms())
     }
 }
@@ -137,7 +137,7 @@ fn ours_median(cases: &[Case], case: &Case) -> Option<f64> {
 }
 
 /// The results table, one row per case.
-pub fn table(cases: &[Case]) -> String {
+pub(crate) fn table(cases: &[Case]) -> String {
     let header = [
         "implementation",
         "timing",
@@ -213,7 +213,7 @@ pub fn table(cases: &[Case]) -> String {
 }
 
 /// Failed trials, one line each.
-pub fn failure_notes(cases: &[Case]) -> String {
+pub(crate) fn failure_notes(cases: &[Case]) -> String {
     let mut out = String::new();
     for c in cases {
         for (i, t) in c.trials.iter().enumerate() {
@@ -252,7 +252,7 @@ fn trial_json(t: &TrialOutcome) -> Value {
 }
 
 /// The machine-readable report.
-pub fn json_report(cases: &[Case], command: &[String], probe: &Value) -> Value {
+pub(crate) fn json_report(cases: &[Case], command: &[String], probe: &Value) -> Value {
     let entries: Vec<Value> = cases
         .iter()
         .map(|c| {

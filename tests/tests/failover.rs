@@ -9,7 +9,8 @@ use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use hb_nstests::ours::{counter, peer_status, status, wait_ready};
+use hb_control::{GroupState, NodeStatus, RscStatus};
+use hb_nstests::ours::{counters, peer_status, status, wait_ready};
 use hb_nstests::{
     Cluster, ClusterSpec, Implementation, Lab, ProbeConfig, netns, root_or_skip, wait_for,
 };
@@ -27,8 +28,8 @@ fn started<'l>(lab: &'l Lab, spec: ClusterSpec) -> Result<Cluster<'l>> {
     c.start_all()?;
     c.wait_for_sole_holder("node1", 20 * SECOND)?;
     wait_for("both nodes active", 10 * SECOND, || {
-        Ok(peer_status(&c, "node1", "node2")? == "active"
-            && peer_status(&c, "node2", "node1")? == "active")
+        Ok(peer_status(&c, "node1", "node2")? == NodeStatus::Active
+            && peer_status(&c, "node2", "node1")? == NodeStatus::Active)
     })?;
     Ok(c)
 }
@@ -64,15 +65,12 @@ fn both_nodes_come_up_and_the_vip_runs_on_its_owner() -> Result<()> {
     let lab = Lab::new("up")?;
     let c = started(&lab, spec("100/300"))?;
     let s = status(&c, "node1")?;
-    assert_eq!(s["rscstatus"], "local", "{s}");
-    assert_eq!(s["groups"][0]["state"], "running", "{s}");
-    assert_eq!(status(&c, "node2")?["rscstatus"], "none");
+    assert_eq!(s.rscstatus, Some(RscStatus::Local), "{s:?}");
+    assert_eq!(s.groups[0].state, GroupState::Running, "{s:?}");
+    assert_eq!(status(&c, "node2")?.rscstatus, Some(RscStatus::None));
     // The wire is Heartbeat's: nothing was rejected on either side.
     for n in ["node1", "node2"] {
-        assert_eq!(
-            counter(&c, n, "auth_failed")? + counter(&c, n, "malformed")?,
-            0
-        );
+        assert_eq!(counters(&c, n)?.auth_failed + counters(&c, n)?.malformed, 0);
     }
     assert_eq!(sole_holder_stays(&c, SECOND)?, "node1");
     Ok(())
@@ -123,15 +121,19 @@ fn a_silent_partition_makes_both_act_and_the_heal_leaves_exactly_one_holder() ->
     wait_for("both sides hold the VIP", 10 * SECOND, || {
         Ok(c.vip_holders()? == ["node1", "node2"])
     })?;
-    assert_eq!(peer_status(&c, "node1", "node2")?, "dead");
-    assert_eq!(peer_status(&c, "node2", "node1")?, "dead");
+    assert_eq!(peer_status(&c, "node1", "node2")?, NodeStatus::Dead);
+    assert_eq!(peer_status(&c, "node2", "node1")?, NodeStatus::Dead);
     lab.rejoin("node1")?;
     wait_for("exactly one holder after the heal", 10 * SECOND, || {
         Ok(c.vip_holders()?.len() == 1)
     })?;
     assert_eq!(sole_holder_stays(&c, 2 * SECOND)?, "node1");
     for (n, p) in [("node1", "node2"), ("node2", "node1")] {
-        assert_eq!(peer_status(&c, n, p)?, "active", "{n} sees {p} back");
+        assert_eq!(
+            peer_status(&c, n, p)?,
+            NodeStatus::Active,
+            "{n} sees {p} back"
+        );
     }
     Ok(())
 }
@@ -155,7 +157,7 @@ fn after_a_kill_9_and_restart_no_duplicate_vip_remains() -> Result<()> {
         Ok(!lab.has_address("node1", VIP)?)
     })?;
     wait_for("node1 back and active", 10 * SECOND, || {
-        Ok(peer_status(&c, "node2", "node1")? == "active")
+        Ok(peer_status(&c, "node2", "node1")? == NodeStatus::Active)
     })?;
     // auto_failback off: the VIP stays where it is.
     assert_eq!(sole_holder_stays(&c, 2 * SECOND)?, "node2");
@@ -181,7 +183,11 @@ fn a_graceful_stop_hands_over_without_waiting_for_deadtime() -> Result<()> {
     })?;
     let took = t0.elapsed();
     // node2 acted on node1's shutdown notice, not on silence: node1 is not dead to it yet.
-    assert_ne!(peer_status(&c, "node2", "node1")?, "dead", "took {took:?}");
+    assert_ne!(
+        peer_status(&c, "node2", "node1")?,
+        NodeStatus::Dead,
+        "took {took:?}"
+    );
     assert!(
         !lab.has_address("node1", VIP)?,
         "node1 released the VIP before node2 took it"
@@ -213,14 +219,15 @@ fn a_node_with_the_wrong_key_never_counts_as_up() -> Result<()> {
         if !seen.contains(&s) {
             seen.push(s.clone());
         }
-        Ok(s == "dead")
+        Ok(s == NodeStatus::Dead)
     })?;
     assert!(
-        seen.iter().all(|s| s == "init" || s == "dead"),
+        seen.iter()
+            .all(|s| matches!(s, NodeStatus::Init | NodeStatus::Dead)),
         "node1 saw node2 as {seen:?}"
     );
-    assert!(counter(&c, "node1", "auth_failed")? > 0);
-    assert_eq!(counter(&c, "node1", "accepted")?, 0);
+    assert!(counters(&c, "node1")?.auth_failed > 0);
+    assert_eq!(counters(&c, "node1")?.accepted, 0);
     c.wait_for_sole_holder("node1", 10 * SECOND).or_else(|_| {
         // node2 cannot hear node1 either and may take the VIP too: what matters is node1.
         anyhow::ensure!(
@@ -260,7 +267,7 @@ fn replayed_heartbeats_of_a_dead_node_do_not_keep_it_alive() -> Result<()> {
     // node1 dies for good (killed, and cut off so its leftover VIP stays out of the way)...
     c.kill("node1")?;
     lab.cut("node1")?;
-    let before = counter(&c, "node2", "duplicate")?;
+    let before = counters(&c, "node2")?.duplicate;
     // ... while its recorded traffic is replayed onto the LAN every 20 ms for 3 s.
     let dead_after = std::thread::scope(|s| -> Result<Duration> {
         let replayer = s.spawn(|| -> Result<()> {
@@ -274,7 +281,7 @@ fn replayed_heartbeats_of_a_dead_node_do_not_keep_it_alive() -> Result<()> {
             Ok(())
         });
         let took = wait_for("node2 declares node1 dead", 10 * SECOND, || {
-            Ok(peer_status(&c, "node2", "node1")? == "dead")
+            Ok(peer_status(&c, "node2", "node1")? == NodeStatus::Dead)
         })?;
         replayer
             .join()
@@ -283,11 +290,11 @@ fn replayed_heartbeats_of_a_dead_node_do_not_keep_it_alive() -> Result<()> {
     })?;
     assert_eq!(
         peer_status(&c, "node2", "node1")?,
-        "dead",
+        NodeStatus::Dead,
         "replays revived node1 (declared dead after {dead_after:?})"
     );
     assert!(
-        counter(&c, "node2", "duplicate")? > before,
+        counters(&c, "node2")?.duplicate > before,
         "replays were not counted"
     );
     assert!(lab.has_address("node2", VIP)?, "node2 took over the VIP");
@@ -317,8 +324,8 @@ fn media_failover(tag: &str, media: impl Fn(&str) -> String) -> Result<()> {
     c.start_all()?;
     c.wait_for_sole_holder("node1", 20 * SECOND)?;
     wait_for("both nodes active", 10 * SECOND, || {
-        Ok(peer_status(&c, "node1", "node2")? == "active"
-            && peer_status(&c, "node2", "node1")? == "active")
+        Ok(peer_status(&c, "node1", "node2")? == NodeStatus::Active
+            && peer_status(&c, "node2", "node1")? == NodeStatus::Active)
     })?;
     lab.cut("node1")?;
     wait_for("node2 takes over", 10 * SECOND, || {

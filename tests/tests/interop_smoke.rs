@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use hb_nstests::ours::{counter, peer_status};
+use hb_control::NodeStatus;
+use hb_nstests::ours::{counters, peer_status};
 use hb_nstests::{Cluster, ClusterSpec, Implementation, Lab, root_or_skip, wait_for};
 
 #[test]
@@ -37,7 +38,7 @@ fn heartbeat_306_and_heartbeat_rs_form_a_cluster_and_fail_over() -> Result<()> {
     wait_for(
         "heartbeat-rs sees Heartbeat 3.0.6 active",
         Duration::from_secs(30),
-        || Ok(peer_status(&ours, "node2", "node1").unwrap_or_default() == "active"),
+        || Ok(peer_status(&ours, "node2", "node1").ok() == Some(NodeStatus::Active)),
     )?;
     // Heartbeat's own start-up negotiation (with its fixed 10 s wait) puts the VIP on node1.
     real.wait_for_sole_holder("node1", Duration::from_secs(40))?;
@@ -63,7 +64,7 @@ fn heartbeat_306_and_heartbeat_rs_form_a_cluster_and_fail_over() -> Result<()> {
         );
     }
     assert_eq!(
-        counter(&ours, "node2", "auth_failed")? + counter(&ours, "node2", "malformed")?,
+        counters(&ours, "node2")?.auth_failed + counters(&ours, "node2")?.malformed,
         0
     );
     // The Heartbeat node dies; heartbeat-rs takes its group over.
@@ -72,6 +73,6 @@ fn heartbeat_306_and_heartbeat_rs_form_a_cluster_and_fail_over() -> Result<()> {
     wait_for("heartbeat-rs takes over", Duration::from_secs(20), || {
         lab.has_address("node2", "192.0.2.100".parse()?)
     })?;
-    assert_eq!(peer_status(&ours, "node2", "node1")?, "dead");
+    assert_eq!(peer_status(&ours, "node2", "node1")?, NodeStatus::Dead);
     Ok(())
 }

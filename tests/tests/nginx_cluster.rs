@@ -16,6 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
+use hb_control::{GroupState, RscStatus};
 use hb_nstests::cluster::ours_bin_dir;
 use hb_nstests::ours::{start_settled, status, wait_group_running};
 use hb_nstests::{Cluster, ClusterSpec, Implementation, Lab, ProbeConfig, root_or_skip, wait_for};
@@ -119,8 +120,8 @@ fn killed_nginx_is_restarted_in_place() -> Result<()> {
     )?;
     wait_for("nginx restarted on node1", 10 * SECOND, || {
         let s = status(&c, "node1")?;
-        let r = &s["groups"][0]["resources"][1];
-        Ok(r["restarts"] == 1 && s["groups"][0]["state"] == "running")
+        let g = &s.groups[0];
+        Ok(g.resources[1].restarts == 1 && g.state == GroupState::Running)
     })?;
     wait_for("the client served again", 5 * SECOND, || {
         let rec = prober.snapshot();
@@ -182,12 +183,9 @@ fn nginx_that_cannot_start_moves_the_group_to_the_peer() -> Result<()> {
         outage.failed_probes
     );
     let s = status(&c, "node1")?;
-    ensure!(s["groups"][0]["failed_here"] == true, "{s}");
-    let why = s["groups"][0]["failure"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    ensure!(why.contains("start"), "the failure names the start: {s}");
+    ensure!(s.groups[0].failed_here, "{s:?}");
+    let why = s.groups[0].failure.clone().unwrap_or_default();
+    ensure!(why.contains("start"), "the failure names the start: {s:?}");
     Ok(())
 }
 
@@ -218,7 +216,7 @@ fn hb_standby_and_hb_takeover_move_the_group() -> Result<()> {
         standby.failed_probes
     );
     let s = status(&c, "node1")?;
-    ensure!(s["rscstatus"] == "none", "{s}");
+    ensure!(s.rscstatus == Some(RscStatus::None), "{s:?}");
 
     let at = Instant::now();
     tool(&c, "hb_takeover", "node1", &["all"])?;

@@ -10,9 +10,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, ensure};
-use hb_nstests::ours::{request, start_settled, status, wait_group_running};
+use hb_control::{GroupState, ResourceClass, ResourceState};
+use hb_nstests::ours::{
+    cleanup, first_group_resource, start_settled, status, wait_group_running, wait_monitor_runs,
+};
 use hb_nstests::{Cluster, ClusterSpec, Implementation, Lab, root_or_skip, wait_for};
-use serde_json::json;
 
 const SECOND: Duration = Duration::from_secs(1);
 const DEBIAN_DUMMY: &str = "/usr/lib/ocf/resource.d/heartbeat/Dummy";
@@ -67,17 +69,17 @@ fn debian_ocf_ipaddr2_and_dummy_run_under_our_manager() -> Result<()> {
         ),
     )?;
     let s = status(&c, "node1")?;
-    let g = &s["groups"][0];
-    assert_eq!(g["state"], "running", "{s}");
-    assert_eq!(g["resources"][0]["class"], "ocf", "{s}");
-    assert_eq!(g["resources"][1]["state"], "running", "{s}");
-    assert_eq!(g["resources"][1]["monitor_interval_ms"], 500, "{s}");
+    let g = &s.groups[0];
+    assert_eq!(g.state, GroupState::Running, "{s:?}");
+    assert_eq!(g.resources[0].class, Some(ResourceClass::Ocf), "{s:?}");
+    assert_eq!(g.resources[1].state, ResourceState::Running, "{s:?}");
+    assert_eq!(g.resources[1].monitor_interval_ms, 500, "{s:?}");
     assert!(dummy_state(&c, "node1").exists(), "Dummy started on node1");
     assert!(!dummy_state(&c, "node2").exists(), "and not on node2");
-    // Monitors run and pass: nothing fails for a while.
-    std::thread::sleep(2 * SECOND);
-    let s = status(&c, "node1")?;
-    assert_eq!(s["groups"][0]["resources"][1]["failures"], 0, "{s}");
+    // Monitors run and pass: nothing fails for a while (four more monitor runs, 2 s at the
+    // 500 ms interval).
+    let s = wait_monitor_runs(&c, "node1", 1, 4, 10 * SECOND)?;
+    assert_eq!(s.groups[0].resources[1].failures, 0, "{s:?}");
     // A graceful stop hands both agents' resources over, in order.
     c.stop("node1", 20 * SECOND)?;
     c.wait_for_sole_holder("node2", 10 * SECOND)?;
@@ -87,8 +89,8 @@ fn debian_ocf_ipaddr2_and_dummy_run_under_our_manager() -> Result<()> {
     Ok(())
 }
 
-fn resource(c: &Cluster<'_>, node: &str) -> Result<serde_json::Value> {
-    Ok(status(c, node)?["groups"][0]["resources"][1].clone())
+fn resource(c: &Cluster<'_>, node: &str) -> Result<hb_control::Resource> {
+    first_group_resource(c, node, 1)
 }
 
 #[test]
@@ -111,15 +113,21 @@ fn a_dead_resource_is_restarted_then_moved_and_kept_away_until_cleanup() -> Resu
     std::fs::remove_file(dummy_state(&c, "node1"))?;
     wait_for("an in-place restart on node1", 5 * SECOND, || {
         let r = resource(&c, "node1")?;
-        Ok(r["restarts"] == 1 && r["state"] == "running" && dummy_state(&c, "node1").exists())
+        Ok(r.restarts == 1
+            && r.state == ResourceState::Running
+            && dummy_state(&c, "node1").exists())
     })?;
     eprintln!(
         "dead resource restarted in place {:.0} ms after it died (monitor interval 200 ms)",
         killed.elapsed().as_secs_f64() * 1000.0
     );
     let r = resource(&c, "node1")?;
-    assert_eq!(r["failures"], 1, "{r}");
-    assert_eq!(r["last_failure_reason"], "is not running", "{r}");
+    assert_eq!(r.failures, 1, "{r:?}");
+    assert_eq!(
+        r.last_failure_reason.as_deref(),
+        Some("is not running"),
+        "{r:?}"
+    );
     ensure!(c.vip_holders()? == ["node1"], "the group stayed on node1");
 
     // Second failure within the window: past the limit, the group moves to node2.
@@ -128,30 +136,23 @@ fn a_dead_resource_is_restarted_then_moved_and_kept_away_until_cleanup() -> Resu
     wait_running(&c, "node2")?;
     assert!(dummy_state(&c, "node2").exists(), "Dummy started on node2");
     let s = status(&c, "node1")?;
-    assert_eq!(s["groups"][0]["failed_here"], true, "{s}");
-    let why = s["groups"][0]["failure"].as_str().unwrap_or_default();
-    assert!(why.contains("restart limit 1"), "{s}");
-    // auto_failback is on, yet the group stays away from the node where it failed.
-    std::thread::sleep(2 * SECOND);
+    assert!(s.groups[0].failed_here, "{s:?}");
+    let why = s.groups[0].failure.as_deref().unwrap_or_default();
+    assert!(why.contains("restart limit 1"), "{s:?}");
+    // auto_failback is on, yet the group stays away from the node where it failed: ten
+    // more monitor runs on node2 (2 s at the 200 ms interval), and node2 still holds it.
+    wait_monitor_runs(&c, "node2", 1, 10, 10 * SECOND)?;
     ensure!(c.vip_holders()? == ["node2"], "moved back before cleanup");
 
     // The operator clears the failure: auto_failback brings the group home.
-    let reply = request(
-        &c,
-        "node1",
-        &json!({"version": 1, "command": "cleanup", "group": "IPaddr::192.0.2.100/24/eth0"}),
-    )?;
-    assert_eq!(reply["cleared"], json!(["IPaddr::192.0.2.100/24/eth0"]));
+    let cleared = cleanup(&c, "node1", Some("IPaddr::192.0.2.100/24/eth0"))?;
+    assert_eq!(cleared, ["IPaddr::192.0.2.100/24/eth0"]);
     c.wait_for_sole_holder("node1", 10 * SECOND)?;
     wait_running(&c, "node1")?;
     let s = status(&c, "node1")?;
-    assert_eq!(s["groups"][0]["failed_here"], false, "{s}");
+    assert!(!s.groups[0].failed_here, "{s:?}");
     // Unknown groups are refused with a reason.
-    let bad = request(
-        &c,
-        "node1",
-        &json!({"version": 1, "command": "cleanup", "group": "nope"}),
-    );
+    let bad = cleanup(&c, "node1", Some("nope"));
     assert!(
         bad.unwrap_err().to_string().contains("no resource group"),
         "unknown group refused"

@@ -256,6 +256,18 @@ pub(crate) fn apply(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
     }
 }
 
+impl HaCf {
+    /// Every name [`HaCf::hbparameter`] can answer: the directives whose value Heartbeat 3.0.6
+    /// records for `cl_status hbparameter -p NAME` (its `Directives[]` entries with
+    /// `record_value`), plus heartbeat-rs's own recorded directives, in table order. A name's
+    /// value may still be `None` for a configuration that neither sets it nor has a default
+    /// for it (`logfacility`, `watchdog`, ...). `hbversion` is not a directive: the daemon
+    /// answers it itself.
+    pub fn hbparameter_names() -> impl Iterator<Item = &'static str> {
+        DIRECTIVES.iter().filter(|d| d.recorded).map(|d| d.name)
+    }
+}
+
 /// What `cl_status hbparameter -p NAME` reports (see [`HaCf::hbparameter`]).
 pub(crate) fn hbparameter(hacf: &HaCf, name: &str) -> Option<String> {
     let d = lookup(name).filter(|d| d.recorded)?;

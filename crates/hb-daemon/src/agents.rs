@@ -15,24 +15,24 @@ const META_DATA_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One resource, ready to run.
 #[derive(Clone, Debug)]
-pub struct Resource {
+pub(crate) struct Resource {
     /// As written in haresources.
-    pub text: String,
-    pub path: PathBuf,
-    pub class: AgentClass,
+    pub(crate) text: String,
+    pub(crate) path: PathBuf,
+    pub(crate) class: AgentClass,
     /// Arguments before the action (heartbeat class only).
-    pub args: Vec<String>,
+    pub(crate) args: Vec<String>,
     /// Environment added to the common one (OCF parameters and identity).
-    pub env: Vec<(String, String)>,
-    pub policy: ResourcePolicy,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) policy: ResourcePolicy,
     /// Operation time limits from the agent's meta-data (`start`, `stop`, `monitor`).
-    pub meta_timeouts: BTreeMap<String, Duration>,
-    pub agent_timeout: Duration,
+    pub(crate) meta_timeouts: BTreeMap<String, Duration>,
+    pub(crate) agent_timeout: Duration,
 }
 
 impl Resource {
     /// Builds the resource `r` of group `g`.
-    pub fn new(spec: &ResourceSpec, cfg: &Config, g: usize, r: usize) -> Resource {
+    pub(crate) fn new(spec: &ResourceSpec, cfg: &Config, g: usize, r: usize) -> Resource {
         let mut env = Vec::new();
         if let AgentClass::Ocf { provider, kind } = &spec.class {
             env.push(("OCF_RA_VERSION_MAJOR".into(), "1".into()));
@@ -60,7 +60,7 @@ impl Resource {
     }
 
     /// The action word passed to the agent.
-    pub fn action(&self, op: AgentOp) -> &'static str {
+    pub(crate) fn action(&self, op: AgentOp) -> &'static str {
         match (op, &self.class) {
             (AgentOp::Start, _) => "start",
             (AgentOp::Stop, _) => "stop",
@@ -71,7 +71,7 @@ impl Resource {
 
     /// The time limit of `op`: a `monitor` rule of ha.cf, else the agent's meta-data, else
     /// `agent_timeout`.
-    pub fn timeout(&self, op: AgentOp) -> Duration {
+    pub(crate) fn timeout(&self, op: AgentOp) -> Duration {
         let (rule, meta) = match op {
             AgentOp::Start => (self.policy.start_timeout, "start"),
             AgentOp::Stop => (self.policy.stop_timeout, "stop"),
@@ -84,7 +84,11 @@ impl Resource {
 
     /// The complete environment of one run: the common part, this resource's part, and the
     /// operation's time limit (and interval) as OCF agents expect them.
-    pub fn env_for(&self, common: &[(String, String)], op: AgentOp) -> Vec<(String, String)> {
+    pub(crate) fn env_for(
+        &self,
+        common: &[(String, String)],
+        op: AgentOp,
+    ) -> Vec<(String, String)> {
         let mut env = common.to_vec();
         env.extend(self.env.iter().cloned());
         if matches!(self.class, AgentClass::Ocf { .. }) {
@@ -104,7 +108,7 @@ impl Resource {
 
     /// Reads the operation time limits from an OCF agent's meta-data (other classes have
     /// none). A failure is logged and leaves the defaults.
-    pub async fn load_meta_data(&mut self, common: &[(String, String)]) {
+    pub(crate) async fn load_meta_data(&mut self, common: &[(String, String)]) {
         if !matches!(self.class, AgentClass::Ocf { .. }) {
             return;
         }
@@ -138,7 +142,7 @@ impl Resource {
     }
 
     /// The core's verdict on one run.
-    pub fn verdict(&self, op: AgentOp, exit: &Exit, stdout: &str) -> AgentResult {
+    pub(crate) fn verdict(&self, op: AgentOp, exit: &Exit, stdout: &str) -> AgentResult {
         let code = match exit {
             Exit::TimedOut => return AgentResult::TimedOut,
             Exit::NotRun(_) | Exit::Signal(_) => return AgentResult::Failed(None),
@@ -173,7 +177,7 @@ impl Resource {
     }
 
     /// An exit code explained, for the log (OCF and LSB codes have names).
-    pub fn explain(&self, code: i32) -> String {
+    pub(crate) fn explain(&self, code: i32) -> String {
         let name = match (&self.class, code) {
             (AgentClass::Heartbeat, _) => None,
             (AgentClass::Ocf { .. }, c) => ocf_name(c),
@@ -208,7 +212,7 @@ fn ocf_name(code: i32) -> Option<&'static str> {
 }
 
 /// The `timeout` of each `<action>` of OCF meta-data, by action name.
-pub fn action_timeouts(xml: &str) -> Result<BTreeMap<String, Duration>, String> {
+pub(crate) fn action_timeouts(xml: &str) -> Result<BTreeMap<String, Duration>, String> {
     // OCF meta-data starts with a DOCTYPE naming ra-api-1.dtd (not fetched, just allowed).
     let opts = roxmltree::ParsingOptions {
         allow_dtd: true,
@@ -235,20 +239,10 @@ pub fn action_timeouts(xml: &str) -> Result<BTreeMap<String, Duration>, String> 
     Ok(out)
 }
 
-/// OCF/Pacemaker times: `20`, `20s`, `20sec`, `500ms`, `2m`, `2min`, `1h`.
+/// OCF/Pacemaker times: `20`, `20s`, `20sec`, `500ms`, `2m`, `2min`, `1h` (hb-time's
+/// [`OCF`](hb_time::Dialect::OCF) dialect).
 fn parse_ocf_time(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let ms = match unit.trim() {
-        "" | "s" | "sec" | "secs" => n.checked_mul(1000)?,
-        "ms" | "msec" => n,
-        "m" | "min" | "mins" => n.checked_mul(60_000)?,
-        "h" | "hr" => n.checked_mul(3_600_000)?,
-        _ => return None,
-    };
-    (ms > 0).then(|| Duration::from_millis(ms))
+    hb_time::parse_duration(s, &hb_time::Dialect::OCF).ok()
 }
 
 #[cfg(test)]

@@ -7,16 +7,16 @@ use hb_core::{AutoFailback, CoreConfig, GroupConfig, MonitorPolicy};
 
 /// The core's configuration plus the media to open.
 #[derive(Debug, Clone)]
-pub struct Converted {
+pub(crate) struct Converted {
     /// For the core.
-    pub core: CoreConfig,
+    pub(crate) core: CoreConfig,
     /// For the media; their devices are the core's links, in the same order.
-    pub media: Vec<Medium>,
+    pub(crate) media: Vec<Medium>,
 }
 
 /// Builds the core configuration; fails only on what the parser cannot know (e.g. more
 /// than two nodes with resource groups).
-pub fn core_config(cfg: &Config, node: &str) -> Result<Converted, hb_core::CoreError> {
+pub(crate) fn core_config(cfg: &Config, node: &str) -> Result<Converted, hb_core::CoreError> {
     let hacf = &cfg.ha_cf;
     let nodes = hacf.nodes.clone();
     let me = nodes
@@ -72,8 +72,13 @@ pub fn core_config(cfg: &Config, node: &str) -> Result<Converted, hb_core::CoreE
     Ok(Converted { core, media })
 }
 
+/// `1500 ms`.
+fn prose(d: std::time::Duration) -> String {
+    hb_time::format_millis(d, hb_time::MillisStyle::Prose)
+}
+
 /// What `--check` prints for a valid configuration.
-pub fn summary(cfg: &Config, node: &str) -> String {
+pub(crate) fn summary(cfg: &Config, node: &str) -> String {
     let h = &cfg.ha_cf;
     let mut s = String::new();
     let _ = writeln!(s, "{}: configuration OK", cfg.dir.display());
@@ -81,11 +86,11 @@ pub fn summary(cfg: &Config, node: &str) -> String {
     let _ = writeln!(s, "  nodes: {}", h.nodes.join(" "));
     let _ = writeln!(
         s,
-        "  timing: keepalive {} ms, deadtime {} ms, warntime {} ms, initdead {} ms",
-        h.timing.keepalive().as_millis(),
-        h.timing.deadtime().as_millis(),
-        h.timing.warntime().as_millis(),
-        h.timing.initdead().as_millis()
+        "  timing: keepalive {}, deadtime {}, warntime {}, initdead {}",
+        prose(h.timing.keepalive()),
+        prose(h.timing.deadtime()),
+        prose(h.timing.warntime()),
+        prose(h.timing.initdead())
     );
     for m in &h.media {
         let _ = writeln!(s, "  medium: {m}");

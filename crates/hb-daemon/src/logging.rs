@@ -60,7 +60,7 @@ impl<'a> MakeWriter<'a> for FileWriter {
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
 /// Installs the subscriber.
-pub fn init(hacf: &HaCf, foreground: bool) -> Result<(), String> {
+pub(crate) fn init(hacf: &HaCf, foreground: bool) -> Result<(), String> {
     let mut layers: Vec<BoxedLayer> = Vec::new();
     if let Some(p) = &hacf.debugfile {
         layers.push(

@@ -5,6 +5,8 @@
 //! one task owns the core and feeds it received datagrams, timeouts, agent results,
 //! control-socket requests and signals; everything it decides comes back as actions.
 
+#![forbid(unsafe_code)]
+
 mod agents;
 mod control;
 mod convert;
@@ -38,7 +40,7 @@ struct Args {
     #[arg(long = "state-dir", default_value = "/var/lib/heartbeat")]
     state_dir: PathBuf,
     /// Pid file and control socket.
-    #[arg(long = "run-dir", default_value = "/run/heartbeat")]
+    #[arg(long = "run-dir", default_value = hb_control::DEFAULT_RUN_DIR)]
     run_dir: PathBuf,
     /// Directories searched for resource scripts before <config-dir>/resource.d and
     /// /etc/init.d (colon-separated).

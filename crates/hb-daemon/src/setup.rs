@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 
 /// Setup failures; each is one clear line.
 #[derive(Debug, thiserror::Error)]
-pub enum SetupError {
+pub(crate) enum SetupError {
     #[error("cannot determine the node name: {0}")]
     NodeName(String),
     #[error("{path}: {what}: {source}")]
@@ -37,7 +37,7 @@ fn io_err<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(io::Error) -> S
 }
 
 /// `-n`, else the first line of `<config dir>/nodeinfo`, else `uname -n`; lower-cased.
-pub fn node_name(cli: Option<&str>, config_dir: &Path) -> Result<String, SetupError> {
+pub(crate) fn node_name(cli: Option<&str>, config_dir: &Path) -> Result<String, SetupError> {
     if let Some(n) = cli {
         return Ok(n.trim().to_ascii_lowercase());
     }
@@ -56,22 +56,22 @@ pub fn node_name(cli: Option<&str>, config_dir: &Path) -> Result<String, SetupEr
 
 /// What `prepare` established.
 #[derive(Debug)]
-pub struct Prepared {
-    pub node: String,
-    pub generation: u64,
-    pub uuid: [u8; 16],
+pub(crate) struct Prepared {
+    pub(crate) node: String,
+    pub(crate) generation: u64,
+    pub(crate) uuid: [u8; 16],
     #[expect(
         dead_code,
         reason = "held for its Drop, which removes the pid file when the daemon exits"
     )]
-    pub pid_file: PidFile,
-    pub config_dir: PathBuf,
-    pub ocf_root: PathBuf,
+    pub(crate) pid_file: PidFile,
+    pub(crate) config_dir: PathBuf,
+    pub(crate) ocf_root: PathBuf,
 }
 
 /// Creates the state and run directories, bumps the generation, reads or creates the UUID
 /// and takes the pid file.
-pub fn prepare(
+pub(crate) fn prepare(
     state_dir: &Path,
     run_dir: &Path,
     cfg: &Config,
@@ -109,7 +109,7 @@ fn unix_now() -> u64 {
 
 /// Reads the previous generation (Heartbeat's 16-byte `hb_generation` format), adds one,
 /// writes it back durably. Missing or unreadable: start from the clock, as Heartbeat does.
-pub fn next_generation(path: &Path, method: GenMethod) -> Result<u64, SetupError> {
+pub(crate) fn next_generation(path: &Path, method: GenMethod) -> Result<u64, SetupError> {
     let previous = match method {
         GenMethod::Time => None,
         GenMethod::File => fs::read_to_string(path)
@@ -141,7 +141,7 @@ pub fn next_generation(path: &Path, method: GenMethod) -> Result<u64, SetupError
 }
 
 /// The node's 16-byte UUID, created (random, version 4) on first start and kept forever.
-pub fn load_uuid(path: &Path) -> Result<[u8; 16], SetupError> {
+pub(crate) fn load_uuid(path: &Path) -> Result<[u8; 16], SetupError> {
     if let Ok(bytes) = fs::read(path)
         && let Ok(uuid) = <[u8; 16]>::try_from(bytes.as_slice())
     {
@@ -168,7 +168,7 @@ fn uuid_from_name(node: &str) -> [u8; 16] {
 }
 
 /// Fails if a daemon already runs with this run dir.
-pub fn check_not_running(run_dir: &Path) -> Result<(), SetupError> {
+pub(crate) fn check_not_running(run_dir: &Path) -> Result<(), SetupError> {
     match read_pid(run_dir) {
         Some(pid) if pid != std::process::id() as i32 && alive(pid) => {
             Err(SetupError::AlreadyRunning {
@@ -182,7 +182,7 @@ pub fn check_not_running(run_dir: &Path) -> Result<(), SetupError> {
 
 /// The pid file of a running daemon; removed on drop.
 #[derive(Debug)]
-pub struct PidFile {
+pub(crate) struct PidFile {
     path: PathBuf,
 }
 
@@ -235,7 +235,7 @@ fn alive(pid: i32) -> bool {
 }
 
 /// `heartbeat -k`: SIGTERM to the daemon of this run dir, then wait until it is gone.
-pub fn stop_running_daemon(run_dir: &Path) -> ExitCode {
+pub(crate) fn stop_running_daemon(run_dir: &Path) -> ExitCode {
     let Some(pid) = read_pid(run_dir).filter(|&p| alive(p)) else {
         eprintln!(
             "heartbeat: not running (no live pid in {})",

@@ -16,20 +16,21 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::agents::Resource;
-use crate::control::{self, Call, Request};
+use crate::control::{self, Call};
 use crate::convert::Converted;
 use crate::setup::Prepared;
+use hb_control::{Request, Response};
 
 /// Everything the loop needs.
 #[derive(Debug)]
-pub struct Context {
+pub(crate) struct Context {
     /// The media, opened before the daemon detached (so a missing interface is reported on
     /// the terminal).
-    pub media: Media,
-    pub config: Config,
-    pub converted: Converted,
-    pub prepared: Prepared,
-    pub args_run_dir: PathBuf,
+    pub(crate) media: Media,
+    pub(crate) config: Config,
+    pub(crate) converted: Converted,
+    pub(crate) prepared: Prepared,
+    pub(crate) args_run_dir: PathBuf,
 }
 
 /// The environment every agent gets (nothing else leaks from the daemon's own).
@@ -85,7 +86,7 @@ fn load_average() -> String {
 
 /// Runs the daemon until a graceful shutdown completes. `shutdown` resolving asks for one
 /// (tests use it; the binary passes a future that never resolves and relies on signals).
-pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let Context {
         mut media,
         config,
@@ -103,7 +104,7 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> anyhow::Re
     media
         .spawn_receivers(dg_tx)
         .context("cannot start the receivers")?;
-    let sock_path = args_run_dir.join("heartbeat.sock");
+    let sock_path = hb_control::socket_path(&args_run_dir);
     let listener = control::bind(&sock_path, config.ha_cf.control_group.as_deref())
         .with_context(|| format!("{}: cannot create the control socket", sock_path.display()))?;
     let (call_tx, mut call_rx) = mpsc::channel::<Call>(16);
@@ -212,21 +213,21 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> anyhow::Re
             Some((id, result)) = agent_rx.recv() => core.handle_agent_done(now(), id, result),
             Some(call) = call_rx.recv() => {
                 let answer = match call.request {
-                    Request::Status => control::status(&status_info, &core.snapshot(), &wall, &resources),
+                    Request::Status => Response::Status(Box::new(control::status(&status_info, &core.snapshot(), &wall, &resources))),
                     Request::Shutdown => {
                         tracing::info!("shutdown requested on the control socket");
                         let _ = core.handle_command(now(), Command::Shutdown);
-                        control::ok()
+                        Response::Done
                     }
-                    Request::Standby(c) => {
-                        tracing::info!("hb_standby {c} requested on the control socket");
-                        control::reply(core.handle_command(now(), Command::Standby(c)))
+                    Request::Standby { class } => {
+                        tracing::info!("hb_standby {class} requested on the control socket");
+                        control::reply(core.handle_command(now(), Command::Standby(control::core_class(class))))
                     }
-                    Request::Takeover(c) => {
-                        tracing::info!("hb_takeover {c} requested on the control socket");
-                        control::reply(core.handle_command(now(), Command::Takeover(c)))
+                    Request::Takeover { class } => {
+                        tracing::info!("hb_takeover {class} requested on the control socket");
+                        control::reply(core.handle_command(now(), Command::Takeover(control::core_class(class))))
                     }
-                    Request::Cleanup(key) => {
+                    Request::Cleanup { group: key } => {
                         let which = match &key {
                             None => Ok(None),
                             Some(k) => config
@@ -242,7 +243,7 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> anyhow::Re
                                 tracing::info!("hb_cleanup {} requested on the control socket", key.as_deref().unwrap_or("(all)"));
                                 control::cleanup_reply(core.handle_command(now(), Command::Cleanup(w)))
                             }
-                            Err(e) => control::error(&e),
+                            Err(e) => control::refused(&e),
                         }
                     }
                 };
@@ -302,8 +303,8 @@ fn log_agent(key: &str, res: &Resource, op: AgentOp, out: &hb_sys::agent::AgentO
             tracing::warn!("group {key}: {resource} {op} killed by signal {s} after {ms:.1} ms")
         }
         Exit::TimedOut => tracing::error!(
-            "group {key}: {resource} {op} did not finish within its {} ms time limit: its process group was killed",
-            res.timeout(op).as_millis()
+            "group {key}: {resource} {op} did not finish within its {} time limit: its process group was killed",
+            hb_time::format_millis(res.timeout(op), hb_time::MillisStyle::Prose)
         ),
         Exit::NotRun(why) => tracing::error!("group {key}: {resource} {op}: {why}"),
     }

@@ -22,15 +22,21 @@ pub enum Scale {
     Millis,
     /// Microseconds.
     Micros,
+    /// Minutes.
+    Minutes,
+    /// Hours.
+    Hours,
 }
 
 impl Scale {
-    /// The power of ten that turns this unit into nanoseconds.
-    pub(crate) const fn nanos_exponent(self) -> i64 {
+    /// One unit in nanoseconds, as `multiplier × 10^exponent`.
+    pub(crate) const fn nanos_factor(self) -> (u8, i64) {
         match self {
-            Scale::Seconds => 9,
-            Scale::Millis => 6,
-            Scale::Micros => 3,
+            Scale::Seconds => (1, 9),
+            Scale::Millis => (1, 6),
+            Scale::Micros => (1, 3),
+            Scale::Minutes => (6, 10),
+            Scale::Hours => (36, 11),
         }
     }
 }
@@ -81,6 +87,9 @@ pub enum Wording {
     /// A plain number of seconds: `'…' is not a number of seconds`, `'…' seconds is too
     /// long`, `'…' is not more than zero seconds`.
     Seconds,
+    /// OCF meta-data times: `'…' is not an OCF time (such as 20, 20s, 500ms, 2min or 1h)`,
+    /// `OCF time '…' is too large`, `OCF time '…' is not more than zero`.
+    Ocf,
 }
 
 /// The options of the one duration grammar: what one kind of input accepts, how it rounds
@@ -140,6 +149,29 @@ const PARAMETER_UNITS: &[Unit] = &[
 ];
 
 const SECONDS_UNITS: &[Unit] = &[Unit::new("", Scale::Seconds)];
+
+/// A unit of a whole number only.
+const fn whole(suffix: &'static str, scale: Scale) -> Unit {
+    Unit {
+        suffix,
+        scale,
+        fraction: false,
+    }
+}
+
+const OCF_UNITS: &[Unit] = &[
+    whole("", Scale::Seconds),
+    whole("s", Scale::Seconds),
+    whole("sec", Scale::Seconds),
+    whole("secs", Scale::Seconds),
+    whole("ms", Scale::Millis),
+    whole("msec", Scale::Millis),
+    whole("m", Scale::Minutes),
+    whole("min", Scale::Minutes),
+    whole("mins", Scale::Minutes),
+    whole("h", Scale::Hours),
+    whole("hr", Scale::Hours),
+];
 
 impl Dialect {
     /// Heartbeat 3.0.6's `ha.cf` times (hb-config: `keepalive`, `deadtime`, `monitor`
@@ -204,5 +236,24 @@ impl Dialect {
         zero: false,
         max: Duration::new(999_999_999, 999_999_999),
         wording: Wording::Seconds,
+    };
+
+    /// OCF and Pacemaker operation times, as resource agents write them in their meta-data
+    /// (`<action name="start" timeout="20s"/>`; hb-daemon reads them): a whole number, bare
+    /// or with `s`, `sec`, `secs` (seconds), `ms`, `msec`, `m`, `min`, `mins` or `h`, `hr`,
+    /// in lower case, possibly after blanks (`20 s`). No fraction, sign or exponent; more than
+    /// zero; at most `u64::MAX` milliseconds.
+    pub const OCF: Dialect = Dialect {
+        units: OCF_UNITS,
+        units_ignore_case: false,
+        blank_before_unit: true,
+        plus_sign: false,
+        exponent: false,
+        trailing_point: false,
+        max_fraction_digits: None,
+        rounding: Rounding::MilliDown,
+        zero: false,
+        max: Duration::from_millis(u64::MAX),
+        wording: Wording::Ocf,
     };
 }

@@ -5,7 +5,8 @@
 //!   like Heartbeat, agent parameters accept it; `ha.cf` rounds to whole milliseconds, agent
 //!   parameters keep nanoseconds...), so the differences are explicit options of that one
 //!   parser, a [`Dialect`], with one preset per kind of input: [`Dialect::HA_CF`],
-//!   [`Dialect::HA_CF_LENIENT`], [`Dialect::PARAMETER`] and [`Dialect::SECONDS`].
+//!   [`Dialect::HA_CF_LENIENT`], [`Dialect::PARAMETER`], [`Dialect::SECONDS`] and
+//!   [`Dialect::OCF`].
 //! * **One duration formatter** ([`format_millis`]): whole milliseconds, `1500ms` as a value
 //!   that parses back, or `1500 ms` in prose.
 //! * **Wall-clock stamps**: UTC RFC 3339 with milliseconds for log lines and state files

@@ -63,6 +63,13 @@ impl DurationError {
             (Wording::Seconds, ErrorKind::NotPositive) => {
                 format!("'{t}' is not more than zero seconds")
             }
+            (Wording::Ocf, ErrorKind::Syntax) => {
+                format!("'{t}' is not an OCF time (such as 20, 20s, 500ms, 2min or 1h)")
+            }
+            (Wording::Ocf, ErrorKind::TooLarge) => format!("OCF time '{t}' is too large"),
+            (Wording::Ocf, ErrorKind::NotPositive) => {
+                format!("OCF time '{t}' is not more than zero")
+            }
         }
     }
 }
@@ -210,20 +217,34 @@ impl<'a> Number<'a> {
     /// The value in `scale`, as whole nanoseconds below it and whether the rest is at least
     /// half a nanosecond; `None` if it has more than [`MAX_NANO_DIGITS`] integer digits.
     fn nanos(&self, scale: Scale) -> Option<(u128, bool)> {
-        let digits: Vec<u8> = self
+        let (multiplier, exponent) = scale.nanos_factor();
+        let mut digits: Vec<u8> = self
             .int
             .bytes()
             .chain(self.frac.bytes())
             .skip_while(|&d| d == b'0')
             .map(|d| d - b'0')
             .collect();
+        // value = DIGITS × multiplier × 10^exponent: multiply the decimal digits exactly.
+        if multiplier != 1 {
+            let mut carry = 0u16;
+            for d in digits.iter_mut().rev() {
+                let v = u16::from(*d) * u16::from(multiplier) + carry;
+                *d = (v % 10) as u8;
+                carry = v / 10;
+            }
+            while carry > 0 {
+                digits.insert(0, (carry % 10) as u8);
+                carry /= 10;
+            }
+        }
         let Some(&first) = digits.first() else {
             return Some((0, false));
         };
         let count = i64::try_from(digits.len()).ok()?;
         let frac_len = i64::try_from(self.frac.len()).ok()?;
         // value = DIGITS × 10^shift nanoseconds.
-        let shift = scale.nanos_exponent() + self.exp - frac_len;
+        let shift = exponent + self.exp - frac_len;
         let int_digits = count + shift;
         if int_digits > MAX_NANO_DIGITS {
             return None;

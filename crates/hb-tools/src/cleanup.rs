@@ -2,11 +2,21 @@
 //! may run here again (a heartbeat-rs command; Heartbeat 3 has none).
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
-use std::time::Duration;
 
-use crate::client::{self, Client, ClientError};
-use crate::{Outcome, parse_seconds, prog_name};
+use crate::client::ClientError;
+use crate::opts::{self, Common, DoubleDash, OptError};
+use crate::{Outcome, prog_name};
+
+/// The options of `hb_cleanup`; the rest are group keys.
+#[derive(clap::Parser, Debug)]
+#[command(disable_help_flag = true, disable_version_flag = true)]
+struct Opts {
+    #[command(flatten)]
+    common: Common,
+    /// The usage.
+    #[arg(short = 'h', long)]
+    help: bool,
+}
 
 /// The usage text.
 pub const USAGE: &str = "\
@@ -20,55 +30,41 @@ usage: hb_cleanup [--run-dir DIR] [--timeout SECS] [GROUP...]
 pub fn run(argv0: &str, args: &[String]) -> Outcome {
     let mut out = Outcome::default();
     let prog = prog_name(argv0, "hb_cleanup");
-    let mut run_dir: Option<PathBuf> = None;
-    let mut timeout: Duration = client::DEFAULT_TIMEOUT;
-    let mut groups: Vec<String> = Vec::new();
-    let mut it = args.iter();
     let bad = |out: &mut Outcome, msg: String| {
         let _ = writeln!(out.stderr, "{prog}: {msg}");
         out.stderr.push_str(USAGE);
         out.code = 1;
     };
-    while let Some(a) = it.next() {
-        let (name, inline) = match a.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
-            _ => (a.as_str(), None),
-        };
-        let mut value = || inline.clone().or_else(|| it.next().cloned());
-        match name {
-            "--" => {
-                groups.extend(it.by_ref().cloned());
-                break;
-            }
-            "--help" | "-h" => {
-                out.stdout.push_str(USAGE);
-                return out;
-            }
-            "--run-dir" => match value().filter(|v| !v.is_empty()) {
-                Some(v) => run_dir = Some(PathBuf::from(v)),
-                None => {
-                    bad(&mut out, "option --run-dir needs a directory".into());
-                    return out;
+    let parsed = match opts::parse::<Opts>(args, DoubleDash::EndsOptions) {
+        Ok(p) => p,
+        Err(e) => {
+            let msg = match e {
+                OptError::MissingValue(o) | OptError::BadValue { option: o, .. }
+                    if o == "--run-dir" =>
+                {
+                    "option --run-dir needs a directory"
                 }
-            },
-            "--timeout" => match value().as_deref().and_then(parse_seconds) {
-                Some(t) => timeout = t,
-                None => {
-                    bad(
-                        &mut out,
-                        "option --timeout needs seconds (more than 0)".into(),
-                    );
-                    return out;
-                }
-            },
-            _ if a.starts_with('-') && a.len() > 1 => {
-                bad(&mut out, format!("unknown option {a}"));
-                return out;
-            }
-            _ => groups.push(a.clone()),
+                _ => "option --timeout needs seconds (more than 0)",
+            };
+            bad(&mut out, msg.to_owned());
+            return out;
         }
+    };
+    if parsed.opts.help {
+        out.stdout.push_str(USAGE);
+        return out;
     }
-    let client = Client::new(&client::run_dir(run_dir), timeout);
+    if let Some(option) = parsed
+        .args
+        .iter()
+        .find(|a| a.starts_with('-') && a.len() > 1)
+    {
+        bad(&mut out, format!("unknown option {option}"));
+        return out;
+    }
+    let mut groups = parsed.args;
+    groups.extend(parsed.after_double_dash.unwrap_or_default());
+    let client = parsed.opts.common.client();
     let targets: Vec<Option<&str>> = if groups.is_empty() {
         vec![None]
     } else {

@@ -1,15 +1,21 @@
 //! The operator commands of heartbeat-rs — `cl_status`, `hb_standby`, `hb_takeover` and
-//! `hb_cleanup` — as clients of the daemon's control socket (docs/control.md).
+//! `hb_cleanup` — as clients of the daemon's control socket (docs/control.md, docs/tools.md).
 //!
-//! The library holds the client ([`client`]), the status model ([`status`]) and each
-//! command as a function from its arguments to an [`Outcome`]; the binaries only print it.
+//! The protocol and the status tree are hb-control's; this library holds the client
+//! ([`client`]), the options the tools share ([`opts`]), what the tools read from the status
+//! beyond its fields ([`view`]), and each command as a function from its arguments to an
+//! [`Outcome`]; the binaries only print it.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod cl_status;
 pub mod cleanup;
 pub mod client;
 pub mod cllog;
+pub mod opts;
 pub mod standby;
-pub mod status;
+pub mod view;
 
 use std::io::Write;
 use std::time::Duration;
@@ -37,6 +43,7 @@ impl Outcome {
 }
 
 /// The arguments after the program name, as strings (invalid UTF-8 is replaced).
+#[must_use]
 pub fn args() -> (String, Vec<String>) {
     let mut it = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
     let argv0 = it.next().unwrap_or_default();
@@ -45,11 +52,13 @@ pub fn args() -> (String, Vec<String>) {
 
 /// Parses a positive number of seconds below 10⁹ (`5`, `0.5`): hb-time's
 /// [`SECONDS`](hb_time::Dialect::SECONDS) dialect.
+#[must_use]
 pub fn parse_seconds(s: &str) -> Option<Duration> {
     hb_time::parse_duration(s, &hb_time::Dialect::SECONDS).ok()
 }
 
 /// The last component of a program path, for error messages.
+#[must_use]
 pub fn prog_name(argv0: &str, default: &str) -> String {
     std::path::Path::new(argv0)
         .file_name()

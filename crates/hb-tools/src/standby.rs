@@ -2,12 +2,13 @@
 //! the control socket, and optionally (`--wait`) polling `status` until the groups moved.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::client::{self, Class, Client, ClientError};
-use crate::status::{Group, Status};
-use crate::{Outcome, parse_seconds, prog_name};
+use hb_control::{Group, RequestClass, RscStatus, Status};
+
+use crate::client::ClientError;
+use crate::opts::{self, Common, DoubleDash, OptError};
+use crate::{Outcome, prog_name, view};
 
 /// How long `--wait` waits unless `--wait-timeout` says otherwise.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(60);
@@ -39,61 +40,32 @@ impl Action {
     }
 }
 
-#[derive(Debug)]
+/// The heartbeat-rs options of `hb_standby` and `hb_takeover`; the rest is Heartbeat's
+/// one class argument.
+#[derive(clap::Parser, Debug)]
+#[command(disable_help_flag = true, disable_version_flag = true)]
 struct Opts {
-    run_dir: Option<PathBuf>,
-    timeout: Duration,
-    wait: Option<Duration>,
-    positional: Vec<String>,
+    #[command(flatten)]
+    common: Common,
+    /// Wait until the request has taken effect.
+    #[arg(long)]
+    wait: bool,
+    /// How long `--wait` waits, in seconds.
+    #[arg(long = "wait-timeout", value_name = "SECS", value_parser = opts::seconds, default_value = "60")]
+    wait_timeout: Duration,
 }
 
-fn parse(args: &[String]) -> Result<Opts, String> {
-    let mut o = Opts {
-        run_dir: None,
-        timeout: client::DEFAULT_TIMEOUT,
-        wait: None,
-        positional: Vec::new(),
-    };
-    let mut wait = false;
-    let mut wait_timeout = DEFAULT_WAIT;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let (name, inline) = match a.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
-            _ => (a.as_str(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("option {name} needs a value"))
-        };
-        match name {
-            "--run-dir" => {
-                let v = value()?;
-                if v.is_empty() {
-                    return Err("option --run-dir needs a directory".into());
-                }
-                o.run_dir = Some(PathBuf::from(v));
-            }
-            "--timeout" => {
-                let v = value()?;
-                o.timeout = parse_seconds(&v)
-                    .ok_or_else(|| format!("bad --timeout {v:?} (seconds, more than 0)"))?;
-            }
-            "--wait-timeout" => {
-                let v = value()?;
-                wait_timeout = parse_seconds(&v)
-                    .ok_or_else(|| format!("bad --wait-timeout {v:?} (seconds, more than 0)"))?;
-            }
-            "--wait" if inline.is_none() => wait = true,
-            _ => o.positional.push(a.clone()),
+/// How `hb_standby` words a rejected option.
+fn option_error(e: &OptError) -> String {
+    match e {
+        OptError::MissingValue(option) => format!("option {option} needs a value"),
+        OptError::BadValue { option, .. } if option == "--run-dir" => {
+            "option --run-dir needs a directory".to_owned()
+        }
+        OptError::BadValue { option, value } => {
+            format!("bad {option} {value:?} (seconds, more than 0)")
         }
     }
-    if wait {
-        o.wait = Some(wait_timeout);
-    }
-    Ok(o)
 }
 
 /// Heartbeat's usage: `usage:` on stdout, the synopsis on stderr, exit 1.
@@ -111,30 +83,31 @@ fn usage(out: &mut Outcome, argv0: &str) {
 pub fn run(action: Action, argv0: &str, args: &[String]) -> Outcome {
     let mut out = Outcome::default();
     let prog = prog_name(argv0, action.default_prog());
-    let opts = match parse(args) {
-        Ok(o) => o,
+    // `--` is an ordinary argument here, as in Heartbeat's script.
+    let (opts, positional) = match opts::parse::<Opts>(args, DoubleDash::Ordinary) {
+        Ok(p) => (p.opts, p.args),
         Err(e) => {
-            let _ = writeln!(out.stderr, "{prog}: {e}");
+            let _ = writeln!(out.stderr, "{prog}: {}", option_error(&e));
             usage(&mut out, argv0);
             return out;
         }
     };
-    if opts.positional.len() >= 2 {
+    if positional.len() >= 2 {
         let _ = writeln!(out.stdout, "{argv0}: too many arguments");
         usage(&mut out, argv0);
         return out;
     }
-    let arg = opts.positional.first().map_or("all", String::as_str);
+    let arg = positional.first().map_or("all", String::as_str);
     if arg == "--help" {
         usage(&mut out, argv0);
         return out;
     }
-    let Some(class) = Class::parse(arg) else {
+    let Some(class) = RequestClass::parse(arg) else {
         let _ = writeln!(out.stdout, "{argv0}: wrong resources({arg}).");
         usage(&mut out, argv0);
         return out;
     };
-    let client = Client::new(&client::run_dir(opts.run_dir.clone()), opts.timeout);
+    let client = opts.common.client();
     let sent = match action {
         Action::Standby => client.standby(class),
         Action::Takeover => client.takeover(class),
@@ -160,9 +133,10 @@ pub fn run(action: Action, argv0: &str, args: &[String]) -> Outcome {
         // What Heartbeat's hb_standby logs (to stderr when run from a terminal).
         let _ = writeln!(out.stderr, "Going standby [{}].", class.as_str());
     }
-    let Some(limit) = opts.wait else {
+    if !opts.wait {
         return out;
-    };
+    }
+    let limit = opts.wait_timeout;
     let what = format!("{} [{}]", action.command(), class.as_str());
     let deadline = Instant::now() + limit;
     loop {
@@ -174,7 +148,7 @@ pub fn run(action: Action, argv0: &str, args: &[String]) -> Outcome {
                         out.stdout,
                         "{} complete: {me} holds {}.",
                         capitalise(&what),
-                        status.held_list(me)
+                        view::held_list(&status, me)
                     );
                     return out;
                 }
@@ -218,30 +192,39 @@ fn fmt_secs(d: Duration) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// Whether `g` is of `class` as seen from `me`.
-fn in_class(g: &Group, class: Class, me: &str) -> bool {
-    match (class, g.preferred.as_deref()) {
-        (Class::All, _) => true,
-        (Class::Local, Some(p)) => p == me,
-        (Class::Foreign, Some(p)) => p != me,
+/// Whether `g` is of `class` as seen from `me` (a group that names no preferred node is
+/// only in `all`).
+fn in_class(g: &Group, class: RequestClass, me: &str) -> bool {
+    let preferred = Some(g.preferred.as_str()).filter(|p| !p.is_empty());
+    match (class, preferred) {
+        (RequestClass::All, _) => true,
+        (RequestClass::Local, Some(p)) => p == me,
+        (RequestClass::Foreign, Some(p)) => p != me,
         (_, None) => false,
     }
 }
 
 /// `None` when the request has taken effect and nothing is moving; otherwise what is
 /// still pending, for the time-out message. An error if the status names no node.
-pub fn pending(status: &Status, action: Action, class: Class) -> Result<Option<String>, String> {
+///
+/// # Errors
+/// When the status names no node.
+pub fn pending(
+    status: &Status,
+    action: Action,
+    class: RequestClass,
+) -> Result<Option<String>, String> {
     let me = status
         .my_name()
         .ok_or("the status reply names no node")?
         .to_string();
     let mut still = Vec::new();
-    if status.rscstatus.as_deref() == Some("transition") {
+    if status.rscstatus == Some(RscStatus::Transition) {
         still.push("resources are in transition (rscstatus transition)".to_string());
     }
     for g in &status.groups {
-        if g.in_transition() {
-            still.push(format!("{} is {} here", g.key, g.state()));
+        if g.state.in_transition() {
+            still.push(format!("{} is {} here", g.key, g.state));
         }
     }
     for g in status.groups.iter().filter(|g| in_class(g, class, &me)) {
@@ -268,45 +251,50 @@ pub fn pending(status: &Status, action: Action, class: Class) -> Result<Option<S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use hb_control::GroupState;
 
-    fn status(v: serde_json::Value) -> Status {
-        serde_json::from_value(v).unwrap()
+    fn group(key: &str, preferred: &str, holder: Option<&str>, state: &str) -> Group {
+        Group {
+            key: key.into(),
+            preferred: preferred.into(),
+            holder: holder.map(Into::into),
+            state: GroupState::from_word(state),
+            ..Group::default()
+        }
     }
 
     fn two_groups(h1: Option<&str>, s1: &str, h2: Option<&str>, s2: &str, rsc: &str) -> Status {
-        status(json!({
-            "node": "node1", "rscstatus": rsc,
-            "groups": [
-                {"key": "A", "preferred": "node1", "holder": h1, "state": s1},
-                {"key": "B", "preferred": "node2", "holder": h2, "state": s2},
-            ]
-        }))
+        Status {
+            node: Some("node1".into()),
+            rscstatus: Some(RscStatus::from_word(rsc)),
+            groups: vec![group("A", "node1", h1, s1), group("B", "node2", h2, s2)],
+            ..Status::default()
+        }
     }
 
     #[test]
     fn standby_waits_for_the_class_to_leave() {
         let before = two_groups(Some("node1"), "running", Some("node1"), "running", "all");
         assert_eq!(
-            pending(&before, Action::Standby, Class::Foreign).unwrap(),
+            pending(&before, Action::Standby, RequestClass::Foreign).unwrap(),
             Some("B is still held by node1".into())
         );
         assert_eq!(
-            pending(&before, Action::Standby, Class::Local).unwrap(),
+            pending(&before, Action::Standby, RequestClass::Local).unwrap(),
             Some("A is still held by node1".into())
         );
         let moving = two_groups(Some("node1"), "running", None, "stopping", "transition");
         assert_eq!(
-            pending(&moving, Action::Standby, Class::Foreign).unwrap(),
+            pending(&moving, Action::Standby, RequestClass::Foreign).unwrap(),
             Some("resources are in transition (rscstatus transition); B is stopping here".into())
         );
         let after = two_groups(Some("node1"), "running", Some("node2"), "stopped", "local");
         assert_eq!(
-            pending(&after, Action::Standby, Class::Foreign).unwrap(),
+            pending(&after, Action::Standby, RequestClass::Foreign).unwrap(),
             None
         );
         assert!(
-            pending(&after, Action::Standby, Class::All)
+            pending(&after, Action::Standby, RequestClass::All)
                 .unwrap()
                 .is_some()
         );
@@ -316,17 +304,20 @@ mod tests {
     fn takeover_waits_for_the_class_to_arrive() {
         let before = two_groups(Some("node1"), "running", Some("node2"), "stopped", "local");
         assert_eq!(
-            pending(&before, Action::Takeover, Class::Local).unwrap(),
+            pending(&before, Action::Takeover, RequestClass::Local).unwrap(),
             None
         );
         assert_eq!(
-            pending(&before, Action::Takeover, Class::All).unwrap(),
+            pending(&before, Action::Takeover, RequestClass::All).unwrap(),
             Some("B is held by node2".into())
         );
         let after = two_groups(Some("node1"), "running", Some("node1"), "running", "all");
-        assert_eq!(pending(&after, Action::Takeover, Class::All).unwrap(), None);
-        let nameless = status(json!({"groups": []}));
-        assert!(pending(&nameless, Action::Takeover, Class::All).is_err());
+        assert_eq!(
+            pending(&after, Action::Takeover, RequestClass::All).unwrap(),
+            None
+        );
+        let nameless = Status::default();
+        assert!(pending(&nameless, Action::Takeover, RequestClass::All).is_err());
     }
 
     #[test]
@@ -350,6 +341,25 @@ mod tests {
         let out = run(Action::Standby, "hb_standby", &s(&["--wait-timeout", "x"]));
         assert_eq!(out.code, 1);
         assert!(out.stderr.starts_with("hb_standby: bad --wait-timeout"));
+    }
+
+    #[test]
+    fn option_defaults_are_the_documented_ones() {
+        let p = opts::parse::<Opts>(&[], DoubleDash::Ordinary).unwrap();
+        assert_eq!(p.opts.wait_timeout, DEFAULT_WAIT);
+        assert_eq!(p.opts.common, Common::default());
+        assert!(!p.opts.wait);
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let out = run(Action::Standby, "hb_standby", &s(&["--wait-timeout", "x"]));
+        assert_eq!(
+            out.stderr.lines().next(),
+            Some("hb_standby: bad --wait-timeout \"x\" (seconds, more than 0)")
+        );
+        let out = run(Action::Standby, "hb_standby", &s(&["--run-dir"]));
+        assert_eq!(
+            out.stderr.lines().next(),
+            Some("hb_standby: option --run-dir needs a value")
+        );
     }
 
     #[test]

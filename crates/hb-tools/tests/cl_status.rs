@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use hb_control::{Request, Response, RscStatus};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cl_status");
@@ -57,8 +58,8 @@ fn the_captured_transcript_is_reproduced_byte_for_byte() {
     let text = std::fs::read_to_string(dir.join("cl_status-outputs.txt")).unwrap();
     let entries = transcript(&text);
     assert!(entries.len() >= 55, "only {} entries parsed", entries.len());
-    let running = FakeDaemon::with_status(cluster_status(true, "local"));
-    let node2_stopped = FakeDaemon::with_status(cluster_status(false, "all"));
+    let running = FakeDaemon::with_status(cluster_status(true, RscStatus::Local));
+    let node2_stopped = FakeDaemon::with_status(cluster_status(false, RscStatus::All));
     let stopped = no_daemon();
     let mut after_stop = false;
     let mut failures = Vec::new();
@@ -91,19 +92,16 @@ fn the_captured_transcript_is_reproduced_byte_for_byte() {
 
 #[test]
 fn every_command_sends_one_status_request() {
-    let d = FakeDaemon::with_status(cluster_status(true, "local"));
+    let d = FakeDaemon::with_status(cluster_status(true, RscStatus::Local));
     let r = cl_status(&d, &["nodestatus", "node2"]);
     assert_eq!((r.stdout.as_str(), r.code), ("active\n", 0));
-    assert_eq!(
-        d.requests(),
-        vec![json!({"version": 1, "command": "status"})]
-    );
+    assert_eq!(d.requests(), vec![Request::Status]);
 }
 
 #[test]
 fn node_and_link_exit_codes() {
-    let up = FakeDaemon::with_status(cluster_status(true, "local"));
-    let down = FakeDaemon::with_status(cluster_status(false, "all"));
+    let up = FakeDaemon::with_status(cluster_status(true, RscStatus::Local));
+    let down = FakeDaemon::with_status(cluster_status(false, RscStatus::All));
 
     let r = cl_status(&down, &["nodestatus", "node2"]);
     assert_eq!(
@@ -165,7 +163,7 @@ fn node_and_link_exit_codes() {
 
 #[test]
 fn missing_arguments_and_bad_options_are_parameter_errors() {
-    let d = FakeDaemon::with_status(cluster_status(true, "local"));
+    let d = FakeDaemon::with_status(cluster_status(true, RscStatus::Local));
     for (args, stderr) in [
         (&["nodestatus"][..], "Not enough parameters.\n"),
         (&["nodeweight", "-m"][..], "Not enough parameters.\n"),
@@ -232,7 +230,7 @@ fn missing_arguments_and_bad_options_are_parameter_errors() {
 
 #[test]
 fn unknown_sub_commands_fail_before_contacting_the_daemon() {
-    let d = FakeDaemon::with_status(cluster_status(true, "local"));
+    let d = FakeDaemon::with_status(cluster_status(true, RscStatus::Local));
     let r = cl_status(&d, &["bogus"]);
     assert_eq!((r.stdout.as_str(), r.code), ("", 11));
     assert_error_lines(
@@ -304,7 +302,7 @@ fn rscstatus_sentences() {
         ("all", "This node is holding all resources.\n"),
         ("transition", "This node is holding transition resources.\n"),
     ] {
-        let d = FakeDaemon::with_status(cluster_status(true, rsc));
+        let d = FakeDaemon::with_status(cluster_status(true, RscStatus::from_word(rsc)));
         let r = cl_status(&d, &["rscstatus"]);
         assert_eq!((r.stdout, r.code), (format!("{rsc}\n"), 0));
         let r = cl_status(&d, &["rscstatus", "-m"]);
@@ -314,7 +312,7 @@ fn rscstatus_sentences() {
 
 #[test]
 fn parameters_and_the_alias() {
-    let d = FakeDaemon::with_status(cluster_status(true, "local"));
+    let d = FakeDaemon::with_status(cluster_status(true, RscStatus::Local));
     let r = cl_status(&d, &["parameter", "-p", "deadtime"]);
     assert_eq!((r.stdout.as_str(), r.code), ("4\n", 0));
     let r = cl_status(&d, &["hbparameter", "-m", "-pkeepalive"]);
@@ -336,7 +334,7 @@ fn parameters_and_the_alias() {
 
 #[test]
 fn clientstatus_is_heartbeats_unknown_client() {
-    let d = FakeDaemon::with_status(cluster_status(true, "local"));
+    let d = FakeDaemon::with_status(cluster_status(true, RscStatus::Local));
     let r = cl_status(&d, &["clientstatus", "node1", "nosuch", "2"]);
     assert_eq!((r.stdout.as_str(), r.code), ("", 13));
     assert_error_lines(
@@ -352,7 +350,7 @@ fn clientstatus_is_heartbeats_unknown_client() {
 
 #[test]
 fn global_options_go_anywhere_and_the_run_dir_comes_from_the_environment() {
-    let d = FakeDaemon::with_status(cluster_status(true, "foreign"));
+    let d = FakeDaemon::with_status(cluster_status(true, RscStatus::Foreign));
     let dir = d.run_dir().to_str().unwrap();
     let r = run_env(BIN, &["rscstatus", "--run-dir", dir, "-m"], &[]);
     assert_eq!(r.stdout, "This node is holding foreign resources.\n");
@@ -377,12 +375,15 @@ fn global_options_go_anywhere_and_the_run_dir_comes_from_the_environment() {
 
 #[test]
 fn json_prints_the_status_object() {
-    let status = cluster_status(true, "local");
+    let status = cluster_status(true, RscStatus::Local);
     let d = FakeDaemon::with_status(status.clone());
     let r = cl_status(&d, &["--json"]);
     assert_eq!(r.code, 0);
     let printed: Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(printed, status);
+    assert_eq!(
+        printed,
+        Response::Status(Box::new(status)).to_value().unwrap()
+    );
     assert!(r.stdout.ends_with("}\n"));
     let r = cl_status(&d, &["--json", "rscstatus"]);
     assert_eq!(r.code, 11);
@@ -390,12 +391,13 @@ fn json_prints_the_status_object() {
 
 #[test]
 fn status_summarises_nodes_links_groups_and_transitions() {
-    let mut status = cluster_status(true, "local");
-    status["groups"][1]["failed_here"] = json!(true);
-    status["groups"][1]["failure"] = json!("start failed: exit 1");
-    status["groups"][0]["resources"][0]["failures"] = json!(2);
-    status["groups"][0]["resources"][0]["restarts"] = json!(1);
-    status["groups"][0]["resources"][0]["last_failure_reason"] = json!("monitor: not running");
+    let mut status = cluster_status(true, RscStatus::Local);
+    status.groups[1].failed_here = true;
+    status.groups[1].failure = Some("start failed: exit 1".into());
+    let r = &mut status.groups[0].resources[0];
+    r.failures = 2;
+    r.restarts = 1;
+    r.last_failure_reason = Some("monitor: not running".into());
     let d = FakeDaemon::with_status(status);
     let r = cl_status(&d, &["status"]);
     assert_eq!((r.stderr.as_str(), r.code), ("", 0));
@@ -447,8 +449,9 @@ fn status_summarises_nodes_links_groups_and_transitions() {
 
 #[test]
 fn the_current_daemons_smaller_status_is_accepted() {
-    // What hb-daemon sends before the protocol extension: no parameters, links with `up`.
-    let d = FakeDaemon::with_status(json!({
+    // What hb-daemon sent before the protocol extension: no parameters, links with `up`
+    // (hand-written: the types of today would write every field).
+    let d = FakeDaemon::with_json(json!({
         "version": 1, "ok": true, "node": "node1", "rscstatus": "local",
         "shutting_down": false,
         "nodes": [
@@ -497,14 +500,13 @@ fn bad_replies_refusals_and_time_outs() {
     assert_eq!(r.code, 13);
     assert!(r.stderr.contains("closed the connection without replying"));
 
-    let wrong = FakeDaemon::start(|_, _| Reply::Json(json!({"version": 2, "ok": true})));
+    let wrong = FakeDaemon::start(|_, _| Reply::Raw(b"{\"version\":2,\"ok\":true}\n".to_vec()));
     let r = cl_status(&wrong, &["rscstatus"]);
     assert_eq!(r.code, 13);
     assert!(r.stderr.contains("protocol version 2"));
 
-    let refuses = FakeDaemon::start(|_, _| {
-        Reply::Json(json!({"version": 1, "ok": false, "error": "the daemon is stopping"}))
-    });
+    let refuses =
+        FakeDaemon::start(|_, _| Reply::Json(Response::Refused("the daemon is stopping".into())));
     let r = cl_status(&refuses, &["rscstatus"]);
     assert_eq!(r.code, 1);
     assert_error_lines(
@@ -541,14 +543,13 @@ fn bad_replies_refusals_and_time_outs() {
 
 #[test]
 fn a_socket_this_user_may_not_use_is_reported() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    if nix::unistd::geteuid().is_root() {
         eprintln!("skipped: root may use any socket");
         return;
     }
     use std::os::unix::fs::PermissionsExt;
-    let d = FakeDaemon::with_status(cluster_status(true, "local"));
-    let sock = d.run_dir().join("heartbeat.sock");
+    let d = FakeDaemon::with_status(cluster_status(true, RscStatus::Local));
+    let sock = hb_control::socket_path(d.run_dir());
     std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o000)).unwrap();
     let r = cl_status(&d, &["rscstatus"]);
     assert_eq!(r.code, 1);

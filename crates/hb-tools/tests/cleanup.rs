@@ -3,19 +3,28 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use hb_control::{Request, Response};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hb_cleanup");
 
 fn clearing_daemon() -> FakeDaemon {
-    FakeDaemon::start(|req, _| match req.get("group").and_then(|g| g.as_str()) {
-        None => Reply::Json(json!({"version": 1, "ok": true,
-                                   "cleared": ["192.0.2.100", "192.0.2.101"]})),
-        Some("nosuch") => Reply::Json(json!({"version": 1, "ok": false,
-                                             "error": "no group \"nosuch\""})),
-        Some("clean") => Reply::Json(json!({"version": 1, "ok": true, "cleared": []})),
-        Some(g) => Reply::Json(json!({"version": 1, "ok": true, "cleared": [g]})),
+    FakeDaemon::start(|req, _| {
+        let Request::Cleanup { group } = req else {
+            return Reply::Json(Response::Refused(format!("not a cleanup: {req:?}")));
+        };
+        Reply::Json(match group.as_deref() {
+            None => Response::Cleared(vec!["192.0.2.100".into(), "192.0.2.101".into()]),
+            Some("nosuch") => Response::Refused("no group \"nosuch\"".into()),
+            Some("clean") => Response::Cleared(vec![]),
+            Some(g) => Response::Cleared(vec![g.to_owned()]),
+        })
     })
+}
+
+fn cleanup(group: &str) -> Request {
+    Request::Cleanup {
+        group: Some(group.to_owned()),
+    }
 }
 
 #[test]
@@ -30,10 +39,7 @@ fn no_group_clears_every_group() {
             0
         )
     );
-    assert_eq!(
-        d.requests(),
-        vec![json!({"version": 1, "command": "cleanup"})]
-    );
+    assert_eq!(d.requests(), vec![Request::Cleanup { group: None }]);
 }
 
 #[test]
@@ -48,11 +54,7 @@ fn each_named_group_is_one_request_and_errors_do_not_stop_the_rest() {
     assert_eq!(r.stderr, "hb_cleanup: group nosuch: no group \"nosuch\"\n");
     assert_eq!(
         d.requests(),
-        vec![
-            json!({"version": 1, "command": "cleanup", "group": "192.0.2.100"}),
-            json!({"version": 1, "command": "cleanup", "group": "nosuch"}),
-            json!({"version": 1, "command": "cleanup", "group": "clean"}),
-        ]
+        vec![cleanup("192.0.2.100"), cleanup("nosuch"), cleanup("clean"),]
     );
 }
 

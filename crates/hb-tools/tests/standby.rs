@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
-use serde_json::json;
+use hb_control::{GroupState, Request, RequestClass, Response, RscStatus, Status};
 
 const STANDBY: &str = env!("CARGO_BIN_EXE_hb_standby");
 const TAKEOVER: &str = env!("CARGO_BIN_EXE_hb_takeover");
@@ -16,19 +16,22 @@ const TAKEOVER: &str = env!("CARGO_BIN_EXE_hb_takeover");
 fn each_argument_sends_its_class() {
     for (bin, command) in [(STANDBY, "standby"), (TAKEOVER, "takeover")] {
         for (arg, class) in [
-            (None, "all"),
-            (Some("all"), "all"),
-            (Some("local"), "local"),
-            (Some("foreign"), "foreign"),
-            (Some("failback"), "foreign"),
+            (None, RequestClass::All),
+            (Some("all"), RequestClass::All),
+            (Some("local"), RequestClass::Local),
+            (Some("foreign"), RequestClass::Foreign),
+            (Some("failback"), RequestClass::Foreign),
         ] {
-            let d = FakeDaemon::with_status(cluster_status(true, "local"));
+            let d = FakeDaemon::with_status(cluster_status(true, RscStatus::Local));
             let args: Vec<&str> = arg.into_iter().collect();
             let r = run_in(bin, d.run_dir(), &args);
             assert_eq!(r.code, 0, "{command} {arg:?}: {r:?}");
             assert_eq!(
                 d.requests(),
-                vec![json!({"version": 1, "command": command, "class": class})],
+                vec![match command {
+                    "standby" => Request::Standby { class },
+                    _ => Request::Takeover { class },
+                }],
                 "{command} {arg:?}"
             );
             assert_eq!(r.stdout, "");
@@ -43,7 +46,7 @@ fn each_argument_sends_its_class() {
 
 #[test]
 fn bad_arguments_print_heartbeats_usage_and_send_nothing() {
-    let d = FakeDaemon::with_status(cluster_status(true, "local"));
+    let d = FakeDaemon::with_status(cluster_status(true, RscStatus::Local));
     for bin in [STANDBY, TAKEOVER] {
         let r = run_in(bin, d.run_dir(), &["everything"]);
         assert_eq!(r.code, 1);
@@ -70,9 +73,7 @@ fn bad_arguments_print_heartbeats_usage_and_send_nothing() {
 
 #[test]
 fn a_refusal_is_reported() {
-    let d = FakeDaemon::start(|_, _| {
-        Reply::Json(json!({"version": 1, "ok": false, "error": "resources in flux"}))
-    });
+    let d = FakeDaemon::start(|_, _| Reply::Json(Response::Refused("resources in flux".into())));
     let r = run_in(STANDBY, d.run_dir(), &["local"]);
     assert_eq!(
         (r.stdout.as_str(), r.stderr.as_str(), r.code),
@@ -112,18 +113,15 @@ fn not_running_is_one_line() {
 
 /// A daemon that accepts the request and answers `status` with `before` for the first
 /// `polls` status requests, then with `after`.
-fn moving_daemon(polls: usize, before: serde_json::Value, after: serde_json::Value) -> FakeDaemon {
+fn moving_daemon(polls: usize, before: Status, after: Status) -> FakeDaemon {
     let seen = Arc::new(AtomicUsize::new(0));
     FakeDaemon::start(move |req, _| {
-        if req["command"] == "status" {
+        if *req == Request::Status {
             let n = seen.fetch_add(1, Ordering::SeqCst);
-            Reply::Json(if n < polls {
-                before.clone()
-            } else {
-                after.clone()
-            })
+            let status = if n < polls { &before } else { &after };
+            Reply::Json(Response::Status(Box::new(status.clone())))
         } else {
-            Reply::Json(json!({"version": 1, "ok": true}))
+            Reply::Json(Response::Done)
         }
     })
 }
@@ -131,11 +129,11 @@ fn moving_daemon(polls: usize, before: serde_json::Value, after: serde_json::Val
 #[test]
 fn wait_returns_once_the_groups_moved() {
     // Standby all on node1: first in transition, then node2 holds everything.
-    let mut moving = cluster_status(true, "transition");
-    moving["groups"][0]["state"] = json!("stopping");
-    let mut done = cluster_status(true, "none");
-    done["groups"][0]["holder"] = json!("node2");
-    done["groups"][0]["state"] = json!("stopped");
+    let mut moving = cluster_status(true, RscStatus::Transition);
+    moving.groups[0].state = GroupState::Stopping;
+    let mut done = cluster_status(true, RscStatus::None);
+    done.groups[0].holder = Some("node2".into());
+    done.groups[0].state = GroupState::Stopped;
     let d = moving_daemon(3, moving, done);
     let r = run_in(STANDBY, d.run_dir(), &["--wait", "--wait-timeout", "30"]);
     assert_eq!(
@@ -149,18 +147,20 @@ fn wait_returns_once_the_groups_moved() {
     let reqs = d.requests();
     assert_eq!(
         reqs[0],
-        json!({"version": 1, "command": "standby", "class": "all"})
+        Request::Standby {
+            class: RequestClass::All
+        }
     );
     assert_eq!(
         reqs.len(),
         5,
         "one request, then polls until the fourth status: {reqs:?}"
     );
-    assert!(reqs[1..].iter().all(|r| r["command"] == "status"));
+    assert!(reqs[1..].iter().all(|r| *r == Request::Status));
 
     // Takeover foreign: node2's group arrives.
-    let before = cluster_status(true, "local");
-    let after = cluster_status(false, "all");
+    let before = cluster_status(true, RscStatus::Local);
+    let after = cluster_status(false, RscStatus::All);
     let d = moving_daemon(2, before, after);
     let r = run_in(TAKEOVER, d.run_dir(), &["failback", "--wait"]);
     assert_eq!(
@@ -175,7 +175,7 @@ fn wait_returns_once_the_groups_moved() {
 
 #[test]
 fn wait_times_out_saying_what_is_still_where() {
-    let d = FakeDaemon::with_status(cluster_status(true, "local"));
+    let d = FakeDaemon::with_status(cluster_status(true, RscStatus::Local));
     let r = run_in(TAKEOVER, d.run_dir(), &["--wait", "--wait-timeout=0.2"]);
     assert_eq!((r.stdout.as_str(), r.code), ("", 1));
     assert_eq!(
@@ -199,10 +199,10 @@ fn wait_times_out_saying_what_is_still_where() {
 fn wait_stops_when_the_daemon_goes_away() {
     // Accepts the request, then answers status with an error as a stopping daemon would.
     let d = FakeDaemon::start(|req, _| {
-        if req["command"] == "status" {
-            Reply::Json(json!({"version": 1, "ok": false, "error": "the daemon is stopping"}))
+        if *req == Request::Status {
+            Reply::Json(Response::Refused("the daemon is stopping".into()))
         } else {
-            Reply::Json(json!({"version": 1, "ok": true}))
+            Reply::Json(Response::Done)
         }
     });
     let r = run_in(TAKEOVER, d.run_dir(), &["--wait"]);

@@ -10,6 +10,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use hb_control::NodeStatus;
 use hb_nstests::ours::{peer_status, status};
 use hb_nstests::{Cluster, ClusterSpec, Implementation, Lab, ProbeConfig, wait_for};
 
@@ -46,14 +47,19 @@ fn main() -> Result<()> {
         took.as_millis()
     );
     wait_for("both nodes active", Duration::from_secs(10), || {
-        Ok(peer_status(&cluster, "node1", "node2")? == "active"
-            && peer_status(&cluster, "node2", "node1")? == "active")
+        Ok(
+            peer_status(&cluster, "node1", "node2")? == NodeStatus::Active
+                && peer_status(&cluster, "node2", "node1")? == NodeStatus::Active,
+        )
     })?;
     let _ = t0;
     let s = status(&cluster, "node1")?;
+    let group = s.groups.first();
     println!(
-        "node1's view: rscstatus {}, group {} {}",
-        s["rscstatus"], s["groups"][0]["key"], s["groups"][0]["state"]
+        "node1's view: rscstatus {:?}, group {:?} {:?}",
+        s.rscstatus.as_ref().map_or("?", |r| r.as_str()),
+        group.map_or("?", |g| g.key.as_str()),
+        group.map_or("?", |g| g.state.as_str()),
     );
 
     let target = SocketAddrV4::new(VIP, 80);

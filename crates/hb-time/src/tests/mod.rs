@@ -8,6 +8,7 @@ use crate::{Dialect, DurationError, ErrorKind, parse_duration};
 mod formatting;
 mod ha_cf;
 mod ha_cf_lenient;
+mod ocf;
 mod parameter;
 mod seconds;
 

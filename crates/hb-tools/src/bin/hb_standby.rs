@@ -1,5 +1,7 @@
 //! `hb_standby [all|foreign|local|failback]`: give up resource groups (see docs/tools.md).
 
+#![forbid(unsafe_code)]
+
 use hb_tools::standby::{Action, run};
 
 fn main() -> std::process::ExitCode {

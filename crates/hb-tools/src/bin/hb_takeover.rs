@@ -1,5 +1,7 @@
 //! `hb_takeover [all|foreign|local|failback]`: take resource groups over (see docs/tools.md).
 
+#![forbid(unsafe_code)]
+
 use hb_tools::standby::{Action, run};
 
 fn main() -> std::process::ExitCode {

@@ -11,38 +11,45 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use serde_json::{Value, json};
+use hb_control::{
+    Counters, Group, GroupState, Link, LinkStatus, Node, NodeStatus, NodeType, Request, Resource,
+    ResourceClass, ResourceState, Response, RscStatus, Status, decode_request, encode_request,
+};
 
 /// What the fake daemon does with one request.
-pub enum Reply {
-    /// Send this object as one line.
-    Json(Value),
-    /// Send these bytes as they are (a newline is not added).
+pub(crate) enum Reply {
+    /// Send this reply as one line.
+    Json(Response),
+    /// Send these bytes as they are (a newline is not added): replies the daemon would never
+    /// send, or an older daemon's.
     Raw(Vec<u8>),
     /// Keep the connection open and never answer.
     Silent,
 }
 
-type Responder = Box<dyn FnMut(&Value, usize) -> Reply + Send>;
+type Responder = Box<dyn FnMut(&Request, usize) -> Reply + Send>;
 
-/// A daemon stand-in answering on `<run_dir>/heartbeat.sock`, recording every request.
-pub struct FakeDaemon {
+/// A daemon stand-in answering on `<run_dir>/heartbeat.sock`, recording every request line.
+pub(crate) struct FakeDaemon {
     dir: tempfile::TempDir,
-    requests: Arc<Mutex<Vec<Value>>>,
+    lines: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl FakeDaemon {
     /// Starts a daemon whose replies come from `respond(request, index)` (`index` counts
-    /// the requests, from 0).
-    pub fn start(respond: impl FnMut(&Value, usize) -> Reply + Send + 'static) -> FakeDaemon {
+    /// the requests, from 0). A request line that does not decode is refused (and makes
+    /// [`FakeDaemon::requests`] fail).
+    pub(crate) fn start(
+        respond: impl FnMut(&Request, usize) -> Reply + Send + 'static,
+    ) -> FakeDaemon {
         let dir = tempfile::tempdir().unwrap();
-        let listener = UnixListener::bind(dir.path().join("heartbeat.sock")).unwrap();
-        let requests = Arc::new(Mutex::new(Vec::new()));
+        let listener = UnixListener::bind(hb_control::socket_path(dir.path())).unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let requests = Arc::clone(&requests);
+            let lines = Arc::clone(&lines);
             let stop = Arc::clone(&stop);
             let mut respond: Responder = Box::new(respond);
             std::thread::spawn(move || {
@@ -56,17 +63,19 @@ impl FakeDaemon {
                     if BufReader::new(&stream).read_line(&mut line).is_err() {
                         continue;
                     }
-                    let request: Value = serde_json::from_str(line.trim())
-                        .unwrap_or_else(|_| Value::String(line.clone()));
                     let index = {
-                        let mut r = requests.lock().unwrap();
-                        r.push(request.clone());
-                        r.len() - 1
+                        let mut l = lines.lock().unwrap();
+                        l.push(line.clone());
+                        l.len() - 1
+                    };
+                    let reply = match decode_request(&line) {
+                        Ok(request) => respond(&request, index),
+                        Err(e) => Reply::Json(Response::Refused(e.to_string())),
                     };
                     let mut stream = stream;
-                    match respond(&request, index) {
-                        Reply::Json(v) => {
-                            let _ = stream.write_all(format!("{v}\n").as_bytes());
+                    match reply {
+                        Reply::Json(r) => {
+                            let _ = stream.write_all(r.encode().unwrap().as_bytes());
                         }
                         Reply::Raw(bytes) => {
                             let _ = stream.write_all(&bytes);
@@ -78,31 +87,56 @@ impl FakeDaemon {
         };
         FakeDaemon {
             dir,
-            requests,
+            lines,
             stop,
             thread: Some(thread),
         }
     }
 
     /// A daemon answering `status` with `status` and every other command with `ok`.
-    pub fn with_status(status: Value) -> FakeDaemon {
+    pub(crate) fn with_status(status: Status) -> FakeDaemon {
         FakeDaemon::start(move |req, _| {
-            if req["command"] == "status" {
-                Reply::Json(status.clone())
+            if *req == Request::Status {
+                Reply::Json(Response::Status(Box::new(status.clone())))
             } else {
-                Reply::Json(json!({"version": 1, "ok": true}))
+                Reply::Json(Response::Done)
+            }
+        })
+    }
+
+    /// A daemon answering `status` with this hand-written JSON object (an older daemon's
+    /// reply, say) and every other command with `ok`.
+    pub(crate) fn with_json(status: serde_json::Value) -> FakeDaemon {
+        FakeDaemon::start(move |req, _| {
+            if *req == Request::Status {
+                Reply::Raw(format!("{status}\n").into_bytes())
+            } else {
+                Reply::Json(Response::Done)
             }
         })
     }
 
     /// The run directory to pass with `--run-dir`.
-    pub fn run_dir(&self) -> &Path {
+    pub(crate) fn run_dir(&self) -> &Path {
         self.dir.path()
     }
 
-    /// The requests received so far.
-    pub fn requests(&self) -> Vec<Value> {
-        self.requests.lock().unwrap().clone()
+    /// The request lines received so far, as sent.
+    pub(crate) fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// The requests received so far. Every line must be a valid request, exactly as
+    /// hb-control encodes it (no extra or `null` fields).
+    pub(crate) fn requests(&self) -> Vec<Request> {
+        self.lines()
+            .iter()
+            .map(|l| {
+                let r = decode_request(l).unwrap_or_else(|e| panic!("{l:?}: {e}"));
+                assert_eq!(&encode_request(&r).unwrap(), l, "not the canonical line");
+                r
+            })
+            .collect()
     }
 }
 
@@ -111,7 +145,7 @@ impl Drop for FakeDaemon {
         self.stop.store(true, Ordering::SeqCst);
         // Wake the accept loop so it sees the flag; if the socket is gone (a test moved
         // it), the thread cannot be woken and is left to end with the process.
-        if UnixStream::connect(self.dir.path().join("heartbeat.sock")).is_ok()
+        if UnixStream::connect(hb_control::socket_path(self.dir.path())).is_ok()
             && let Some(t) = self.thread.take()
         {
             let _ = t.join();
@@ -120,75 +154,134 @@ impl Drop for FakeDaemon {
 }
 
 /// A run directory with no daemon.
-pub fn no_daemon() -> tempfile::TempDir {
+pub(crate) fn no_daemon() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
 /// The version string of the captured Heartbeat.
-pub const HB_VERSION: &str = "3.0.6 (node: 958e11be8686759f1b99204c17812f2c2633b169)";
+pub(crate) const HB_VERSION: &str = "3.0.6 (node: 958e11be8686759f1b99204c17812f2c2633b169)";
 
 /// The status node1 of the captured cluster reports (ha.cf: `node node1`, `node node2`,
 /// `bcast eth0`, keepalive 1, deadtime 4, warntime 2, initdead 8, auto_failback on).
-pub fn cluster_status(node2_up: bool, rscstatus: &str) -> Value {
+pub(crate) fn cluster_status(node2_up: bool, rscstatus: RscStatus) -> Status {
     let (n2, l2) = if node2_up {
-        ("active", "up")
+        (NodeStatus::Active, LinkStatus::Up)
     } else {
-        ("dead", "dead")
+        (NodeStatus::Dead, LinkStatus::Dead)
     };
-    json!({
-        "version": 1, "ok": true,
-        "node": "node1",
-        "hbversion": HB_VERSION,
-        "managed_by": "haresources",
-        "rscstatus": rscstatus,
-        "shutting_down": false,
-        "now": 1795527935.5,
-        "parameters": {
-            "keepalive": "1", "deadtime": "4", "warntime": "2", "initdead": "8",
-            "udpport": "694", "hopfudge": "1", "auto_failback": "on", "msgfmt": "classic",
-            "baud": "19200", "debug": "0", "crm": "no", "pacemaker": "no",
-            "hbversion": HB_VERSION
+    let parameters = [
+        ("keepalive", "1"),
+        ("deadtime", "4"),
+        ("warntime", "2"),
+        ("initdead", "8"),
+        ("udpport", "694"),
+        ("hopfudge", "1"),
+        ("auto_failback", "on"),
+        ("msgfmt", "classic"),
+        ("baud", "19200"),
+        ("debug", "0"),
+        ("crm", "no"),
+        ("pacemaker", "no"),
+        ("hbversion", HB_VERSION),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let node = |name: &str, status: NodeStatus, link: LinkStatus, me: bool, since: f64| Node {
+        name: name.into(),
+        status,
+        node_type: NodeType::Normal,
+        weight: 100,
+        site: String::new(),
+        is_self: me,
+        heartbeat_rs: me,
+        since: Some(since),
+        links: vec![Link {
+            name: "eth0".into(),
+            up: link == LinkStatus::Up,
+            status: link,
+        }],
+    };
+    let group = |ip: &str, preferred: &str, state: GroupState, holder: &str, since: f64| {
+        let resource_state = if state == GroupState::Running {
+            ResourceState::Running
+        } else {
+            ResourceState::Stopped
+        };
+        Group {
+            key: ip.into(),
+            preferred: preferred.into(),
+            state,
+            holder: Some(holder.into()),
+            failed_here: false,
+            managed: true,
+            since: Some(since),
+            failure: None,
+            resources: vec![Resource {
+                text: format!("IPaddr2::{ip}/24/eth0"),
+                agent: Some("IPaddr2".into()),
+                class: Some(ResourceClass::Heartbeat),
+                state: resource_state,
+                monitor_interval_ms: 0,
+                failures: 0,
+                restarts: 0,
+                monitors: 0,
+                last_failure: None,
+                last_failure_reason: None,
+            }],
+        }
+    };
+    let (state2, holder2) = if node2_up {
+        (GroupState::Stopped, "node2")
+    } else {
+        (GroupState::Running, "node1")
+    };
+    Status {
+        node: Some("node1".into()),
+        hbversion: Some(HB_VERSION.into()),
+        managed_by: "haresources".into(),
+        rscstatus: Some(rscstatus),
+        shutting_down: false,
+        now: Some(1795527935.5),
+        parameters,
+        nodes: vec![
+            node(
+                "node1",
+                NodeStatus::Active,
+                LinkStatus::Up,
+                true,
+                1795527900.25,
+            ),
+            node("node2", n2, l2, false, 1795527910.0),
+        ],
+        groups: vec![
+            group(
+                "192.0.2.100",
+                "node1",
+                GroupState::Running,
+                "node1",
+                1795527902.0,
+            ),
+            group("192.0.2.101", "node2", state2, holder2, 1795527920.0),
+        ],
+        counters: Counters {
+            accepted: 10,
+            ..Counters::default()
         },
-        "nodes": [
-            {"name": "node1", "status": "active", "type": "normal", "weight": 100, "site": "",
-             "self": true, "heartbeat_rs": true, "since": 1795527900.25,
-             "links": [{"name": "eth0", "status": "up", "up": true}]},
-            {"name": "node2", "status": n2, "type": "normal", "weight": 100, "site": "",
-             "self": false, "heartbeat_rs": false, "since": 1795527910.0,
-             "links": [{"name": "eth0", "status": l2, "up": node2_up}]}
-        ],
-        "groups": [
-            {"key": "192.0.2.100", "preferred": "node1", "state": "running", "holder": "node1",
-             "failed_here": false, "managed": true, "since": 1795527902.0, "failure": null,
-             "resources": [{"text": "IPaddr2::192.0.2.100/24/eth0", "agent": "IPaddr2",
-                            "class": "heartbeat", "state": "running",
-                            "monitor_interval_ms": 0, "failures": 0, "restarts": 0,
-                            "last_failure": null, "last_failure_reason": null}]},
-            {"key": "192.0.2.101", "preferred": "node2",
-             "state": if node2_up { "stopped" } else { "running" },
-             "holder": if node2_up { "node2" } else { "node1" },
-             "failed_here": false, "managed": true, "since": 1795527920.0, "failure": null,
-             "resources": [{"text": "IPaddr2::192.0.2.101/24/eth0", "agent": "IPaddr2",
-                            "class": "heartbeat", "state": if node2_up { "stopped" } else { "running" },
-                            "monitor_interval_ms": 0, "failures": 0, "restarts": 0,
-                            "last_failure": null, "last_failure_reason": null}]}
-        ],
-        "counters": {"accepted": 10, "malformed": 0, "auth_failed": 0, "unknown_node": 0,
-                     "replayed": 0, "duplicate": 0}
-    })
+    }
 }
 
 /// A finished run of a binary.
 #[derive(Debug)]
-pub struct Run {
-    pub pid: u32,
-    pub stdout: String,
-    pub stderr: String,
-    pub code: i32,
+pub(crate) struct Run {
+    pub(crate) pid: u32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) code: i32,
 }
 
 /// Runs `bin` with `args` (no `HB_RUN_DIR` in its environment unless `env` sets it).
-pub fn run_env(bin: &str, args: &[&str], env: &[(&str, &Path)]) -> Run {
+pub(crate) fn run_env(bin: &str, args: &[&str], env: &[(&str, &Path)]) -> Run {
     let mut cmd = Command::new(bin);
     cmd.args(args)
         .env_remove("HB_RUN_DIR")
@@ -214,7 +307,7 @@ pub fn run_env(bin: &str, args: &[&str], env: &[(&str, &Path)]) -> Run {
 }
 
 /// Runs `bin --run-dir DIR args...`.
-pub fn run_in(bin: &str, dir: &Path, args: &[&str]) -> Run {
+pub(crate) fn run_in(bin: &str, dir: &Path, args: &[&str]) -> Run {
     let dir = dir.to_str().unwrap();
     let mut all = vec!["--run-dir", dir];
     all.extend_from_slice(args);
@@ -222,7 +315,7 @@ pub fn run_in(bin: &str, dir: &Path, args: &[&str]) -> Run {
 }
 
 /// The machine's host name, as the tools read it.
-pub fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .unwrap()
         .trim()
@@ -235,7 +328,7 @@ const MONTHS: [&str; 12] = [
 
 /// Splits a cl_log ERROR line `Mon dd hh:mm:ss HOST ENTITY: [PID]: ERROR: TEXT` into
 /// (host, entity, pid, text), checking the timestamp's shape; `None` if it is not one.
-pub fn parse_error_line(line: &str) -> Option<(String, String, u32, String)> {
+pub(crate) fn parse_error_line(line: &str) -> Option<(String, String, u32, String)> {
     let b = line.as_bytes();
     if b.len() < 16 || !MONTHS.contains(&&line[..3]) {
         return None;
@@ -268,7 +361,7 @@ pub fn parse_error_line(line: &str) -> Option<(String, String, u32, String)> {
 }
 
 /// Asserts that `stderr` is exactly these ERROR lines of cl_status from `pid` on `host`.
-pub fn assert_error_lines(stderr: &str, pid: u32, host: &str, texts: &[&str]) {
+pub(crate) fn assert_error_lines(stderr: &str, pid: u32, host: &str, texts: &[&str]) {
     let lines: Vec<&str> = stderr.split_inclusive('\n').collect();
     assert_eq!(lines.len(), texts.len(), "stderr: {stderr:?}");
     for (line, want) in lines.iter().zip(texts) {
@@ -284,7 +377,7 @@ pub fn assert_error_lines(stderr: &str, pid: u32, host: &str, texts: &[&str]) {
 }
 
 /// Replaces the timestamp, host and pid of every ERROR line with placeholders.
-pub fn normalise_error_lines(text: &str) -> String {
+pub(crate) fn normalise_error_lines(text: &str) -> String {
     text.split_inclusive('\n')
         .map(|line| {
             let body = line.strip_suffix('\n').unwrap_or(line);
@@ -300,6 +393,6 @@ pub fn normalise_error_lines(text: &str) -> String {
 }
 
 /// The shared captures' directory, if present (see hb-testdata).
-pub fn captures() -> Option<PathBuf> {
+pub(crate) fn captures() -> Option<PathBuf> {
     hb_testdata::shared_dir().map(|d| d.join("interop/captures"))
 }
