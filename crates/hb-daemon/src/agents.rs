@@ -31,6 +31,23 @@ pub(crate) struct Resource {
 }
 
 impl Resource {
+    /// Every resource of every group of `cfg`, indexed as the core's `RunAgent` names them
+    /// (group, then resource).
+    pub(crate) fn table(cfg: &Config) -> Vec<Vec<Resource>> {
+        cfg.haresources
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(g, grp)| {
+                grp.resources
+                    .iter()
+                    .enumerate()
+                    .map(|(r, spec)| Resource::new(spec, cfg, g, r))
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Builds the resource `r` of group `g`.
     pub(crate) fn new(spec: &ResourceSpec, cfg: &Config, g: usize, r: usize) -> Resource {
         let mut env = Vec::new();

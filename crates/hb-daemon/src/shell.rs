@@ -118,19 +118,7 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
         )
     })?;
     let env = agent_env(&prepared, &args_run_dir);
-    let mut resources: Vec<Vec<Resource>> = config
-        .haresources
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(g, grp)| {
-            grp.resources
-                .iter()
-                .enumerate()
-                .map(|(r, spec)| Resource::new(spec, &config, g, r))
-                .collect()
-        })
-        .collect();
+    let mut resources = Resource::table(&config);
     // OCF agents tell their operation time limits in their meta-data: read it once, all
     // agents at the same time.
     load_meta_data_all(resources.iter_mut().flatten(), &env).await;

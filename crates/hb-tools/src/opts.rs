@@ -86,6 +86,21 @@ pub enum OptError {
     },
 }
 
+/// How `cl_status`, `hb_standby` and `hb_takeover` word a rejected option of ours.
+impl std::fmt::Display for OptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OptError::MissingValue(option) => write!(f, "option {option} needs a value"),
+            OptError::BadValue { option, .. } if option == "--run-dir" => {
+                f.write_str("option --run-dir needs a directory")
+            }
+            OptError::BadValue { option, value } => {
+                write!(f, "bad {option} {value:?} (seconds, more than 0)")
+            }
+        }
+    }
+}
+
 /// Where `--` leaves the options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DoubleDash {

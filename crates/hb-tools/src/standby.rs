@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use hb_control::{Group, RequestClass, RscStatus, Status};
 
 use crate::client::ClientError;
-use crate::opts::{self, Common, DoubleDash, OptError};
+use crate::opts::{self, Common, DoubleDash};
 use crate::{Outcome, prog_name, view};
 
 /// How long `--wait` waits unless `--wait-timeout` says otherwise.
@@ -55,19 +55,6 @@ struct Opts {
     wait_timeout: Duration,
 }
 
-/// How `hb_standby` words a rejected option.
-fn option_error(e: &OptError) -> String {
-    match e {
-        OptError::MissingValue(option) => format!("option {option} needs a value"),
-        OptError::BadValue { option, .. } if option == "--run-dir" => {
-            "option --run-dir needs a directory".to_owned()
-        }
-        OptError::BadValue { option, value } => {
-            format!("bad {option} {value:?} (seconds, more than 0)")
-        }
-    }
-}
-
 /// Heartbeat's usage: `usage:` on stdout, the synopsis on stderr, exit 1.
 fn usage(out: &mut Outcome, argv0: &str) {
     out.stdout.push_str("usage:\n");
@@ -87,7 +74,7 @@ pub fn run(action: Action, argv0: &str, args: &[String]) -> Outcome {
     let (opts, positional) = match opts::parse::<Opts>(args, DoubleDash::Ordinary) {
         Ok(p) => (p.opts, p.args),
         Err(e) => {
-            let _ = writeln!(out.stderr, "{prog}: {}", option_error(&e));
+            let _ = writeln!(out.stderr, "{prog}: {e}");
             usage(&mut out, argv0);
             return out;
         }

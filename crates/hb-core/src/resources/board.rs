@@ -86,13 +86,24 @@ impl Board {
 
     // ----- groups -----
 
-    /// Our own groups that do not run here and may (after the peer restarted).
-    pub(crate) fn own_groups_not_here(&self, ctx: &Ctx<'_>) -> GroupSet {
-        self.groups
+    /// The peer restarted: it holds nothing now and will only acquire its own groups, so
+    /// every group of ours not running here (held by the peer before, or released for a
+    /// standby that the restart cancelled) must be started here again. Returns them, and
+    /// says so if there are any.
+    pub(crate) fn own_groups_to_restart(&self, ctx: &Ctx<'_>) -> GroupSet {
+        let ours: GroupSet = self
+            .groups
             .of_class(Class::Local, ctx.nodes.me())
             .into_iter()
             .filter(|&g| !self.groups[g].claims() && !self.groups[g].failed_here)
-            .collect()
+            .collect();
+        if !ours.is_empty() {
+            tracing::info!(
+                "peer {} restarted: acquiring our own groups that do not run here",
+                self.peer_name(ctx.nodes)
+            );
+        }
+        ours
     }
 
     /// Starts every group of `set` that is not running here (and may run here); returns

@@ -135,19 +135,7 @@ fn node1_status() -> (Status, Status) {
     run(&mut cores, Instant::from_millis(10_000));
 
     let config = &configs[0];
-    let resources: Vec<Vec<agents::Resource>> = config
-        .haresources
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(g, grp)| {
-            grp.resources
-                .iter()
-                .enumerate()
-                .map(|(r, spec)| agents::Resource::new(spec, config, g, r))
-                .collect()
-        })
-        .collect();
+    let resources = agents::Resource::table(config);
     let wall = WallClock::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
     let info = StatusInfo::new("node1", config);
     let built = status(&info, &cores[0].snapshot(), &wall, &resources);

@@ -17,7 +17,7 @@ use hb_control::Status;
 use crate::Outcome;
 use crate::client::ClientError;
 use crate::cllog;
-use crate::opts::{self, Common, DoubleDash, OptError};
+use crate::opts::{self, Common, DoubleDash};
 
 /// Success (node or link up, ...).
 pub const OK: u8 = 0;
@@ -184,26 +184,13 @@ impl Ctx {
     }
 }
 
-/// How `cl_status` words a rejected option of ours.
-fn option_error(e: &OptError) -> String {
-    match e {
-        OptError::MissingValue(option) => format!("option {option} needs a value"),
-        OptError::BadValue { option, .. } if option == "--run-dir" => {
-            "option --run-dir needs a directory".to_owned()
-        }
-        OptError::BadValue { option, value } => {
-            format!("bad {option} {value:?} (seconds, more than 0)")
-        }
-    }
-}
-
 /// Runs `cl_status` with the arguments after the program name.
 pub fn run(args: &[String]) -> Outcome {
     let mut ctx = Ctx::new();
     let parsed = match opts::parse::<Globals>(args, DoubleDash::EndsOptions) {
         Ok(p) => p,
         Err(e) => {
-            ctx.error(&option_error(&e));
+            ctx.error(&e.to_string());
             return ctx.finish(PARAMETER_ERROR);
         }
     };

@@ -174,15 +174,8 @@ impl Policy for Legacy {
         if !b.deciding() {
             return;
         }
-        let ours = b.own_groups_not_here(ctx);
-        if !ours.is_empty() {
-            tracing::info!(
-                "peer {} restarted: acquiring our own groups that do not run here",
-                b.peer_name(ctx.nodes)
-            );
-            for g in ours {
-                self.self_grant(b, ctx, g);
-            }
+        for g in b.own_groups_to_restart(ctx) {
+            self.self_grant(b, ctx, g);
         }
     }
 

@@ -308,15 +308,8 @@ impl Policy for Nice {
         if !b.deciding() {
             return;
         }
-        // The restarted peer holds nothing and will only acquire its own groups: every group
-        // of ours not running here (held by the peer before, or released for a standby that
-        // the restart cancelled) must be started here again.
-        let ours = b.own_groups_not_here(ctx);
+        let ours = b.own_groups_to_restart(ctx);
         if !ours.is_empty() {
-            tracing::info!(
-                "peer {} restarted: acquiring our own groups that do not run here",
-                b.peer_name(ctx.nodes)
-            );
             let then = b.acquire(
                 ctx,
                 &ours,
