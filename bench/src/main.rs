@@ -2,6 +2,8 @@
 //! Debian's heartbeat 3.0.6 and keepalived, measured in a fresh network-namespace lab per
 //! trial. See docs/benchmarks.md for the method.
 
+#![forbid(unsafe_code)]
+
 mod report;
 
 use std::net::{Ipv4Addr, SocketAddrV4};

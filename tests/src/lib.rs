@@ -21,6 +21,9 @@
 //! Tests that need the lab call [`root_or_skip`] first: without root they print a loud SKIP
 //! and return, unless `CI=true`, where missing root is a failure.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 pub mod cluster;
 pub mod lab;
 pub mod netns;

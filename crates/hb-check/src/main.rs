@@ -10,6 +10,8 @@
 //! watcher could not run), 2 usage error. A failure is one line on stderr. The `tcp` and
 //! `http` command lines are a fixed contract for agents (see `docs/agents/hb-check.md`).
 
+#![forbid(unsafe_code)]
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;

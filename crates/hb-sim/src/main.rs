@@ -3,6 +3,8 @@
 //! `hb-sim --seed 42` replays one schedule and prints its trace (and the core's log lines
 //! with `-v`); `hb-sim --sweep 1000` runs seeds 0..1000 and prints the failing ones.
 
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 
 #[derive(Parser, Debug)]

@@ -6,6 +6,8 @@
 //! 2 ms: the start-up, a cut of node1's cable, the heal, and a graceful stop. Everything is
 //! torn down at the end (and on failure). Needs root. Run it through `scripts/demo`.
 
+#![forbid(unsafe_code)]
+
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
