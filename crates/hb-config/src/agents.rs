@@ -115,7 +115,8 @@ impl AgentSearch {
     }
 
     /// Refuses `path` (found in `dir`) unless it, `dir` and the directory it really lives in
-    /// are root-owned and writable by nobody else.
+    /// are root-owned and writable by nobody else, and every directory above those is owned
+    /// by root (or the effective user) and not writable by others unless sticky.
     fn check_path(
         &self,
         path: &Path,
@@ -134,7 +135,10 @@ impl AgentSearch {
                 .map_err(|e| format!("cannot inspect {}: {e}", real_dir.display()))?;
             check_trusted(real_dir, &real_meta, &format!("directory of {what}"))?;
         }
-        Ok(())
+        // Whoever can write a directory above the agent's can swap the agent's directory for
+        // their own: every one up to / (sticky ones like /tmp excepted) must be safe too.
+        crate::trust::check_ancestors(path)
+            .map_err(|e| format!("{what} {}: {}", path.display(), e.describe(path)))
     }
 
     /// The daemon's search order: each of `agent_path`, then `<config_dir>/resource.d`, then
@@ -357,6 +361,36 @@ mod tests {
             eprintln!("not root: checking that a non-root agent is refused instead");
             assert!(search.resolve("svc").unwrap_err().contains("owner is uid"));
         }
+    }
+
+    #[test]
+    fn permission_check_refuses_a_writable_directory_above_the_agents() {
+        let top = tempfile::tempdir().unwrap();
+        fs::set_permissions(top.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let ocf = top.path().join("ocf");
+        let dir = ocf.join("resource.d").join("heartbeat");
+        fs::create_dir_all(&dir).unwrap();
+        let p = script(&dir, "Dummy", 0o755);
+        let search = AgentSearch::new(vec![], true).with_ocf_root(ocf.clone());
+        if fs::metadata(&p).unwrap().uid() != 0 {
+            eprintln!("not root: agents owned by this user are refused anyway");
+            return;
+        }
+        assert_eq!(search.resolve_ocf("heartbeat", "Dummy"), Ok(p.clone()));
+        // The OCF root (two levels above the agent's directory) is writable by anyone.
+        fs::set_permissions(&ocf, fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(
+            search.resolve_ocf("heartbeat", "Dummy"),
+            Err(format!(
+                "OCF agent ocf:heartbeat:Dummy {}: directory {} must be owned by root and not \
+                 writable by group or others (mode is 0777)",
+                p.display(),
+                ocf.display()
+            ))
+        );
+        // Sticky, like /tmp: another user cannot replace what root created there.
+        fs::set_permissions(&ocf, fs::Permissions::from_mode(0o1777)).unwrap();
+        assert_eq!(search.resolve_ocf("heartbeat", "Dummy"), Ok(p));
     }
 
     #[test]

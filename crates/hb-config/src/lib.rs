@@ -25,6 +25,7 @@ mod monitor;
 mod node;
 mod time;
 mod timing;
+pub mod trust;
 mod value;
 
 /// The hb-proto types this crate produces.

@@ -8,7 +8,7 @@ use crate::error::{ConfigErrors, Diagnostic, Diags};
 use crate::hacf::HaCf;
 use crate::haresources::Haresources;
 use crate::proto::KeyRing;
-use crate::{authkeys, hacf, haresources};
+use crate::{authkeys, hacf, haresources, trust};
 
 /// Heartbeat's configuration directory.
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/ha.d";
@@ -33,8 +33,10 @@ pub struct LoadOptions {
     pub node_name: String,
     /// Directories searched for resource agents before `<dir>/resource.d` and `/etc/init.d`.
     pub agent_path: Vec<PathBuf>,
-    /// Refuse an `authkeys` that is not root-owned mode 0600-like, and resource agents (or
-    /// their directories) not owned by root or writable by group or others.
+    /// Refuse an `authkeys` that is not root-owned mode 0600-like; an `ha.cf` or
+    /// `haresources` (or a directory above them) not owned by root (or the effective user) or
+    /// writable by others; and resource agents (or their directories, and the directories
+    /// above those) not owned by root or writable by group or others.
     pub check_permissions: bool,
 }
 
@@ -95,12 +97,26 @@ fn read(path: &Path, diags: &mut Diags) -> Option<Vec<u8>> {
     }
 }
 
+/// `ha.cf` and `haresources` decide what runs as root: like `authkeys`, they (and every
+/// directory above them) must be owned by root (or the user the daemon runs as) and not
+/// writable by others. Heartbeat does not check them; anyone who can change `haresources`
+/// runs code as root, so this is an error.
+fn read_trusted(path: &Path, opts: &LoadOptions, diags: &mut Diags) -> Option<Vec<u8>> {
+    let data = read(path, diags)?;
+    if opts.check_permissions
+        && let Err(e) = trust::check_path(path)
+    {
+        diags.error(None, e.describe(path));
+    }
+    Some(data)
+}
+
 /// Reads and checks the configuration in `dir` without stopping at the first problem.
 pub fn check(dir: &Path, opts: &LoadOptions) -> Report {
     // ha.cf (non-UTF-8 bytes can only be in comments or are invalid anyway).
     let ha_cf_path = dir.join("ha.cf");
     let mut ha_cf_diags = Diags::new(&ha_cf_path);
-    let (ha_cf, nodes) = match read(&ha_cf_path, &mut ha_cf_diags) {
+    let (ha_cf, nodes) = match read_trusted(&ha_cf_path, opts, &mut ha_cf_diags) {
         Some(data) => hacf::parse_into(&String::from_utf8_lossy(&data), &mut ha_cf_diags),
         None => (None, Vec::new()),
     };
@@ -125,7 +141,7 @@ pub fn check(dir: &Path, opts: &LoadOptions) -> Report {
     if let Some(h) = &ha_cf {
         agents = agents.with_ocf_root(h.ocf_root.clone());
     }
-    let haresources = read(&har_path, &mut har_diags).map(|data| {
+    let haresources = read_trusted(&har_path, opts, &mut har_diags).map(|data| {
         let known = (!nodes.is_empty()).then_some(nodes.as_slice());
         haresources::parse_into(
             &String::from_utf8_lossy(&data),

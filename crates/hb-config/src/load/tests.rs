@@ -196,3 +196,65 @@ fn load_options_new_checks_permissions() {
     assert!(o.agent_path.is_empty());
     assert!(o.check_permissions);
 }
+
+#[test]
+fn permission_checks_refuse_ha_cf_and_haresources_writable_by_others() {
+    let d = Dir::new(HA_CF, HARESOURCES, AUTHKEYS);
+    fs::set_permissions(d.config.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let mut opts = d.opts("www.centos1.com");
+    opts.check_permissions = true;
+    // Agents owned by this user are refused when it is not root: nothing to see then.
+    let root = fs::metadata(d.config.path()).unwrap().uid() == 0;
+    if !root {
+        eprintln!("not root: the agents of the test are refused; skipping");
+        return;
+    }
+    assert_eq!(check(d.config.path(), &opts).errors, vec![]);
+    for (name, mode) in [("ha.cf", 0o666), ("haresources", 0o664)] {
+        fs::set_permissions(d.config.path().join(name), fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let report = check(d.config.path(), &opts);
+    let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        vec![
+            format!(
+                "{}: must be owned by root and not writable by group or others (mode is 0666)",
+                d.file("ha.cf")
+            ),
+            format!(
+                "{}: must be owned by root and not writable by group or others (mode is 0664)",
+                d.file("haresources")
+            ),
+        ]
+    );
+    assert!(report.config.is_none());
+    // A configuration directory others can write is as bad: they could replace the files.
+    for name in ["ha.cf", "haresources"] {
+        fs::set_permissions(
+            d.config.path().join(name),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+    }
+    fs::set_permissions(d.config.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let errors: Vec<String> = check(d.config.path(), &opts)
+        .errors
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let dir_message = format!(
+        "directory {} must be owned by root and not writable by group or others (mode is 0777)",
+        d.config.path().display()
+    );
+    assert_eq!(
+        errors,
+        vec![
+            format!("{}: {dir_message}", d.file("ha.cf")),
+            format!("{}: {dir_message}", d.file("haresources")),
+        ]
+    );
+    // Unchecked (tests of the parsers), nothing is said.
+    opts.check_permissions = false;
+    assert_eq!(check(d.config.path(), &opts).errors, vec![]);
+}
