@@ -6,6 +6,8 @@
 //! - [`garp`]: gratuitous ARP from an AF_PACKET socket.
 //! - [`ndisc`]: unsolicited IPv6 neighbour advertisements from an AF_PACKET socket.
 //! - [`rt`]: real-time scheduling and memory locking for the daemon.
+//! - [`fs`]: the daemon's directories and files: safe modes, no symbolic links followed.
+//! - [`pidfile`]: the pid file, locked for the daemon's life; who holds it.
 //!
 //! Everything here is I/O; decisions live in `hb-core`.
 
@@ -17,7 +19,9 @@
 
 pub mod addr;
 pub mod agent;
+pub mod fs;
 pub mod garp;
 pub mod media;
 pub mod ndisc;
+pub mod pidfile;
 pub mod rt;
