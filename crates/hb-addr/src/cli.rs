@@ -1,6 +1,7 @@
 //! The command line: clap definitions, the checks of the words clap leaves as text, and
 //! the exit statuses (OCF return codes) with the one-line reasons that go with them.
 
+use std::ops::RangeInclusive;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -139,11 +140,11 @@ pub(crate) struct AddArgs {
     /// none for /31 and /32; IPv4 only]
     #[arg(long, value_name = "BCAST", allow_hyphen_values = true)]
     pub(crate) broadcast: Option<String>,
-    /// Announcement steps (ARP request + reply, or one neighbour advertisement); 0 disables
-    /// [default: 5]
+    /// Announcement steps (ARP request + reply, or one neighbour advertisement), 0 to 100;
+    /// 0 disables [default: 5]
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub(crate) arp_count: Option<String>,
-    /// Milliseconds between announcement steps [default: 200]
+    /// Milliseconds between announcement steps, 10 to 10000 [default: 200]
     #[arg(long, value_name = "MS", allow_hyphen_values = true)]
     pub(crate) arp_interval_ms: Option<String>,
 }
@@ -189,13 +190,36 @@ fn parse_number(what: &str, text: &str) -> Result<u64, Failure> {
     text.parse().map_err(|_| invalid())
 }
 
+/// The announcement steps accepted: Heartbeat's `send_arp` and IPaddr2 send 5 by default;
+/// far more only floods the segment (and 4294967295 steps would never end).
+pub(crate) const ARP_COUNT: RangeInclusive<u64> = 0..=100;
+/// Milliseconds between steps accepted: IPaddr2's default is 200; below 10 ms a burst is a
+/// flood, above 10 s the announcement is too late to matter.
+pub(crate) const ARP_INTERVAL_MS: RangeInclusive<u64> = 10..=10_000;
+
+fn parse_bounded(what: &str, text: &str, range: &RangeInclusive<u64>) -> Result<u64, Failure> {
+    let n = parse_number(what, text)?;
+    if !range.contains(&n) {
+        return Err(Failure::new(
+            Status::Configured,
+            format!(
+                "{what} '{text}' is out of range ({} to {})",
+                range.start(),
+                range.end()
+            ),
+        ));
+    }
+    Ok(n)
+}
+
 pub(crate) fn parse_burst(
     count: Option<&str>,
     interval_ms: Option<&str>,
 ) -> Result<Burst, Failure> {
     let mut burst = Burst::default();
     if let Some(text) = count {
-        burst.count = u32::try_from(parse_number("--arp-count", text)?).map_err(|_| {
+        let n = parse_bounded("--arp-count", text, &ARP_COUNT)?;
+        burst.count = u32::try_from(n).map_err(|_| {
             Failure::new(
                 Status::Configured,
                 format!("--arp-count '{text}' is too large"),
@@ -203,7 +227,8 @@ pub(crate) fn parse_burst(
         })?;
     }
     if let Some(text) = interval_ms {
-        burst.interval = Duration::from_millis(parse_number("--arp-interval-ms", text)?);
+        burst.interval =
+            Duration::from_millis(parse_bounded("--arp-interval-ms", text, &ARP_INTERVAL_MS)?);
     }
     Ok(burst)
 }
@@ -252,6 +277,27 @@ mod tests {
         let b = parse_burst(Some("3"), Some("50")).unwrap();
         assert_eq!((b.count, b.interval), (3, Duration::from_millis(50)));
         assert_eq!(parse_burst(Some("0"), None).unwrap().count, 0);
+        let b = parse_burst(Some("100"), Some("10")).unwrap();
+        assert_eq!((b.count, b.interval), (100, Duration::from_millis(10)));
+        let b = parse_burst(None, Some("10000")).unwrap();
+        assert_eq!(b.interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn an_endless_or_instant_burst_is_refused() {
+        let err = parse_burst(Some("4294967295"), Some("0")).unwrap_err();
+        assert_eq!(
+            (err.status, err.message.as_str()),
+            (
+                Status::Configured,
+                "--arp-count '4294967295' is out of range (0 to 100)"
+            )
+        );
+        let err = parse_burst(Some("5"), Some("0")).unwrap_err();
+        assert_eq!(
+            err.message,
+            "--arp-interval-ms '0' is out of range (10 to 10000)"
+        );
     }
 
     #[test]
@@ -263,6 +309,11 @@ mod tests {
             (Some(""), None),
             (Some("99999999999"), None),
             (Some("4294967296"), None),
+            (Some("4294967295"), None),
+            (Some("101"), None),
+            (None, Some("0")),
+            (None, Some("9")),
+            (None, Some("10001")),
         ] {
             let err = parse_burst(count, interval).unwrap_err();
             assert_eq!(err.status, Status::Configured, "{count:?} {interval:?}");
