@@ -98,7 +98,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     // What a detached daemon could only log is refused here, on the terminal, first.
-    if let Err(e) = setup::check_not_running(&args.run_dir) {
+    if let Err(e) = setup::check_not_running(&args.run_dir).and_then(|()| setup::check_own_dir()) {
         eprintln!("heartbeat: {e}");
         return ExitCode::from(2);
     }

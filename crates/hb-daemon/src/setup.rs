@@ -1,16 +1,18 @@
 //! Everything before the event loop: the node name, the persistent generation and UUID, the
 //! pid file, and `heartbeat -k`.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write as _};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hb_config::{Config, GenMethod, UuidFrom};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use hb_sys::fs::{DirError, is_symlink_refusal, read_nofollow, replace_file};
+use hb_sys::pidfile::{self, Holder, PidFileError, PidLock};
+
+/// The pid file's name in the run dir.
+const PID_FILE: &str = "heartbeat.pid";
 
 /// Setup failures; each is one clear line.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +28,34 @@ pub(crate) enum SetupError {
     },
     #[error("heartbeat is already running with run dir {dir} (pid {pid})")]
     AlreadyRunning { dir: PathBuf, pid: i32 },
+    #[error(
+        "heartbeat is already running with run dir {dir} (its pid file is locked by a process \
+         other than the pid it names{})",
+        .recorded.map(|p| format!(", {p}")).unwrap_or_default()
+    )]
+    LockedByOther { dir: PathBuf, recorded: Option<i32> },
+    #[error("{path}: {source}")]
+    PidFile {
+        path: PathBuf,
+        #[source]
+        source: PidFileError,
+    },
+    #[error(transparent)]
+    Dir(#[from] DirError),
+    #[error("{path}: is a symbolic link: refusing to follow it (remove it)")]
+    Symlink { path: PathBuf },
+    #[error(
+        "{path}: generation {} cannot be incremented; remove the file (the next start counts \
+         from the clock) and restart the peers, which remember the old generation",
+        u64::MAX
+    )]
+    GenerationExhausted { path: PathBuf },
+    #[error("{dir}: the daemon's own directory, first on the agents' PATH, is unsafe: {source}")]
+    UnsafeOwnDir {
+        dir: PathBuf,
+        #[source]
+        source: hb_config::trust::Untrusted,
+    },
 }
 
 fn io_err<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(io::Error) -> SetupError + 'a {
@@ -62,25 +92,24 @@ pub(crate) struct Prepared {
     pub(crate) uuid: [u8; 16],
     #[expect(
         dead_code,
-        reason = "held for its Drop, which removes the pid file when the daemon exits"
+        reason = "held for its lock, proof that this daemon runs; removed when it exits"
     )]
-    pub(crate) pid_file: PidFile,
+    pub(crate) pid_file: PidLock,
     pub(crate) config_dir: PathBuf,
     pub(crate) ocf_root: PathBuf,
 }
 
-/// Creates the state and run directories, bumps the generation, reads or creates the UUID
-/// and takes the pid file.
+/// Creates the state and run directories (mode 0755) or refuses them when others can write
+/// them, takes the pid file, bumps the generation, reads or creates the UUID.
 pub(crate) fn prepare(
     state_dir: &Path,
     run_dir: &Path,
     cfg: &Config,
     node: &str,
 ) -> Result<Prepared, SetupError> {
-    fs::create_dir_all(state_dir)
-        .map_err(io_err(state_dir, "cannot create the state directory"))?;
-    fs::create_dir_all(run_dir).map_err(io_err(run_dir, "cannot create the run directory"))?;
-    let pid_file = PidFile::acquire(run_dir)?;
+    hb_sys::fs::ensure_private_dir(state_dir)?;
+    hb_sys::fs::ensure_private_dir(run_dir)?;
+    let pid_file = acquire_pid_file(run_dir)?;
     let generation = next_generation(&state_dir.join("hb_generation"), cfg.ha_cf.hbgenmethod)?;
     let uuid = match cfg.ha_cf.uuidfrom {
         UuidFrom::File => load_uuid(&state_dir.join("hb_uuid"))?,
@@ -100,6 +129,22 @@ pub(crate) fn prepare(
     })
 }
 
+/// Refuses to start when the daemon's own directory (first on the agents' `PATH`, where
+/// they find `hb-addr`) or a directory above it can be written by others.
+pub(crate) fn check_own_dir() -> Result<(), SetupError> {
+    let exe = std::env::current_exe().map_err(io_err(
+        Path::new("/proc/self/exe"),
+        "cannot find the daemon's own directory",
+    ))?;
+    let Some(dir) = exe.parent() else {
+        return Ok(());
+    };
+    hb_config::trust::check_path(dir).map_err(|source| SetupError::UnsafeOwnDir {
+        dir: dir.to_path_buf(),
+        source,
+    })
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -107,58 +152,56 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// The contents of `path` in a directory of ours, not following a symbolic link; `None`
+/// when it is missing or unreadable.
+fn read_own_file(path: &Path) -> Result<Option<Vec<u8>>, SetupError> {
+    match read_nofollow(path) {
+        Ok(data) => Ok(Some(data)),
+        Err(e) if is_symlink_refusal(&e) => Err(SetupError::Symlink {
+            path: path.to_path_buf(),
+        }),
+        Err(_) => Ok(None),
+    }
+}
+
 /// Reads the previous generation (Heartbeat's 16-byte `hb_generation` format), adds one,
 /// writes it back durably. Missing or unreadable: start from the clock, as Heartbeat does.
+/// At `u64::MAX` it refuses: a generation that wrapped (or stayed) would make the peers take
+/// this start for a replay of an old one.
 pub(crate) fn next_generation(path: &Path, method: GenMethod) -> Result<u64, SetupError> {
     let previous = match method {
         GenMethod::Time => None,
-        GenMethod::File => fs::read_to_string(path)
-            .ok()
+        GenMethod::File => read_own_file(path)?
+            .and_then(|data| String::from_utf8(data).ok())
             .and_then(|t| t.trim().parse::<u64>().ok()),
     };
     let generation = match previous {
-        Some(p) => p + 1,
+        Some(p) => p
+            .checked_add(1)
+            .ok_or_else(|| SetupError::GenerationExhausted {
+                path: path.to_path_buf(),
+            })?,
         None => {
             let g = unix_now() + 1;
             tracing::info!("no previous generation: starting at {g}");
             g
         }
     };
-    let tmp = path.with_extension("new");
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o644)
-        .open(&tmp)
-        .map_err(io_err(&tmp, "cannot write the generation"))?;
-    f.write_all(format!("{generation:>15}\n").as_bytes())
-        .map_err(io_err(&tmp, "cannot write the generation"))?;
-    f.sync_all()
-        .map_err(io_err(&tmp, "cannot sync the generation"))?;
-    fs::rename(&tmp, path).map_err(io_err(path, "cannot replace the generation file"))?;
+    replace_file(path, format!("{generation:>15}\n").as_bytes(), 0o644)
+        .map_err(io_err(path, "cannot write the generation"))?;
     Ok(generation)
 }
 
 /// The node's 16-byte UUID, created (random, version 4) on first start and kept forever.
 pub(crate) fn load_uuid(path: &Path) -> Result<[u8; 16], SetupError> {
-    if let Ok(bytes) = fs::read(path)
+    if let Some(bytes) = read_own_file(path)?
         && let Ok(uuid) = <[u8; 16]>::try_from(bytes.as_slice())
     {
         return Ok(uuid);
     }
     let uuid = *uuid::Uuid::new_v4().as_bytes();
     tracing::info!("no uuid found for this node: generated a new one");
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o644)
-        .open(path)
-        .map_err(io_err(path, "cannot write the uuid"))?;
-    f.write_all(&uuid)
-        .map_err(io_err(path, "cannot write the uuid"))?;
-    f.sync_all().map_err(io_err(path, "cannot sync the uuid"))?;
+    replace_file(path, &uuid, 0o644).map_err(io_err(path, "cannot write the uuid"))?;
     Ok(uuid)
 }
 
@@ -167,101 +210,109 @@ fn uuid_from_name(node: &str) -> [u8; 16] {
     *uuid::Uuid::new_v3(&uuid::Uuid::NAMESPACE_DNS, node.as_bytes()).as_bytes()
 }
 
-/// Fails if a daemon already runs with this run dir.
+fn pid_path(run_dir: &Path) -> PathBuf {
+    run_dir.join(PID_FILE)
+}
+
+/// Fails if a daemon already runs with this run dir: its pid file's lock is held. A file
+/// nobody holds is stale, whatever process has the pid it names.
 pub(crate) fn check_not_running(run_dir: &Path) -> Result<(), SetupError> {
-    match read_pid(run_dir) {
-        Some(pid) if pid != std::process::id() as i32 && alive(pid) => {
-            Err(SetupError::AlreadyRunning {
-                dir: run_dir.to_path_buf(),
-                pid,
-            })
-        }
-        _ => Ok(()),
+    let path = pid_path(run_dir);
+    match pidfile::holder(&path) {
+        Ok(Holder::Nobody { .. }) => Ok(()),
+        Ok(Holder::Daemon(d)) => Err(SetupError::AlreadyRunning {
+            dir: run_dir.to_path_buf(),
+            pid: d.pid(),
+        }),
+        Ok(Holder::Unproven { recorded }) => Err(SetupError::LockedByOther {
+            dir: run_dir.to_path_buf(),
+            recorded,
+        }),
+        Err(e) if is_symlink_refusal(&e) => Err(SetupError::Symlink { path }),
+        Err(source) => Err(SetupError::Io {
+            path,
+            what: "cannot read the pid file",
+            source,
+        }),
     }
 }
 
-/// The pid file of a running daemon; removed on drop.
-#[derive(Debug)]
-pub(crate) struct PidFile {
-    path: PathBuf,
+fn acquire_pid_file(run_dir: &Path) -> Result<PidLock, SetupError> {
+    let path = pid_path(run_dir);
+    PidLock::acquire(&path).map_err(|e| match e {
+        PidFileError::Locked {
+            proven: Some(pid), ..
+        } => SetupError::AlreadyRunning {
+            dir: run_dir.to_path_buf(),
+            pid,
+        },
+        PidFileError::Locked { recorded, .. } => SetupError::LockedByOther {
+            dir: run_dir.to_path_buf(),
+            recorded,
+        },
+        source => SetupError::PidFile { path, source },
+    })
 }
 
-impl PidFile {
-    fn acquire(run_dir: &Path) -> Result<PidFile, SetupError> {
-        let path = run_dir.join("heartbeat.pid");
-        if let Some(pid) = read_pid(run_dir)
-            && pid != std::process::id() as i32
-            && alive(pid)
-        {
-            return Err(SetupError::AlreadyRunning {
-                dir: run_dir.to_path_buf(),
-                pid,
-            });
-        }
-        fs::write(&path, format!("{}\n", std::process::id()))
-            .map_err(io_err(&path, "cannot write the pid file"))?;
-        Ok(PidFile { path })
-    }
-}
-
-impl Drop for PidFile {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
-    }
-}
-
-fn read_pid(run_dir: &Path) -> Option<i32> {
-    fs::read_to_string(run_dir.join("heartbeat.pid"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// A process with this pid exists and is not a zombie (a foreground daemon's parent may
-/// not have reaped it yet: it has stopped all the same).
-fn alive(pid: i32) -> bool {
-    if pid <= 0 || kill(Pid::from_raw(pid), None).is_err() {
-        return false;
-    }
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.trim_start().chars().next())
-                != Some('Z')
-        }
-        Err(_) => false,
-    }
-}
-
-/// `heartbeat -k`: SIGTERM to the daemon of this run dir, then wait until it is gone.
+/// `heartbeat -k`: SIGTERM to the daemon of this run dir, then wait until it is gone. Only a
+/// process proven to hold the pid file's lock is signalled; a stale file is reported and
+/// nothing is signalled.
 pub(crate) fn stop_running_daemon(run_dir: &Path) -> ExitCode {
-    let Some(pid) = read_pid(run_dir).filter(|&p| alive(p)) else {
-        eprintln!(
-            "heartbeat: not running (no live pid in {})",
-            run_dir.join("heartbeat.pid").display()
-        );
-        return ExitCode::from(1);
+    let path = pid_path(run_dir);
+    let daemon = match pidfile::holder(&path) {
+        Ok(Holder::Daemon(d)) => d,
+        Ok(Holder::Nobody { recorded: None }) => {
+            eprintln!("heartbeat: not running (no live pid in {})", path.display());
+            return ExitCode::from(1);
+        }
+        Ok(Holder::Nobody {
+            recorded: Some(pid),
+        }) => {
+            eprintln!(
+                "heartbeat: not running (stale pid file {}: pid {pid} does not hold its lock; \
+                 nothing signalled)",
+                path.display()
+            );
+            return ExitCode::from(1);
+        }
+        Ok(Holder::Unproven { recorded }) => {
+            let names = recorded.map_or_else(|| "no pid".to_owned(), |p| format!("pid {p}"));
+            eprintln!(
+                "heartbeat: {} is locked by a process other than the one it names ({names}); \
+                 nothing signalled",
+                path.display()
+            );
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            eprintln!("heartbeat: {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
     };
-    if let Err(e) = kill(Pid::from_raw(pid), Signal::SIGTERM) {
+    let pid = daemon.pid();
+    if let Err(e) = daemon.terminate() {
         eprintln!("heartbeat: cannot signal pid {pid}: {e}");
         return ExitCode::from(1);
     }
     // A graceful stop releases every group in order; agents may take their time.
     let limit = Duration::from_secs(600);
-    let started = Instant::now();
-    while alive(pid) {
-        if started.elapsed() > limit {
+    match daemon.wait_exit(limit) {
+        Ok(true) => {
+            eprintln!("heartbeat: stopped (pid {pid})");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
             eprintln!(
                 "heartbeat: pid {pid} still running after {} s",
                 limit.as_secs()
             );
-            return ExitCode::from(1);
+            ExitCode::from(1)
         }
-        std::thread::sleep(Duration::from_millis(10));
+        Err(e) => {
+            eprintln!("heartbeat: cannot wait for pid {pid}: {e}");
+            ExitCode::from(1)
+        }
     }
-    eprintln!("heartbeat: stopped (pid {pid})");
-    ExitCode::SUCCESS
 }
 
 #[cfg(test)]
@@ -301,42 +352,166 @@ mod tests {
     }
 
     #[test]
-    fn a_second_daemon_with_the_same_run_dir_is_refused() {
+    fn generation_at_its_largest_is_refused_not_wrapped() {
         let dir = tempfile::tempdir().unwrap();
-        // A live process (this test's parent, pid 1 in a container would do too): use init.
-        fs::write(dir.path().join("heartbeat.pid"), "1\n").unwrap();
-        assert!(matches!(
-            PidFile::acquire(dir.path()),
-            Err(SetupError::AlreadyRunning { pid: 1, .. })
-        ));
-        // A zombie is not alive.
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let zombie = child.id() as i32;
-        wait_for_zombie(zombie);
-        assert!(!alive(zombie));
-        child.wait().unwrap();
-        // A stale pid file is taken over.
-        fs::write(dir.path().join("heartbeat.pid"), "999999999\n").unwrap();
-        let pf = PidFile::acquire(dir.path()).unwrap();
-        assert_eq!(read_pid(dir.path()), Some(std::process::id() as i32));
-        drop(pf);
-        assert!(!dir.path().join("heartbeat.pid").exists());
+        let path = dir.path().join("hb_generation");
+        fs::write(&path, format!("{}\n", u64::MAX - 1)).unwrap();
+        assert_eq!(next_generation(&path, GenMethod::File).unwrap(), u64::MAX);
+        let err = next_generation(&path, GenMethod::File).unwrap_err();
+        assert!(
+            matches!(err, SetupError::GenerationExhausted { .. }),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: generation 18446744073709551615 cannot be incremented; remove the file \
+                 (the next start counts from the clock) and restart the peers, which remember \
+                 the old generation",
+                path.display()
+            )
+        );
+        assert_eq!(
+            fs::read_to_string(&path).unwrap().trim(),
+            u64::MAX.to_string(),
+            "left as it was"
+        );
     }
 
-    /// Waits until `pid` has exited but is not reaped yet.
-    fn wait_for_zombie(pid: i32) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            if stat
-                .rsplit_once(')')
-                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-            {
-                return;
-            }
-            std::thread::yield_now();
+    fn me() -> i32 {
+        i32::try_from(std::process::id()).unwrap()
+    }
+
+    #[test]
+    fn a_stale_pid_file_naming_a_live_process_neither_blocks_nor_gets_it_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("heartbeat.pid");
+        // The pid of a stopped daemon, reused by an unrelated process.
+        let mut bystander = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        fs::write(&path, format!("{}\n", bystander.id())).unwrap();
+        check_not_running(dir.path()).unwrap();
+        assert_eq!(stop_running_daemon(dir.path()), ExitCode::from(1));
+        assert!(
+            bystander.try_wait().unwrap().is_none(),
+            "heartbeat -k signalled a process that is not the daemon"
+        );
+        // The stale file is taken over; then a second daemon is refused, naming the first.
+        let held = acquire_pid_file(dir.path()).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), format!("{}\n", me()));
+        let refused = [
+            check_not_running(dir.path()).unwrap_err(),
+            acquire_pid_file(dir.path()).unwrap_err(),
+        ];
+        for e in refused {
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "heartbeat is already running with run dir {} (pid {})",
+                    dir.path().display(),
+                    me()
+                )
+            );
         }
-        panic!("pid {pid} never became a zombie");
+        drop(held);
+        assert!(!path.exists());
+        assert_eq!(stop_running_daemon(dir.path()), ExitCode::from(1));
+        bystander.kill().unwrap();
+        bystander.wait().unwrap();
+    }
+
+    #[test]
+    fn symlinks_planted_in_the_state_and_run_dirs_are_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious\n").unwrap();
+        let state = dir.path().join("state");
+        let run = dir.path().join("run");
+        fs::create_dir(&state).unwrap();
+        fs::create_dir(&run).unwrap();
+        // At the temporary name: removed, never written through.
+        std::os::unix::fs::symlink(&victim, state.join("hb_generation.tmp")).unwrap();
+        next_generation(&state.join("hb_generation"), GenMethod::File).unwrap();
+        // At the files themselves: refused.
+        for name in ["hb_generation", "hb_uuid"] {
+            fs::remove_file(state.join(name)).ok();
+            std::os::unix::fs::symlink(&victim, state.join(name)).unwrap();
+        }
+        let gen_err = next_generation(&state.join("hb_generation"), GenMethod::File).unwrap_err();
+        assert_eq!(
+            gen_err.to_string(),
+            format!(
+                "{}: is a symbolic link: refusing to follow it (remove it)",
+                state.join("hb_generation").display()
+            )
+        );
+        assert!(matches!(
+            load_uuid(&state.join("hb_uuid")),
+            Err(SetupError::Symlink { .. })
+        ));
+        std::os::unix::fs::symlink(&victim, run.join("heartbeat.pid")).unwrap();
+        assert!(matches!(
+            check_not_running(&run),
+            Err(SetupError::Symlink { .. })
+        ));
+        let pid_err = acquire_pid_file(&run).unwrap_err();
+        assert!(
+            pid_err
+                .to_string()
+                .contains("Too many levels of symbolic links"),
+            "{pid_err}"
+        );
+        assert_eq!(stop_running_daemon(&run), ExitCode::from(1));
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    }
+
+    fn config(dir: &Path) -> Config {
+        fs::write(dir.join("ha.cf"), "bcast lo\nnode node1\n").unwrap();
+        fs::write(dir.join("haresources"), "").unwrap();
+        fs::write(dir.join("authkeys"), "auth 1\n1 sha1 secret\n").unwrap();
+        let mut opts = hb_config::LoadOptions::new("node1");
+        opts.check_permissions = false;
+        hb_config::load(dir, &opts)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .config
+    }
+
+    #[test]
+    fn prepare_creates_safe_dirs_and_refuses_ones_others_can_write() {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let cfg = config(dir.path());
+        let (state, run) = (dir.path().join("lib/heartbeat"), dir.path().join("run/hb"));
+        let p = prepare(&state, &run, &cfg, "node1").unwrap();
+        for d in [&state, &run] {
+            assert_eq!(
+                fs::metadata(d).unwrap().mode() & 0o022,
+                0,
+                "{}",
+                d.display()
+            );
+        }
+        drop(p);
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o777)).unwrap();
+        let before = fs::read(state.join("hb_generation")).unwrap();
+        let err = prepare(&state, &run, &cfg, "node1").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{0}: refusing to use it: {0} must be owned by {1} and not writable by group \
+                 or others (mode is 0777)",
+                state.display(),
+                if hb_config::trust::euid() == 0 {
+                    "root".to_owned()
+                } else {
+                    format!("root or uid {}", hb_config::trust::euid())
+                }
+            )
+        );
+        assert_eq!(fs::read(state.join("hb_generation")).unwrap(), before);
     }
 
     #[test]
