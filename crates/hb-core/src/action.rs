@@ -101,6 +101,13 @@ pub enum Action {
         /// Which operation.
         op: AgentOp,
     },
+    /// Write this table durably (replacing the previous one) and hand it back in
+    /// [`crate::Boot::peers`] at the next start: what this node has seen of each peer, so
+    /// that recordings of it are recognised as replays after a restart of ours. Asked for
+    /// when a peer's generation changes, at most about once a second (or once per keepalive,
+    /// if longer) while sequence numbers advance, and once more at the end of a graceful
+    /// shutdown.
+    RememberPeers(crate::RememberedPeers),
 }
 
 /// Resource classes as Heartbeat names them in `rsc_hold`, always from the point of view

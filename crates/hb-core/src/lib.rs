@@ -42,6 +42,7 @@ mod ctx;
 mod membership;
 mod nodes;
 mod recv;
+mod remember;
 mod resources;
 mod send;
 mod snapshot;
@@ -53,6 +54,7 @@ use rand_core::SeedableRng;
 
 pub use action::{Action, AgentOp, AgentResult, Class, Command, OpId};
 pub use config::{AutoFailback, CoreConfig, GroupConfig, MonitorPolicy};
+pub use remember::{PeerMark, RememberedPeers};
 pub use snapshot::{
     Counters, GroupState, GroupView, LinkView, NodeStatus, NodeView, ResourceState, ResourceView,
     Snapshot,
@@ -87,6 +89,10 @@ pub struct Boot {
     pub wall_clock_secs: u64,
     /// Seed of the RNG behind retransmission jitter and acknowledgement phases.
     pub seed: u64,
+    /// What an earlier run remembered of each peer (the last table of
+    /// [`Action::RememberPeers`] it wrote; empty if none): messages at or below a peer's
+    /// mark are replays.
+    pub peers: RememberedPeers,
 }
 
 /// The state machine. See the crate documentation.
@@ -105,6 +111,8 @@ pub struct Core {
     out: Outbox,
     warnings: Warnings,
     counters: Counters,
+    /// When to ask for the remembered table to be written.
+    persist: remember::Persist,
 
     // Membership.
     nodes: Nodes,
@@ -122,7 +130,8 @@ impl Core {
     /// the start-up probe of every resource.
     pub fn new(cfg: CoreConfig, boot: Boot, now: Instant) -> Result<Core, CoreError> {
         cfg.validate()?;
-        let nodes = Nodes::new(&cfg);
+        let mut nodes = Nodes::new(&cfg);
+        nodes.remember(&boot.peers);
         let res = Resources::new(&cfg, &nodes);
         let mut core = Core {
             generation: boot.generation,
@@ -131,6 +140,7 @@ impl Core {
             out: Outbox::new(boot.uuid, boot.generation, now, boot.wall_clock_secs),
             warnings: Warnings::default(),
             counters: Counters::default(),
+            persist: remember::Persist::default(),
             nodes,
             boot_at: now,
             next_status_at: now,
@@ -176,6 +186,7 @@ impl Core {
         if now >= self.next_status_at || self.status_dirty {
             self.send_status(now);
         }
+        self.remember_peers(now);
     }
 
     /// A resource agent run finished.
@@ -184,6 +195,7 @@ impl Core {
         let (res, mut ctx) = self.split();
         res.on_agent_done(&mut ctx, id, result);
         self.flush_status(now);
+        self.remember_peers(now);
     }
 
     /// An operator command. Returns what it did (the groups a cleanup cleared), or why it
@@ -201,6 +213,7 @@ impl Core {
             Command::Cleanup(which) => Ok(res.cleanup(&mut ctx, which)),
         };
         self.flush_status(now);
+        self.remember_peers(now);
         out
     }
 

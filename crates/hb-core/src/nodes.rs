@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::Instant;
 use crate::config::CoreConfig;
+use crate::remember::{PeerMark, RememberedPeers};
 use crate::snapshot::{LinkView, NodeStatus, NodeView};
 
 /// Missing-sequence records kept per sender before the history is reset.
@@ -58,7 +59,7 @@ impl SeqState {
                 self.last = Some(seq);
                 SeqVerdict::New
             }
-            Some(last) if seq == last.wrapping_add(1) => {
+            Some(last) if last.checked_add(1) == Some(seq) => {
                 self.last = Some(seq);
                 SeqVerdict::New
             }
@@ -127,6 +128,12 @@ pub(crate) struct NodeState {
     /// Messages that arrived after a gap, held back until the gap is filled so that they
     /// are acted upon in the sender's order (status messages are never held).
     pub(crate) held: BTreeMap<u64, hb_proto::Message>,
+    /// The newest message an earlier run of this daemon accepted from this node (read at
+    /// start-up): anything at or below it is a replay.
+    pub(crate) floor: Option<PeerMark>,
+    /// The newest message accepted from this node, by this run or (until something newer
+    /// arrives) an earlier one: what is remembered across our restarts.
+    pub(crate) mark: Option<PeerMark>,
 }
 
 impl NodeState {
@@ -150,6 +157,8 @@ impl NodeState {
             awaiting_status: false,
             acked_by: 0,
             held: BTreeMap::new(),
+            floor: None,
+            mark: None,
         }
     }
 
@@ -241,6 +250,27 @@ impl Nodes {
                 .map(|(i, name)| NodeState::new(name.to_string(), i == cfg.me, cfg))
                 .collect(),
             me: NodeId(cfg.me.min(cfg.nodes.len().saturating_sub(1))),
+        }
+    }
+
+    /// Takes the marks an earlier run remembered (names as in `ha.cf`, compared like
+    /// Heartbeat does; entries for ourselves or unknown nodes are ignored).
+    pub(crate) fn remember(&mut self, peers: &RememberedPeers) {
+        for (name, mark) in peers {
+            match self.by_name(name) {
+                Some(i) if i != self.me => {
+                    let node = &mut self[i];
+                    tracing::info!(
+                        "node {}: remembered generation {}, seq {} from an earlier run",
+                        node.name,
+                        mark.generation,
+                        mark.seq
+                    );
+                    node.floor = Some(*mark);
+                    node.mark = Some(*mark);
+                }
+                _ => tracing::debug!("ignoring the remembered mark of {name:?}: not a peer"),
+            }
         }
     }
 

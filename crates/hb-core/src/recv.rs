@@ -20,6 +20,18 @@ struct Sequenced {
     seq: u64,
 }
 
+/// Who sent a message, its type and its timestamp.
+struct Sender {
+    from: NodeId,
+    t: String,
+    ts: u64,
+}
+
+/// An unsequenced (`NS_*`) message whose timestamp is more than this many seconds older than
+/// the newest sequenced message of the same incarnation is stale: a recording. The slack
+/// allows a message overtaken by a later one on another link across a second boundary.
+const NS_TS_SLACK_SECS: u64 = 2;
+
 impl Core {
     /// A datagram arrived on heartbeat link `link` (an index into [`crate::CoreConfig::links`]).
     ///
@@ -29,21 +41,29 @@ impl Core {
         let now = self.advance(now);
         self.receive(now, link, datagram);
         self.flush_status(now);
+        self.remember_peers(now);
     }
 
     fn receive(&mut self, now: Instant, link: usize, datagram: &[u8]) {
         let Some(msg) = self.authenticate(now, datagram) else {
             return;
         };
-        let Some((from, t)) = self.sender(now, &msg) else {
+        let Some(Sender { from, t, ts }) = self.sender(now, &msg) else {
+            return;
+        };
+        let Some(hg) = msg.str("hg").map_or(Some(0), parse_hex) else {
+            self.malformed(now, "a message with a bad hg");
             return;
         };
         if let Some(kind) = t.strip_prefix("NS_") {
+            if !self.check_unsequenced(now, from, kind, hg, ts) {
+                return;
+            }
             self.refresh_link(now, from, link);
             self.counters.accepted += 1;
             return self.receive_ns(now, from, kind, &msg);
         }
-        let Some(Sequenced { seq }) = self.check_generation(now, from, &t, &msg) else {
+        let Some(Sequenced { seq }) = self.check_generation(now, from, &t, hg, ts, &msg) else {
             return;
         };
         let delay = self.first_rexmit_delay();
@@ -87,50 +107,133 @@ impl Core {
         }
     }
 
-    /// The configured node that sent `msg` (not ourselves) and the message type.
-    fn sender(&mut self, now: Instant, msg: &Message) -> Option<(NodeId, String)> {
+    /// The configured node that sent `msg` (not ourselves), the message type and its
+    /// timestamp.
+    fn sender(&mut self, now: Instant, msg: &Message) -> Option<Sender> {
         let (Some(t), Some(src)) = (msg.str("t"), msg.str("src")) else {
             self.malformed(now, "a message without t or src");
             return None;
         };
-        if msg.str("ts").and_then(parse_hex).is_none_or(|ts| ts == 0) {
+        let Some(ts) = msg.str("ts").and_then(parse_hex).filter(|&ts| ts != 0) else {
             self.malformed(now, "a message without a valid ts");
             return None;
-        }
+        };
         let from = self.identify(now, msg, src)?;
         // Our own broadcast coming back, or a copy sent to ourselves by ucast.
-        (from != self.nodes.me()).then(|| (from, t.to_string()))
+        (from != self.nodes.me()).then(|| Sender {
+            from,
+            t: t.to_string(),
+            ts,
+        })
+    }
+
+    /// Counts and logs (at a limited rate) a replayed message of node `from`.
+    fn replayed(&mut self, now: Instant, kind: &'static str, from: NodeId, why: String) {
+        self.counters.replayed += 1;
+        let name = self.nodes[from].name.clone();
+        self.warnings.limited(now, kind, || {
+            format!("dropped a message from {name} {why}: replay?")
+        });
+    }
+
+    /// Checks an unsequenced (`NS_*`) message of node `from`. It has no sequence number,
+    /// but its generation and timestamp say whether it can belong to the incarnation we
+    /// hear: of an older generation than known or remembered, or older than that
+    /// incarnation's newest sequenced message, it is a replay; before that incarnation's
+    /// first sequenced message (a newer generation than known, none known yet, or a node
+    /// declared dead), it is ignored: only a status starts or restarts an incarnation.
+    fn check_unsequenced(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        kind: &str,
+        hg: u64,
+        ts: u64,
+    ) -> bool {
+        let node = &self.nodes[from];
+        let known = node.generation.max(node.floor.map_or(0, |f| f.generation));
+        if hg < known {
+            self.replayed(
+                now,
+                "replay-ns",
+                from,
+                format!("(NS_{kind}) of an older generation ({hg} < {known})"),
+            );
+            return false;
+        }
+        if hg > node.generation || node.awaiting_status {
+            self.counters.duplicate += 1;
+            tracing::debug!(
+                "ignoring NS_{kind} from {} (generation {hg}) until a status of that generation \
+                 arrives",
+                node.name
+            );
+            return false;
+        }
+        if let Some(m) = node.mark
+            && m.generation == hg
+            && ts.saturating_add(NS_TS_SLACK_SECS) < m.ts
+        {
+            let newest = m.ts;
+            self.replayed(
+                now,
+                "replay-ns-stale",
+                from,
+                format!("(NS_{kind}) stamped {ts}, older than its newest message ({newest})"),
+            );
+            return false;
+        }
+        true
     }
 
     /// Checks the generation of a sequenced message from `from`: replays of an older
-    /// generation are dropped, a newer one is a restart, and a node declared dead only
-    /// comes back with a status message.
+    /// generation, or of messages an earlier run of ours saw, are dropped, a newer
+    /// generation is a restart, and a node declared dead only comes back with a status
+    /// message.
     fn check_generation(
         &mut self,
         now: Instant,
         from: NodeId,
         t: &str,
+        hg: u64,
+        ts: u64,
         msg: &Message,
     ) -> Option<Sequenced> {
         let Some(seq) = msg.str("seq").and_then(parse_hex).filter(|&s| s > 0) else {
             self.malformed(now, "a sequenced message without a valid seq");
             return None;
         };
-        let Some(hg) = msg.str("hg").map_or(Some(0), parse_hex) else {
-            self.malformed(now, "a message with a bad hg");
-            return None;
-        };
-        let node = &mut self.nodes[from];
-        if hg < node.generation {
-            self.counters.replayed += 1;
-            let (name, cur) = (node.name.clone(), node.generation);
-            self.warnings.limited(now, "replay", || {
+        if let Some(f) = self.nodes[from].floor
+            && (hg, seq) <= (f.generation, f.seq)
+        {
+            let why = if hg < f.generation {
                 format!(
-                    "dropped a message from {name} of an older generation ({hg} < {cur}): replay?"
+                    "of generation {hg}, older than generation {} seen by an earlier run of this \
+                     node (if {}'s generation file was reset, write a number above {} into it \
+                     and restart heartbeat there)",
+                    f.generation, self.nodes[from].name, f.generation
                 )
-            });
+            } else {
+                format!(
+                    "(seq {seq} of generation {hg}) that an earlier run of this node saw (up to seq {})",
+                    f.seq
+                )
+            };
+            self.replayed(now, "replay-remembered", from, why);
             return None;
         }
+        let cur = self.nodes[from].generation;
+        if hg < cur {
+            self.replayed(
+                now,
+                "replay",
+                from,
+                format!("of an older generation ({hg} < {cur})"),
+            );
+            return None;
+        }
+        self.note_seen(from, hg, seq, ts);
+        let node = &mut self.nodes[from];
         if node.generation == 0 {
             // The first generation we learn of a peer, from whatever it sent first: a later
             // status with a higher one is then recognised as a restart (and what this
@@ -284,12 +387,23 @@ impl Core {
         }
         match kind {
             "ackmsg" => {
-                if let Some(ack) = msg.str("ackseq").and_then(parse_hex)
-                    && ack <= self.out.last_sent_seq()
-                {
-                    let n = &mut self.nodes[from];
-                    n.acked_by = n.acked_by.max(ack);
+                // Only an acknowledgement of something we sent and not acknowledged yet
+                // changes anything (a replayed one cannot end a lingering shutdown: see
+                // `check_unsequenced` and docs/protocol.md).
+                let Some(ack) = msg.str("ackseq").and_then(parse_hex) else {
+                    return self.malformed(now, "an NS_ackmsg without a valid ackseq");
+                };
+                let last_sent = self.out.last_sent_seq();
+                let n = &mut self.nodes[from];
+                if ack > last_sent || ack <= n.acked_by {
+                    tracing::debug!(
+                        "ignoring {}'s acknowledgement of seq {ack} (acknowledged {}, sent {last_sent})",
+                        n.name,
+                        n.acked_by
+                    );
+                    return;
                 }
+                n.acked_by = ack;
                 let (res, ctx) = self.split();
                 res.on_ack(&ctx);
             }
@@ -322,23 +436,17 @@ impl Core {
                 .filter(|(_, t)| **t <= now)
                 .map(|(s, _)| *s)
                 .collect();
-            let Some(&first) = due.first() else {
+            if due.is_empty() {
                 continue;
-            };
+            }
             for s in &due {
                 node.seq.missing.insert(*s, again);
             }
             let dest = node.name.clone();
             tracing::debug!("asking {dest} to retransmit {due:?}");
             // One request per run of consecutive numbers.
-            let mut start = first;
-            let mut prev = first;
-            for &s in due.iter().skip(1).chain(std::iter::once(&u64::MAX)) {
-                if s != prev.wrapping_add(1) {
-                    self.send(wire::rexmit(&dest, start, prev));
-                    start = s;
-                }
-                prev = s;
+            for (start, end) in runs(&due) {
+                self.send(wire::rexmit(&dest, start, end));
             }
         }
     }
@@ -376,6 +484,18 @@ impl Core {
             ),
         }
     }
+}
+
+/// The runs of consecutive numbers in `sorted` (ascending), as (first, last).
+fn runs(sorted: &[u64]) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for &s in sorted {
+        match out.last_mut() {
+            Some((_, end)) if end.checked_add(1) == Some(s) => *end = s,
+            _ => out.push((s, s)),
+        }
+    }
+    out
 }
 
 impl Ctx<'_> {

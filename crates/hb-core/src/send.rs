@@ -153,7 +153,8 @@ impl Outbox {
     }
 
     fn wall_clock(&self, now: Instant) -> u64 {
-        self.wall_clock_secs + now.saturating_since(self.boot_at).as_secs()
+        self.wall_clock_secs
+            .saturating_add(now.saturating_since(self.boot_at).as_secs())
     }
 }
 

@@ -67,6 +67,7 @@ fn boot(generation: u64, node: u8) -> Boot {
         uuid,
         wall_clock_secs: 1_800_000_000,
         seed: u64::from(node),
+        peers: RememberedPeers::new(),
     }
 }
 
@@ -83,7 +84,7 @@ fn datagrams(actions: &[Action]) -> Vec<Vec<u8>> {
         .iter()
         .filter_map(|a| match a {
             Action::Transmit(b) => Some(b.clone()),
-            Action::RunAgent { .. } => None,
+            Action::RunAgent { .. } | Action::RememberPeers(_) => None,
         })
         .collect()
 }

@@ -19,6 +19,11 @@ pub(crate) const F_HBRS: &str = "hbrs";
 pub(crate) const F_HELD: &str = "hbrs_held";
 /// `resource` field: groups whose start failed on the sender (it will not take them), or `-`.
 pub(crate) const F_FAILED: &str = "hbrs_failed";
+/// The highest acquisition epoch a peer may report. Epochs count acquisitions of a group
+/// (each needs at least one agent run), carried from node to node while either runs: at a
+/// thousand acquisitions a second a cluster would take nearly 9,000 years to reach it. A
+/// larger one cannot be real; trusting it would make our next epoch overflow.
+pub(crate) const MAX_EPOCH: u64 = 1 << 48;
 /// `resource` field `1`: this report answers a report that showed a group held on both
 /// sides; it is not answered in turn.
 pub(crate) const F_REPLY: &str = "hbrs_reply";

@@ -16,7 +16,7 @@ use std::time::Duration;
 use hb_config::{NodeName, Timing};
 use hb_core::{
     Action, AgentOp, AgentResult, AutoFailback, Boot, Class, Command, Core, CoreConfig,
-    GroupConfig, Instant, MonitorPolicy, OpId,
+    GroupConfig, Instant, MonitorPolicy, OpId, PeerMark, RememberedPeers,
 };
 use hb_proto::{AuthMethod, KeyRing, Message, MsgFmt, Value};
 
@@ -153,6 +153,11 @@ struct World {
     log: Arc<Mutex<Vec<u8>>>,
     /// Output of commands whose block is still to come.
     pending: String,
+    /// The last table the core asked to remember (what the disk holds), handed to the next
+    /// boot.
+    remembered: RememberedPeers,
+    /// Print the core's requests to remember its peers (`show remember`).
+    show_remember: bool,
 }
 
 impl Default for World {
@@ -192,6 +197,8 @@ impl Default for World {
             running: BTreeMap::new(),
             log: Arc::default(),
             pending: String::new(),
+            remembered: RememberedPeers::new(),
+            show_remember: false,
         }
     }
 }
@@ -269,6 +276,35 @@ impl World {
                 self.generation = number(self.one(args)?)?;
                 Ok(String::new())
             }
+            "show" => match self.one(args)? {
+                "remember" => {
+                    self.show_remember = true;
+                    Ok(String::new())
+                }
+                other => Err(format!("show {other}?")),
+            },
+            "remember" => {
+                // remember NODE GENERATION SEQ TS: what an earlier run wrote.
+                let [node, generation, seq, ts] = args else {
+                    return Err("remember NODE GENERATION SEQ TS".into());
+                };
+                let mark = PeerMark {
+                    generation: number(generation)?,
+                    seq: number(seq)?,
+                    ts: number(ts)?,
+                };
+                self.remembered.insert(node.clone(), mark);
+                Ok(String::new())
+            }
+            "restart" => {
+                // The daemon under test dies (kill -9) and starts again: a new generation,
+                // the table it last asked to remember, agents of the old run forgotten.
+                let out = self.flush();
+                self.core = None;
+                self.running.clear();
+                self.generation += 1;
+                self.dispatch("boot", &[]).map(|o| out + &o)
+            }
             "boot" => {
                 if self.core.is_some() {
                     return Err("already booted".into());
@@ -278,8 +314,9 @@ impl World {
                 let boot = Boot {
                     generation: self.generation,
                     uuid,
-                    wall_clock_secs: WALL,
+                    wall_clock_secs: WALL + self.now.as_nanos() / 1_000_000_000,
                     seed: 7,
+                    peers: self.remembered.clone(),
                 };
                 self.core =
                     Some(Core::new(self.cfg.clone(), boot, self.now).map_err(|e| e.to_string())?);
@@ -355,15 +392,17 @@ impl World {
             Some(_) => (Message::new(), args),
             None => return Err("recv TYPE field=value...".into()),
         };
-        let mut seq = None;
+        // `seq=`, `hg=` and `ts=` given replace the header's (to script replays).
+        let (mut seq, mut hg, mut ts) = (None, None, None);
         for f in fields {
             let (k, v) = f
                 .split_once('=')
                 .ok_or(format!("{f}: expected name=value"))?;
-            if k == "seq" {
-                seq = Some(v.to_string());
-            } else {
-                msg.push_str(k, v);
+            match k {
+                "seq" => seq = Some(v.to_string()),
+                "hg" => hg = Some(v.to_string()),
+                "ts" => ts = Some(v.to_string()),
+                _ => msg.push_str(k, v),
             }
         }
         let t = msg.str("t").ok_or("no t=")?.to_string();
@@ -382,9 +421,12 @@ impl World {
             };
             msg.push_str("seq", seq);
         }
-        msg.push_str("hg", format!("{:x}", self.peer_generation));
+        msg.push_str(
+            "hg",
+            hg.unwrap_or_else(|| format!("{:x}", self.peer_generation)),
+        );
         let elapsed = self.now.as_nanos() / 1_000_000_000;
-        msg.push_str("ts", format!("{:x}", WALL + elapsed));
+        msg.push_str("ts", ts.unwrap_or_else(|| format!("{:x}", WALL + elapsed)));
         if !t.starts_with("NS_") {
             msg.push_str("ld", "0.00 0.00 0.00 1/100 1");
         }
@@ -556,6 +598,16 @@ impl World {
                     let name = &self.cfg.groups[group].resources[resource];
                     let _ = writeln!(out, "run {id} {name} {op}");
                     self.running.insert(id, (group, resource, op));
+                }
+                Action::RememberPeers(table) => {
+                    if self.show_remember {
+                        let marks: Vec<String> = table
+                            .iter()
+                            .map(|(n, m)| format!("{n}={}/{}/{}", m.generation, m.seq, m.ts))
+                            .collect();
+                        let _ = writeln!(out, "remember {}", marks.join(" "));
+                    }
+                    self.remembered = table;
                 }
             }
         }

@@ -11,6 +11,7 @@ mod agents;
 mod control;
 mod convert;
 mod logging;
+mod peers;
 mod setup;
 mod shell;
 
@@ -162,6 +163,7 @@ fn main() -> ExitCode {
         converted,
         prepared,
         args_run_dir: args.run_dir.clone(),
+        state_dir: args.state_dir.clone(),
     };
     let result = runtime.block_on(shell::run(ctx, std::future::pending::<()>()));
     match result {

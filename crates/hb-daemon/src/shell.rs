@@ -31,6 +31,8 @@ pub(crate) struct Context {
     pub(crate) converted: Converted,
     pub(crate) prepared: Prepared,
     pub(crate) args_run_dir: PathBuf,
+    /// Persistent state (the remembered peers live there).
+    pub(crate) state_dir: PathBuf,
 }
 
 /// The environment every agent gets (nothing else leaks from the daemon's own).
@@ -93,6 +95,7 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
         converted,
         prepared,
         args_run_dir,
+        state_dir,
     } = ctx;
     anyhow::ensure!(
         media.links() == converted.core.links.as_slice(),
@@ -133,7 +136,9 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
         uuid: prepared.uuid,
         wall_clock_secs: unix_secs(),
         seed: getrandom::u64().unwrap_or_else(|_| unix_secs()),
+        peers: crate::peers::load(&state_dir),
     };
+    let mut keeper = crate::peers::Keeper::new(&state_dir);
     let node = prepared.node.clone();
     let wall = control::WallClock::new(SystemTime::now());
     let status_info = control::StatusInfo::new(&node, &config);
@@ -180,6 +185,7 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                         let _ = tx.send((id, res.verdict(op, &out.exit, &out.stdout)));
                     });
                 }
+                Action::RememberPeers(table) => keeper.store(&table),
             }
         }
         if core.is_finished() {

@@ -17,8 +17,11 @@ use crate::world::Host;
 #[derive(Clone, Debug)]
 enum Event {
     Deliver {
+        from: usize,
         to: usize,
         bytes: Vec<u8>,
+        /// A recording replayed after `to`'s restart: it must be dropped.
+        replay: bool,
     },
     AgentDone {
         node: usize,
@@ -32,6 +35,14 @@ enum Event {
         node: usize,
         token: u64,
     },
+}
+
+/// Whether a datagram is a sequenced message (not `NS_*`).
+fn is_sequenced(bytes: &[u8]) -> bool {
+    hb_proto::decode(bytes)
+        .ok()
+        .and_then(|d| d.msg.str("t").map(|t| !t.starts_with("NS_")))
+        .unwrap_or(false)
 }
 
 /// The simulator. See the crate documentation.
@@ -119,8 +130,9 @@ impl Sim {
         let boot = Boot {
             generation: host.generation,
             uuid,
-            wall_clock_secs: 1_800_000_000,
+            wall_clock_secs: 1_800_000_000 + self.now.as_nanos() / 1_000_000_000,
             seed: self.params.seed ^ ((n as u64 + 1) << 32) ^ host.incarnation,
+            peers: host.disk_peers.clone(),
         };
         let core = Core::new(self.params.core_config(n), boot, self.now)
             .unwrap_or_else(|e| panic!("simulated config must be valid: {e}"));
@@ -172,8 +184,10 @@ impl Sim {
                             self.schedule(
                                 self.now + d,
                                 Event::Deliver {
+                                    from: n,
                                     to,
                                     bytes: bytes.clone(),
+                                    replay: false,
                                 },
                             );
                         }
@@ -200,6 +214,7 @@ impl Sim {
                         },
                     );
                 }
+                Action::RememberPeers(table) => self.hosts[n].remembered(table),
             }
         }
         let host = &mut self.hosts[n];
@@ -235,9 +250,24 @@ impl Sim {
             return false;
         }
         match ev {
-            Event::Deliver { to, bytes } => {
-                if let Some(core) = self.hosts[to].core.as_mut() {
+            Event::Deliver {
+                from,
+                to,
+                bytes,
+                replay,
+            } => {
+                let host = &mut self.hosts[to];
+                if let Some(core) = host.core.as_mut() {
+                    let before = core.snapshot().counters;
                     core.handle_datagram(self.now, 0, &bytes);
+                    let after = core.snapshot().counters;
+                    if replay {
+                        if let Some(what) = invariants::replay_dropped::check(to, before, after) {
+                            self.violation(what);
+                        }
+                    } else if from != to && is_sequenced(&bytes) {
+                        host.record(&bytes);
+                    }
                     self.after_input(to);
                 }
             }

@@ -1,6 +1,7 @@
 //! Random fault schedules: each seed gives one run of a two-node cluster through a random
-//! sequence of cuts, one-way blocks, loss bursts, crashes, restarts, graceful stops and
-//! standby commands, then a quiet period after which the cluster must have converged.
+//! sequence of cuts, one-way blocks, loss bursts, crashes (each followed by a replay of what
+//! the crashed daemon had received), restarts, graceful stops and standby commands, then a
+//! quiet period after which the cluster must have converged.
 
 use std::time::Duration;
 
@@ -106,7 +107,8 @@ pub fn run(seed: u64) -> Outcome {
                 let d = pause(&mut rng);
                 sim.run_for(d);
                 sim.restart(n);
-                format!("crash node{} for {d:?}", n + 1)
+                sim.replay_recorded(n);
+                format!("crash node{} for {d:?}, then replays", n + 1)
             }
             4 => {
                 sim.shutdown(n);
@@ -127,7 +129,8 @@ pub fn run(seed: u64) -> Outcome {
                 sim.crash(n);
                 sim.run_for(Duration::from_millis(1));
                 sim.restart(n);
-                "fast restart".to_string()
+                sim.replay_recorded(n);
+                "fast restart, then replays".to_string()
             }
             _ => {
                 // Draw 8. The group and resource come from the pause already drawn, so that adding

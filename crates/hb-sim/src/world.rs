@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use hb_core::{AgentOp, AgentResult, Core, Instant};
+use hb_core::{AgentOp, AgentResult, Core, Instant, RememberedPeers};
 
 /// One host.
 #[derive(Debug)]
@@ -24,7 +24,20 @@ pub(crate) struct Host {
     pub(crate) fail_start: BTreeSet<(usize, usize)>,
     /// Resources whose stop fails here.
     pub(crate) fail_stop: BTreeSet<(usize, usize)>,
+    /// What the daemon last asked to remember of its peers (its state dir): handed to its
+    /// next start.
+    pub(crate) disk_peers: RememberedPeers,
+    /// Sequenced datagrams of other nodes delivered to the daemon, in order (the last
+    /// [`RECORDED_MAX`] of them): what an attacker on the LAN could have recorded.
+    pub(crate) received: Vec<Vec<u8>>,
+    /// How many of `received` had been delivered when the daemon last wrote `disk_peers`.
+    pub(crate) remembered_upto: usize,
+    /// Recordings the daemon saw before its last write, kept at its crash for replay.
+    pub(crate) replayable: Vec<Vec<u8>>,
 }
+
+/// Datagrams recorded per host for replay.
+pub(crate) const RECORDED_MAX: usize = 400;
 
 impl Host {
     /// A host with no daemon and nothing active.
@@ -38,7 +51,37 @@ impl Host {
             wake_at: None,
             fail_start: BTreeSet::new(),
             fail_stop: BTreeSet::new(),
+            disk_peers: RememberedPeers::new(),
+            received: Vec::new(),
+            remembered_upto: 0,
+            replayable: Vec::new(),
         }
+    }
+
+    /// Records a sequenced datagram of another node delivered to the daemon.
+    pub(crate) fn record(&mut self, bytes: &[u8]) {
+        if self.received.len() == RECORDED_MAX {
+            self.received.remove(0);
+            self.remembered_upto = self.remembered_upto.saturating_sub(1);
+        }
+        self.received.push(bytes.to_vec());
+    }
+
+    /// The daemon wrote its table of peers.
+    pub(crate) fn remembered(&mut self, table: RememberedPeers) {
+        self.disk_peers = table;
+        self.remembered_upto = self.received.len();
+    }
+
+    /// The daemon died: what it saw before its last write stays replayable.
+    pub(crate) fn keep_replayable(&mut self) {
+        self.replayable = self
+            .received
+            .get(..self.remembered_upto)
+            .unwrap_or_default()
+            .to_vec();
+        self.received.clear();
+        self.remembered_upto = 0;
     }
 
     /// What a simulated agent for resource `r` (group, resource) does to the world.

@@ -475,3 +475,30 @@ fn a_failed_stop_during_a_restart_leaves_the_group_unmanaged_until_cleanup() {
         assert_clean(&sim);
     }
 }
+
+#[test]
+fn a_dead_peers_recorded_heartbeats_replayed_after_our_restart_are_dropped() {
+    for mode in MODES {
+        let mut sim = started(mode);
+        sim.run_for(ms(1000));
+        // node2 dies for good; then node1's daemon crashes and starts again, and an attacker
+        // replays everything node1 had received from node2 before its last write.
+        sim.crash(1);
+        sim.run_for(ms(50));
+        sim.crash(0);
+        sim.restart(0);
+        sim.replay_recorded(0);
+        sim.run_for(ms(100));
+        assert_clean(&sim);
+        let core = sim.core(0).unwrap();
+        assert_eq!(
+            core.node_status("node2"),
+            Some(NodeStatus::Init),
+            "{mode:?}: a replay revived node2\n{}",
+            tail(&sim)
+        );
+        let counters = core.snapshot().counters;
+        assert!(counters.replayed > 10, "{mode:?}: {counters:?}");
+        assert_eq!(counters.accepted, 0, "{mode:?}: {counters:?}");
+    }
+}

@@ -230,7 +230,21 @@ impl Board {
         };
         let full = msg.str("rtype") == Some("full");
         let info = msg.str("info");
-        if let Some(h) = Holdings::parse(msg) {
+        let holdings = Holdings::parse(msg).filter(|h| {
+            let Some((key, epoch)) = h.held.iter().find(|(_, e)| *e > wire::MAX_EPOCH) else {
+                return true;
+            };
+            let peer = self.peer_name(ctx.nodes);
+            ctx.warn_limited("bad-epoch", || {
+                format!(
+                    "{peer} reports group {key} held at epoch {epoch}, beyond any real count ({}): \
+                     ignoring its exact holdings, reading only its resource class",
+                    wire::MAX_EPOCH
+                )
+            });
+            false
+        });
+        if let Some(h) = holdings {
             let mut holds = GroupSet::new();
             let mut epochs = BTreeMap::new();
             for (key, epoch) in &h.held {

@@ -239,7 +239,9 @@ impl Group {
                 (true, None)
             }
             Phase::Stopped => {
-                self.epoch = self.max_epoch + 1;
+                // A peer's epochs are bounded when received (wire::MAX_EPOCH): this cannot
+                // saturate, and must not wrap whatever happens.
+                self.epoch = self.max_epoch.saturating_add(1);
                 self.max_epoch = self.epoch;
                 self.want = None;
                 tracing::debug!("group {}: start ({why}), epoch {}", self.key, self.epoch);

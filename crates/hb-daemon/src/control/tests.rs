@@ -56,6 +56,7 @@ fn boot(seed: u64) -> Boot {
         uuid: [u8::try_from(seed).unwrap(); 16],
         wall_clock_secs: 1_800_000_000,
         seed,
+        peers: hb_core::RememberedPeers::new(),
     }
 }
 
@@ -74,6 +75,7 @@ fn run(cores: &mut [Core; 2], end: Instant) {
                     busy = true;
                     match action {
                         Action::Transmit(bytes) => cores[1 - i].handle_datagram(now, 0, &bytes),
+                        Action::RememberPeers(_) => {}
                         Action::RunAgent {
                             id,
                             group,

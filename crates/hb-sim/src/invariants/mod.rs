@@ -8,12 +8,14 @@
 //! 3. [`TakeoverLiveness`] (`takeover_liveness.rs`).
 //!
 //! [`no_message_storm`] (invariant 4) is checked before each event instead, as it ends the run;
-//! [`converged`] at the end of a schedule.
+//! [`replay_dropped`] (invariant 5) on each delivery of a replayed recording; [`converged`] at
+//! the end of a schedule.
 
 pub(crate) mod converged;
 pub(crate) mod no_hidden_resources;
 pub(crate) mod no_message_storm;
 pub(crate) mod one_holder_when_connected;
+pub(crate) mod replay_dropped;
 pub(crate) mod takeover_liveness;
 
 #[cfg(test)]

@@ -75,6 +75,7 @@ impl Sim {
         }
         self.hosts[n].core = None;
         self.hosts[n].wake_at = None;
+        self.hosts[n].keep_replayable();
         self.fault(format!("crash node{}", n + 1));
     }
 
@@ -83,6 +84,38 @@ impl Sim {
         if self.hosts[n].core.is_none() {
             self.fault(format!("restart node{}", n + 1));
             self.boot(n);
+        }
+    }
+
+    /// An attacker replays to node `n` every sequenced datagram of another node that `n`'s
+    /// daemon received before it last wrote its table of peers and then crashed (a
+    /// recording), one every 10 µs (no random draw, so the rest of a schedule is unchanged).
+    /// Each must be dropped (invariant 5, `invariants/replay_dropped.rs`).
+    pub fn replay_recorded(&mut self, n: usize) {
+        let recorded = std::mem::take(&mut self.hosts[n].replayable);
+        if recorded.is_empty() {
+            return;
+        }
+        self.note(|| {
+            format!(
+                "REPLAY {} recorded datagrams to node{}",
+                recorded.len(),
+                n + 1
+            )
+        });
+        let mut at = self.now;
+        for bytes in recorded {
+            at = at + std::time::Duration::from_micros(10);
+            let from = n;
+            self.schedule(
+                at,
+                Event::Deliver {
+                    from,
+                    to: n,
+                    bytes,
+                    replay: true,
+                },
+            );
         }
     }
 
