@@ -10,24 +10,20 @@
 //! ```
 //!
 //! `#` starts a comment line. It is rewritten whole when the core asks
-//! ([`hb_core::Action::RememberPeers`]): a new file is created next to it (never through a
+//! ([`hb_core::Action::RememberPeers`]) through `hb_sys::fs::replace_file`: a new file (never through a
 //! symlink: `O_CREAT|O_EXCL|O_NOFOLLOW`, mode 0600) and renamed over it, so a reader sees the
 //! old table or the new one. It is not synced to disk on each write: what a crash of the
 //! daemon needs is in the page cache; after a crash of the machine the file may be older,
 //! or unreadable (then the daemon starts with an empty table and says so). A missing or
 //! unparsable file is never fatal.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read as _, Write as _};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use hb_core::{PeerMark, RememberedPeers};
 
 /// The file's name in the state directory.
 pub(crate) const FILE_NAME: &str = "hbrs_peers";
-/// A file larger than this is not ours (a line is under 100 bytes; two nodes have one).
-const MAX_LEN: u64 = 64 * 1024;
 
 /// Where the table lives.
 pub(crate) fn path(state_dir: &Path) -> PathBuf {
@@ -67,21 +63,13 @@ pub(crate) fn load(state_dir: &Path) -> RememberedPeers {
 }
 
 fn read(path: &Path) -> io::Result<Option<String>> {
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let mut text = String::new();
-    file.take(MAX_LEN + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_LEN {
-        return Err(io::Error::other(format!("larger than {MAX_LEN} bytes")));
+    match hb_sys::fs::read_nofollow(path) {
+        Ok(data) => String::from_utf8(data)
+            .map(Some)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
-    Ok(Some(text))
 }
 
 /// Parses the text format (see the module documentation).
@@ -119,30 +107,16 @@ pub(crate) fn format(table: &RememberedPeers) -> String {
     text
 }
 
-/// Replaces the table on disk: a new file (never through a symlink), renamed over the old.
+/// Replaces the table on disk through [`hb_sys::fs::replace_file`]: a new file (never
+/// through a symlink), renamed over the old, left in the page cache (this runs in the event
+/// loop, which must not wait for the disk).
 pub(crate) fn store(state_dir: &Path, table: &RememberedPeers) -> io::Result<()> {
-    let path = path(state_dir);
-    let tmp = state_dir.join(format!("{FILE_NAME}.new"));
-    let mut file = match create_new(&tmp) {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            // Left by a crash in the middle of a write (or planted): removed, not followed.
-            fs::remove_file(&tmp)?;
-            create_new(&tmp)?
-        }
-        other => other?,
-    };
-    file.write_all(format(table).as_bytes())?;
-    drop(file);
-    fs::rename(&tmp, &path)
-}
-
-fn create_new(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(path)
+    hb_sys::fs::replace_file(
+        &path(state_dir),
+        format(table).as_bytes(),
+        0o600,
+        hb_sys::fs::Durability::Cached,
+    )
 }
 
 /// Writes the tables the core asks for, logging a failure once until a write succeeds.
@@ -183,6 +157,7 @@ impl Keeper {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn table() -> RememberedPeers {
         RememberedPeers::from([(
@@ -242,7 +217,7 @@ mod tests {
         let victim = dir.path().join("victim");
         fs::write(&victim, "precious\n").unwrap();
         // A planted temp file pointing elsewhere is removed, not written through.
-        std::os::unix::fs::symlink(&victim, dir.path().join("hbrs_peers.new")).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("hbrs_peers.tmp")).unwrap();
         store(dir.path(), &table()).unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
         assert_eq!(load(dir.path()), table());

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hb_config::{Config, GenMethod, UuidFrom};
-use hb_sys::fs::{DirError, is_symlink_refusal, read_nofollow, replace_file};
+use hb_sys::fs::{DirError, Durability, is_symlink_refusal, read_nofollow, replace_file};
 use hb_sys::pidfile::{self, Holder, PidFileError, PidLock};
 
 /// The pid file's name in the run dir.
@@ -187,8 +187,13 @@ pub(crate) fn next_generation(path: &Path, method: GenMethod) -> Result<u64, Set
             g
         }
     };
-    replace_file(path, format!("{generation:>15}\n").as_bytes(), 0o644)
-        .map_err(io_err(path, "cannot write the generation"))?;
+    replace_file(
+        path,
+        format!("{generation:>15}\n").as_bytes(),
+        0o644,
+        Durability::Synced,
+    )
+    .map_err(io_err(path, "cannot write the generation"))?;
     Ok(generation)
 }
 
@@ -201,7 +206,8 @@ pub(crate) fn load_uuid(path: &Path) -> Result<[u8; 16], SetupError> {
     }
     let uuid = *uuid::Uuid::new_v4().as_bytes();
     tracing::info!("no uuid found for this node: generated a new one");
-    replace_file(path, &uuid, 0o644).map_err(io_err(path, "cannot write the uuid"))?;
+    replace_file(path, &uuid, 0o644, Durability::Synced)
+        .map_err(io_err(path, "cannot write the uuid"))?;
     Ok(uuid)
 }
 

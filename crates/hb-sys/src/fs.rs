@@ -79,14 +79,38 @@ pub fn open_nofollow(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
-/// The contents of the regular file `path`, not following a symbolic link.
+/// Largest file [`read_nofollow`] reads: the daemon's own files (generation, uuid, remembered
+/// peers) are a few lines; anything larger was not written by us.
+pub const MAX_OWN_FILE: u64 = 64 * 1024;
+
+/// The contents of the regular file `path`, not following a symbolic link, at most
+/// [`MAX_OWN_FILE`] bytes.
 ///
 /// # Errors
-/// As [`open_nofollow`], or a read error.
+/// As [`open_nofollow`], a read error, or `InvalidData` for a larger file.
 pub fn read_nofollow(path: &Path) -> io::Result<Vec<u8>> {
     let mut data = Vec::new();
-    open_nofollow(path)?.read_to_end(&mut data)?;
+    open_nofollow(path)?
+        .take(MAX_OWN_FILE + 1)
+        .read_to_end(&mut data)?;
+    if data.len() as u64 > MAX_OWN_FILE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {MAX_OWN_FILE} bytes"),
+        ));
+    }
     Ok(data)
+}
+
+/// How far [`replace_file`] makes a replacement survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Synced to disk (file and directory) before returning: survives a crash of the machine.
+    /// For rare writes (the generation at start-up).
+    Synced,
+    /// Left in the page cache: survives a crash of the daemon, not of the machine, and never
+    /// stalls the caller on the disk. For writes from the event loop.
+    Cached,
 }
 
 /// Whether `e` says the path was a symbolic link that was not followed.
@@ -95,14 +119,15 @@ pub fn is_symlink_refusal(e: &io::Error) -> bool {
     e.raw_os_error() == Some(libc::ELOOP)
 }
 
-/// Replaces `path` with `data` durably: writes `<path>.tmp` created afresh (`O_EXCL`, not
-/// following links: whatever was planted under that name is removed first, never written
-/// through), syncs it, renames it over `path` (which replaces a symbolic link there, never
-/// its target) and syncs the directory.
+/// Replaces `path` with `data`: writes `<path>.tmp` created afresh (`O_EXCL`, not following
+/// links: whatever was planted under that name is removed first, never written through),
+/// renames it over `path` (which replaces a symbolic link there, never its target), so a
+/// reader sees the old contents or the new; with [`Durability::Synced`] the file is synced
+/// before the rename and the directory after it.
 ///
 /// # Errors
 /// Any step's I/O error.
-pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+pub fn replace_file(path: &Path, data: &[u8], mode: u32, durability: Durability) -> io::Result<()> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
@@ -117,11 +142,17 @@ pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
         .mode(mode)
         .custom_flags(libc::O_NOFOLLOW)
         .open(&tmp)?;
-    let written = f.write_all(data).and_then(|()| f.sync_all());
+    let written = f.write_all(data).and_then(|()| match durability {
+        Durability::Synced => f.sync_all(),
+        Durability::Cached => Ok(()),
+    });
     drop(f);
     if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
         let _ = fs::remove_file(&tmp);
         return Err(e);
+    }
+    if durability == Durability::Cached {
+        return Ok(());
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -144,7 +175,7 @@ mod tests {
         // A link planted at the temporary name and at the file itself.
         symlink(&victim, dir.path().join("hb_uuid.tmp")).unwrap();
         symlink(&victim, &path).unwrap();
-        replace_file(&path, b"new", 0o644).unwrap();
+        replace_file(&path, b"new", 0o644, Durability::Synced).unwrap();
         assert_eq!(fs::read(&victim).unwrap(), b"precious\n");
         let meta = fs::symlink_metadata(&path).unwrap();
         assert!(meta.is_file(), "the link itself was replaced");
