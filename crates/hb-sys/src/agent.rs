@@ -126,9 +126,11 @@ pub async fn run_agent(cmd: &AgentCommand<'_>) -> AgentOutcome {
     // affected: the setting is not inherited across fork.
     let daemon = nix::unistd::getpid();
     // SAFETY: the closure runs in the child between fork and exec and only makes
-    // async-signal-safe system calls (prctl, getppid, _exit).
+    // async-signal-safe system calls (prctl, getppid, setrlimit, _exit).
     unsafe {
         command.pre_exec(move || {
+            // Agents get the open-files limit the daemon was started with.
+            crate::rt::restore_nofile_limit()?;
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
             if nix::unistd::getppid() != daemon {
                 // The daemon died between fork and prctl.
