@@ -144,11 +144,9 @@ fn refuse_at_once(stream: &UnixStream, why: &ControlError) {
 /// Serves one connection: one request line (within [`REQUEST_TIMEOUT`]), one reply line
 /// (within [`REPLY_TIMEOUT`]).
 async fn connection(stream: UnixStream, daemon_uid: u32, calls: &mpsc::Sender<Call>) {
-    let peer = match stream.peer_cred() {
-        Ok(cred) => Peer::of(cred.uid(), daemon_uid),
-        // Unknown credentials get the smaller set of requests.
-        Err(_) => Peer::Member,
-    };
+    let uid = stream.peer_cred().ok().map(|cred| cred.uid());
+    // Unknown credentials get the smaller set of requests.
+    let peer = uid.map_or(Peer::Member, |uid| Peer::of(uid, daemon_uid));
     let (read, mut write) = stream.into_split();
     let limit = u64::try_from(MAX_REQUEST).unwrap_or(u64::MAX);
     let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(read, limit));
@@ -165,7 +163,15 @@ async fn connection(stream: UnixStream, daemon_uid: u32, calls: &mpsc::Sender<Ca
                     rx.await.unwrap_or_else(|_| refused("no answer"))
                 }
             }
-            Err(e) => refused(&e.to_string()),
+            Err(e) => {
+                if let ControlError::NotPermitted(command) = e {
+                    tracing::warn!(
+                        "control socket: {command} refused to uid {} (root only)",
+                        uid.map_or_else(|| "unknown".to_owned(), |u| u.to_string())
+                    );
+                }
+                refused(&e.to_string())
+            }
         },
     };
     let out = answer
