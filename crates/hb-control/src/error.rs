@@ -1,6 +1,6 @@
 //! The one error type of the protocol.
 
-use crate::{MAX_REPLY, MAX_REQUEST, VERSION};
+use crate::{MAX_CONNECTIONS, MAX_REPLY, MAX_REQUEST, REQUEST_TIMEOUT, VERSION};
 
 /// Why a request or a reply could not be encoded or decoded, or what the daemon refused.
 ///
@@ -36,6 +36,18 @@ pub enum ControlError {
     /// A request line longer than [`MAX_REQUEST`] (its length, newline included).
     #[error("request too long ({0} bytes, the limit is {MAX_REQUEST})")]
     RequestTooLong(usize),
+    /// The daemon already serves [`MAX_CONNECTIONS`] connections: this one is refused at once.
+    #[error(
+        "too many connections to the control socket (at most {MAX_CONNECTIONS} at once); try again"
+    )]
+    TooManyConnections,
+    /// No complete request line within [`REQUEST_TIMEOUT`] of the connection.
+    #[error("no request within {} ms", REQUEST_TIMEOUT.as_millis())]
+    RequestTimeout,
+    /// A request only root (or the daemon's own user) may make, from another user, such as a
+    /// `control_group` member: the command's name.
+    #[error("permission denied: {0} is for root only")]
+    NotPermitted(&'static str),
     /// A reply line longer than [`MAX_REPLY`].
     #[error("reply longer than {MAX_REPLY} bytes")]
     ReplyTooLong,

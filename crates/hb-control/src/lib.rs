@@ -5,7 +5,8 @@
 //! and any monitoring client talk to it. All of them take the protocol from this crate: the
 //! [version](VERSION), the [socket name](SOCKET_NAME), the [default run
 //! directory](DEFAULT_RUN_DIR) and its [environment variable](RUN_DIR_ENV), the [size
-//! limits](MAX_REQUEST), the typed [`Request`]s and replies ([`Reply`], [`Response`]), the
+//! limits](MAX_REQUEST) and the [connection limits](MAX_CONNECTIONS), who may send [which
+//! request](Request::root_only), the typed [`Request`]s and replies ([`Reply`], [`Response`]), the
 //! [`Status`] tree, the framing ([`encode_request`], [`decode_request`], [`decode_reply`]) and
 //! one error type, [`ControlError`]. `docs/control.md` describes the same protocol for people;
 //! a test decodes its examples with these types and encodes them back, so the two cannot
@@ -39,6 +40,7 @@ mod status;
 mod words;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub use error::ControlError;
 pub use reply::{
@@ -75,6 +77,22 @@ pub const MAX_REQUEST: usize = 4096;
 /// The longest reply line a client reads, in bytes (a status of a large cluster stays far
 /// below it); the daemon refuses to send a longer one.
 pub const MAX_REPLY: usize = 16 << 20;
+
+/// The most connections the daemon serves at once. One more is answered at once with the
+/// refusal [`ControlError::TooManyConnections`] and closed, so idle or stuck clients can hold
+/// at most this many of the daemon's file descriptors: even at the open-files limit of a
+/// systemd service (1024) nearly all of them stay free for agents and media. The operator
+/// tools make one connection per command.
+pub const MAX_CONNECTIONS: usize = 32;
+
+/// How long a client may take, after the daemon accepted its connection, to send its whole
+/// request line. A connection still silent after it is answered with
+/// [`ControlError::RequestTimeout`] and closed; the tools send their request at once.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long the daemon tries to write a reply to a client that does not read it before it
+/// closes the connection.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The socket path inside `run_dir`.
 #[must_use]

@@ -85,6 +85,36 @@ pub enum Request {
     Shutdown,
 }
 
+impl Request {
+    /// The request's `command` word.
+    #[must_use]
+    pub fn command(&self) -> &'static str {
+        match self {
+            Request::Status => "status",
+            Request::Standby { .. } => "standby",
+            Request::Takeover { .. } => "takeover",
+            Request::Cleanup { .. } => "cleanup",
+            Request::Shutdown => "shutdown",
+        }
+    }
+
+    /// Whether only root (or the user the daemon runs as) may make this request: `shutdown`.
+    /// Members of ha.cf's `control_group`, the other users the socket's mode lets in, may
+    /// make the requests of the operator tools: `status`, `standby`, `takeover` and
+    /// `cleanup`. The daemon checks the peer's credentials (`SO_PEERCRED`) against this and
+    /// refuses with [`ControlError::NotPermitted`].
+    #[must_use]
+    pub fn root_only(&self) -> bool {
+        match self {
+            Request::Status
+            | Request::Standby { .. }
+            | Request::Takeover { .. }
+            | Request::Cleanup { .. } => false,
+            Request::Shutdown => true,
+        }
+    }
+}
+
 /// The commands this version knows.
 const COMMANDS: &[&str] = &["status", "standby", "takeover", "cleanup", "shutdown"];
 
@@ -275,6 +305,38 @@ mod tests {
             "y".repeat(MAX_REQUEST)
         );
         assert!(err(&long).starts_with("request too long"));
+    }
+
+    #[test]
+    fn only_shutdown_is_for_root_and_command_words_match_the_wire() {
+        let all = [
+            Request::Status,
+            Request::Standby {
+                class: RequestClass::Local,
+            },
+            Request::Takeover {
+                class: RequestClass::All,
+            },
+            Request::Cleanup { group: None },
+            Request::Shutdown,
+        ];
+        for r in &all {
+            let line = encode_request(r).unwrap();
+            assert!(
+                line.contains(&format!("\"command\":\"{}\"", r.command())),
+                "{line}"
+            );
+        }
+        let root_only: Vec<_> = all
+            .iter()
+            .filter(|r| r.root_only())
+            .map(Request::command)
+            .collect();
+        assert_eq!(root_only, ["shutdown"]);
+        assert_eq!(
+            ControlError::NotPermitted("shutdown").to_string(),
+            "permission denied: shutdown is for root only"
+        );
     }
 
     #[test]

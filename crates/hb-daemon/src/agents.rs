@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use hb_config::{AgentClass, Config, ResourcePolicy, ResourceSpec};
 use hb_core::{AgentOp, AgentResult};
-use hb_sys::agent::{AgentCommand, Exit, run_agent, status_says_running};
+use hb_sys::agent::{
+    AgentCommand, AgentOutcome, Exit, MAX_OUTPUT, escape_control, run_agent, status_says_running,
+};
 
 /// Time limit of the one `meta-data` run per OCF agent at start-up.
 const META_DATA_TIMEOUT: Duration = Duration::from_secs(10);
@@ -152,8 +154,9 @@ impl Resource {
                 self.meta_timeouts = t;
             }
             Err(e) => tracing::warn!(
-                "{}: unreadable meta-data ({e}): using agent_timeout for every operation",
-                self.text
+                "{}: unreadable meta-data ({}): using agent_timeout for every operation",
+                self.text,
+                escape_control(&e)
             ),
         }
     }
@@ -207,6 +210,63 @@ impl Resource {
         match name {
             Some(n) => format!("{code} ({n})"),
             None => code.to_string(),
+        }
+    }
+}
+
+/// Logs one run of `res` (of group `key`): its output lines and how it ended. Agent output
+/// and error texts are logged through [`escape_control`], so an agent cannot rewrite a
+/// terminal or forge log lines; output past [`MAX_OUTPUT`] is noted as dropped. Probes and
+/// monitors log at debug level unless they could not run or ran out of time.
+pub(crate) fn log_outcome(key: &str, res: &Resource, op: AgentOp, out: &AgentOutcome) {
+    let ms = out.elapsed.as_secs_f64() * 1000.0;
+    let resource = &res.text;
+    let quiet = matches!(op, AgentOp::Status | AgentOp::Monitor);
+    let lines = out.stdout.lines().chain(out.stderr.lines());
+    let dropped = [
+        ("stdout", out.stdout_dropped),
+        ("stderr", out.stderr_dropped),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(stream, n)| {
+        format!(
+            "(the first {} KiB of {stream} are kept: {n} more bytes dropped)",
+            MAX_OUTPUT / 1024
+        )
+    });
+    for line in lines
+        .filter(|l| !l.trim().is_empty())
+        .map(escape_control)
+        .chain(dropped)
+    {
+        if quiet {
+            tracing::debug!("group {key}: {resource} {op}: {line}");
+        } else {
+            tracing::info!("group {key}: {resource} {op}: {line}");
+        }
+    }
+    match &out.exit {
+        Exit::Code(0) => tracing::debug!("group {key}: {resource} {op} exited 0 after {ms:.1} ms"),
+        Exit::Code(c) if quiet => {
+            tracing::debug!(
+                "group {key}: {resource} {op} exited {} after {ms:.1} ms",
+                res.explain(*c)
+            )
+        }
+        Exit::Code(c) => tracing::warn!(
+            "group {key}: {resource} {op} exited {} after {ms:.1} ms",
+            res.explain(*c)
+        ),
+        Exit::Signal(s) => {
+            tracing::warn!("group {key}: {resource} {op} killed by signal {s} after {ms:.1} ms")
+        }
+        Exit::TimedOut => tracing::error!(
+            "group {key}: {resource} {op} did not finish within its {} time limit: its process group was killed",
+            hb_time::format_millis(res.timeout(op), hb_time::MillisStyle::Prose)
+        ),
+        Exit::NotRun(why) => {
+            tracing::error!("group {key}: {resource} {op}: {}", escape_control(why))
         }
     }
 }
@@ -391,6 +451,73 @@ mod tests {
         assert!(env.contains(&("OCF_RESKEY_CRM_meta_timeout".into(), "4000".into())));
         assert!(env.contains(&("OCF_RESKEY_CRM_meta_interval".into(), "3000".into())));
         assert_eq!(env[0], ("PATH".into(), "/bin".into()));
+    }
+
+    /// Runs `log_outcome` for `out` and returns what it logged (no colours).
+    fn logged(res: &Resource, op: AgentOp, out: &AgentOutcome) -> String {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone)]
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink(Arc::new(Mutex::new(Vec::new())));
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || log_outcome("g", res, op, out));
+        String::from_utf8(sink.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn agent_output_is_logged_with_control_characters_escaped() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // A real agent run: ANSI colours, a carriage return that would hide the start of the
+        // line on a terminal, a NUL and DEL; and a forged second log line on stderr.
+        let args = vec![
+            "-c".to_owned(),
+            r"printf '\033[31mred\033[0m ok\rFAKE\000\177\n'; printf 'x\r2026 ERROR forged\n' >&2; exit 1"
+                .to_owned(),
+        ];
+        let out = rt.block_on(run_agent(&AgentCommand {
+            program: std::path::Path::new("/bin/sh"),
+            args: &args,
+            action: "start",
+            timeout: Duration::from_secs(10),
+            env: &[],
+        }));
+        let text = logged(&resource(AgentClass::Heartbeat), AgentOp::Start, &out);
+        assert!(
+            text.contains(r"x start: \x1b[31mred\x1b[0m ok\x0dFAKE\x00\x7f"),
+            "{text}"
+        );
+        assert!(text.contains(r"x start: x\x0d2026 ERROR forged"), "{text}");
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "a raw control character reached the log: {text:?}"
+        );
+        // Output past the limit is noted, not logged.
+        let big = AgentOutcome {
+            stdout_dropped: 12_345,
+            ..out
+        };
+        let text = logged(&resource(AgentClass::Heartbeat), AgentOp::Monitor, &big);
+        assert!(
+            text.contains("(the first 64 KiB of stdout are kept: 12345 more bytes dropped)"),
+            "{text}"
+        );
     }
 
     #[test]

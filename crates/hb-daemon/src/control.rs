@@ -1,8 +1,9 @@
 //! The control socket: `<run-dir>/heartbeat.sock`, mode 0600 (root only), or 0660 owned by
 //! the `control_group` of ha.cf.
 //!
-//! The protocol is hb-control's (docs/control.md): one request line, one reply line. This
-//! module reads requests with it, hands them to the event loop, and builds the replies and
+//! The protocol is hb-control's (docs/control.md): one request line, one reply line.
+//! `serve.rs` accepts connections within hb-control's limits, checks who may ask what, and reads
+//! requests; this module hands them to the event loop, and builds the replies and
 //! the status tree from the core's [`Snapshot`]. Every core state is converted with an
 //! exhaustive `match`, so a state added to hb-core or to hb-control is a compile error here,
 //! not a silent drift between the two.
@@ -14,16 +15,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hb_config::{AgentClass, Config, HaCf};
 use hb_control::{
-    Counters, Group, GroupState, Link, LinkStatus, MAX_REQUEST, Node, NodeStatus, NodeType,
-    Parameters, Request, RequestClass, Resource, ResourceClass, ResourceState, Response, RscStatus,
-    Status, decode_request,
+    Counters, Group, GroupState, Link, LinkStatus, Node, NodeStatus, NodeType, Parameters, Request,
+    RequestClass, Resource, ResourceClass, ResourceState, Response, RscStatus, Status,
 };
 use hb_core::{Class, GroupView, Instant, LinkView, NodeView, ResourceView, Snapshot};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::agents;
+
+mod serve;
+
+pub(crate) use serve::serve;
 
 /// A request with the channel for its answer.
 #[derive(Debug)]
@@ -56,41 +59,6 @@ pub(crate) fn bind(path: &Path, group: Option<&str>) -> io::Result<UnixListener>
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     }
     Ok(listener)
-}
-
-/// Accepts connections forever, forwarding each request to the event loop.
-pub(crate) async fn serve(listener: UnixListener, calls: mpsc::Sender<Call>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let calls = calls.clone();
-        tokio::spawn(async move {
-            let (read, mut write) = stream.into_split();
-            let mut line = String::new();
-            let limit = u64::try_from(MAX_REQUEST).unwrap_or(u64::MAX);
-            let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(read, limit));
-            let answer = match reader.read_line(&mut line).await {
-                Ok(_) => match decode_request(&line) {
-                    Ok(request) => {
-                        let (tx, rx) = oneshot::channel();
-                        if calls.send(Call { request, reply: tx }).await.is_err() {
-                            refused("the daemon is stopping")
-                        } else {
-                            rx.await.unwrap_or_else(|_| refused("no answer"))
-                        }
-                    }
-                    Err(e) => refused(&e.to_string()),
-                },
-                Err(e) => refused(&e.to_string()),
-            };
-            let out = answer
-                .encode()
-                .or_else(|e| refused(&e.to_string()).encode())
-                .unwrap_or_default();
-            let _ = write.write_all(out.as_bytes()).await;
-        });
-    }
 }
 
 /// A refusal, with the reason for a person.

@@ -137,6 +137,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let _ = hb_sys::rt::raise_nofile_limit(); // logs the limit (control.md)
     if config.ha_cf.realtime {
         match hb_sys::rt::enable_realtime() {
             Ok(prio) => {

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use hb_config::Config;
-use hb_core::{Action, AgentOp, AgentResult, Boot, Command, Core, OpId};
-use hb_sys::agent::{AgentCommand, Exit, run_agent};
+use hb_core::{Action, AgentResult, Boot, Command, Core, OpId};
+use hb_sys::agent::{AgentCommand, run_agent};
 use hb_sys::media::Media;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -181,7 +181,7 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                             env: &env,
                         };
                         let out = run_agent(&cmd).await;
-                        log_agent(&key, &res, op, &out);
+                        crate::agents::log_outcome(&key, &res, op, &out);
                         let _ = tx.send((id, res.verdict(op, &out.exit, &out.stdout)));
                     });
                 }
@@ -263,45 +263,6 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
     }
     let _ = std::fs::remove_file(&sock_path);
     Ok(())
-}
-
-fn log_agent(key: &str, res: &Resource, op: AgentOp, out: &hb_sys::agent::AgentOutcome) {
-    let ms = out.elapsed.as_secs_f64() * 1000.0;
-    let resource = &res.text;
-    let quiet = matches!(op, AgentOp::Status | AgentOp::Monitor);
-    for line in out
-        .stdout
-        .lines()
-        .chain(out.stderr.lines())
-        .filter(|l| !l.trim().is_empty())
-    {
-        if quiet {
-            tracing::debug!("group {key}: {resource} {op}: {line}");
-        } else {
-            tracing::info!("group {key}: {resource} {op}: {line}");
-        }
-    }
-    match &out.exit {
-        Exit::Code(0) => tracing::debug!("group {key}: {resource} {op} exited 0 after {ms:.1} ms"),
-        Exit::Code(c) if quiet => {
-            tracing::debug!(
-                "group {key}: {resource} {op} exited {} after {ms:.1} ms",
-                res.explain(*c)
-            )
-        }
-        Exit::Code(c) => tracing::warn!(
-            "group {key}: {resource} {op} exited {} after {ms:.1} ms",
-            res.explain(*c)
-        ),
-        Exit::Signal(s) => {
-            tracing::warn!("group {key}: {resource} {op} killed by signal {s} after {ms:.1} ms")
-        }
-        Exit::TimedOut => tracing::error!(
-            "group {key}: {resource} {op} did not finish within its {} time limit: its process group was killed",
-            hb_time::format_millis(res.timeout(op), hb_time::MillisStyle::Prose)
-        ),
-        Exit::NotRun(why) => tracing::error!("group {key}: {resource} {op}: {why}"),
-    }
 }
 
 /// Reads every OCF agent's meta-data concurrently.
