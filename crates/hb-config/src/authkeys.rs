@@ -190,11 +190,39 @@ pub(crate) fn parse_into(data: &[u8], diags: &mut Diags) -> Option<KeyRing> {
         return None;
     }
     match KeyRing::new(sign_index, keys) {
-        Ok(ring) => Some(ring),
+        Ok(ring) => {
+            warn_crc_keys(&ring, &key_lines, diags);
+            Some(ring)
+        }
         Err(e) => {
             diags.error(None, e.to_string());
             None
         }
+    }
+}
+
+/// One warning on every crc key line other than the signing one (the `auth` line has its
+/// own): crc needs no secret, so it authenticates nothing. Whether such a key is accepted at
+/// all is the key ring's rule ([`KeyRing::accepts`]): only while crc also signs.
+fn warn_crc_keys(ring: &KeyRing, key_lines: &BTreeMap<u8, usize>, diags: &mut Diags) {
+    let sign = ring.sign_index();
+    for (&index, &line) in key_lines {
+        if index == sign || ring.method(index) != Some(AuthMethod::Crc) {
+            continue;
+        }
+        let message = if ring.accepts(index) {
+            format!(
+                "key {index} uses crc, which authenticates nothing: anyone on the network can \
+                 forge heartbeats with it"
+            )
+        } else {
+            format!(
+                "key {index} uses crc, which authenticates nothing, beside the {} key that \
+                 signs: messages signed with it are never accepted; remove this line",
+                ring.method(sign).map(|m| m.as_str()).unwrap_or_default()
+            )
+        };
+        diags.warn(Some(line), message);
     }
 }
 

@@ -142,6 +142,8 @@ fn run_file(text: &str) -> Result<String, (String, String)> {
 /// The core under test, its configuration, the scripted peer and the captured log.
 struct World {
     cfg: CoreConfig,
+    /// The authkeys lines: `cfg.keys` is these, signing with index 1.
+    keys: BTreeMap<u8, (AuthMethod, Vec<u8>)>,
     generation: u64,
     core: Option<Core>,
     now: Instant,
@@ -162,6 +164,7 @@ struct World {
 
 impl Default for World {
     fn default() -> World {
+        let keys = BTreeMap::from([(1, (AuthMethod::Sha1, b"scenario".to_vec()))]);
         World {
             cfg: CoreConfig {
                 nodes: ["node1", "node2"]
@@ -180,14 +183,11 @@ impl Default for World {
                 groups: Vec::new(),
                 auto_failback: AutoFailback::On,
                 msgfmt: MsgFmt::Classic,
-                keys: KeyRing::new(
-                    1,
-                    BTreeMap::from([(1, (AuthMethod::Sha1, b"scenario".to_vec()))]),
-                )
-                .unwrap(),
+                keys: KeyRing::new(1, keys.clone()).unwrap(),
                 hopfudge: 1,
                 max_rexmit_delay: Duration::from_millis(250),
             },
+            keys,
             generation: 100,
             core: None,
             now: Instant::from_millis(0),
@@ -270,6 +270,20 @@ impl World {
                     restarts: restarts.parse().map_err(|e| format!("{e}"))?,
                     window: duration(window)?,
                 };
+                Ok(String::new())
+            }
+            "authkey" => {
+                // authkey INDEX METHOD [KEY]: one more authkeys line; `auth 1` still signs.
+                let (index, method, key) = match args {
+                    [i, m] => (i, m, ""),
+                    [i, m, k] => (i, m, k.as_str()),
+                    _ => return Err("authkey INDEX METHOD [KEY]".into()),
+                };
+                self.keys.insert(
+                    u8::try_from(number(index)?).map_err(|e| e.to_string())?,
+                    (method.parse().map_err(|e| format!("{e}"))?, key.into()),
+                );
+                self.cfg.keys = KeyRing::new(1, self.keys.clone()).map_err(|e| e.to_string())?;
                 Ok(String::new())
             }
             "generation" => {
@@ -378,12 +392,18 @@ impl World {
         Ok(out)
     }
 
-    /// `recv [link=N] TYPE field=value...`: a datagram from the peer.
+    /// `recv [link=N] [key=N] TYPE field=value...`: a datagram from the peer.
     fn receive(&mut self, args: &[String]) -> Result<String, String> {
         let mut link = 0;
         let mut args = args;
         if let Some(l) = args.first().and_then(|a| a.strip_prefix("link=")) {
             link = number(l)? as usize;
+            args = &args[1..];
+        }
+        let mut keys = self.cfg.keys.clone();
+        if let Some(k) = args.first().and_then(|a| a.strip_prefix("key=")) {
+            let index = u8::try_from(number(k)?).map_err(|e| e.to_string())?;
+            keys = KeyRing::new(index, self.keys.clone()).map_err(|e| e.to_string())?;
             args = &args[1..];
         }
         // `recv TYPE f=v...`, or `recv f=v... t=TYPE ...` for a field order with `t` later.
@@ -431,7 +451,7 @@ impl World {
             msg.push_str("ld", "0.00 0.00 0.00 1/100 1");
         }
         msg.push_str("ttl", "3");
-        let bytes = hb_proto::seal(&msg, &self.cfg.keys, self.cfg.msgfmt);
+        let bytes = hb_proto::seal(&msg, &keys, self.cfg.msgfmt);
         let now = self.now;
         self.core()?.handle_datagram(now, link, &bytes);
         Ok(String::new())

@@ -16,7 +16,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use md5::Md5;
 use sha1::Sha1;
 
-use crate::error::AuthError;
+use crate::error::{AuthError, RecvError};
 
 /// Highest key index `authkeys` accepts.
 pub const MAX_KEY_INDEX: u8 = 15;
@@ -136,11 +136,27 @@ impl KeyRing {
         self.keys.keys().copied()
     }
 
-    /// A signer for `index`, or `None` if the index is not configured.
-    pub(crate) fn signer(&self, index: u8) -> Option<Signer> {
-        self.keys
+    /// Whether a datagram signed with key `index` can be accepted: the index is configured,
+    /// and its method is md5 or sha1 — or crc while the signing method is crc too.
+    ///
+    /// crc needs no secret, so a crc key beside an md5 or sha1 signing key would let anyone
+    /// in: such a key never verifies anything. When crc signs, the operator has chosen no
+    /// authentication and every configured index is accepted.
+    #[must_use]
+    pub fn accepts(&self, index: u8) -> bool {
+        self.verifier(index).is_ok()
+    }
+
+    /// The signer that verifies a datagram naming key `index`, or why none may.
+    pub(crate) fn verifier(&self, index: u8) -> Result<Signer, RecvError> {
+        let (method, key) = self
+            .keys
             .get(&index)
-            .map(|(method, key)| Signer::new(*method, key))
+            .ok_or(RecvError::UnknownKeyIndex(index))?;
+        if *method == AuthMethod::Crc && self.method(self.sign_index) != Some(AuthMethod::Crc) {
+            return Err(RecvError::CrcRefused { index });
+        }
+        Ok(Signer::new(*method, key))
     }
 
     /// The signer for the signing index.
@@ -248,6 +264,16 @@ impl Signer {
             Signer::Crc(crc) => *crc = crc_update(*crc, data),
             Signer::Md5(m) => m.update(data),
             Signer::Sha1(m) => m.update(data),
+        }
+    }
+
+    /// Whether a digest of `len` hex characters can be one this signer produces (sha1: 40,
+    /// md5: 32, crc: 1 to 8): a cheap test that spares computing a digest that cannot match.
+    pub(crate) fn digest_len_fits(&self, len: usize) -> bool {
+        match self {
+            Signer::Crc(_) => (1..=8).contains(&len),
+            Signer::Md5(_) => len == 32,
+            Signer::Sha1(_) => len == 40,
         }
     }
 

@@ -164,11 +164,15 @@ pub enum AuthError {
 }
 
 /// Broad class of a rejected datagram, for counters and rate-limited logging.
+///
+/// A netstring datagram is authenticated before it is parsed, so a datagram whose signature
+/// trailer is present but does not verify is `Unauthenticated` whatever its body holds; one
+/// that does not end in `%%%\n` plus a well-formed trailer is `Malformed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RejectKind {
     /// The bytes are not a well-formed message.
     Malformed,
-    /// Well-formed, but the signature is missing, unknown or wrong.
+    /// The signature is missing, names an unknown or refused key, or is wrong.
     Unauthenticated,
 }
 
@@ -197,6 +201,17 @@ pub enum RecvError {
         /// The key index named by the datagram.
         index: u8,
     },
+    /// The datagram names a crc key while this node signs with md5 or sha1. crc needs no
+    /// secret, so anyone can produce it: it is accepted only when `auth N` selects crc (the
+    /// operator chose no authentication), never beside a real key.
+    #[error(
+        "datagram signed with crc (key index {index}), which needs no secret: crc is accepted \
+         only when auth selects it"
+    )]
+    CrcRefused {
+        /// The key index named by the datagram.
+        index: u8,
+    },
 }
 
 impl RecvError {
@@ -209,7 +224,8 @@ impl RecvError {
             | RecvError::MissingAuthField
             | RecvError::BadAuthField
             | RecvError::UnknownKeyIndex(_)
-            | RecvError::BadDigest { .. } => RejectKind::Unauthenticated,
+            | RecvError::BadDigest { .. }
+            | RecvError::CrcRefused { .. } => RejectKind::Unauthenticated,
         }
     }
 }
@@ -235,6 +251,7 @@ mod tests {
             RecvError::BadAuthField,
             RecvError::UnknownKeyIndex(2),
             RecvError::BadDigest { index: 1 },
+            RecvError::CrcRefused { index: 2 },
         ] {
             assert_eq!(e.kind(), RejectKind::Unauthenticated, "{e}");
         }

@@ -7,8 +7,9 @@
 //!   compressed).
 //! * [`seal`]: serialise and sign a message exactly as 3.0.6 sends it (netstring framing,
 //!   inner `auth=` field with `msgfmt classic`, signature trailer always).
-//! * [`open`]: parse and verify a received datagram (netstring by its trailer, classic by its
-//!   `auth=` field), returning the message without its signature.
+//! * [`open`]: verify and parse a received datagram (netstring by its trailer, checked
+//!   before any field is parsed; classic by its `auth=` field), returning the message
+//!   without its signature.
 //! * [`decode`]: parse without verifying, for tools and tests.
 //! * [`KeyRing`], [`AuthMethod`], [`digest`]: the `authkeys` methods crc, md5 and sha1.
 //!
@@ -49,8 +50,28 @@ pub const MAX_DATAGRAM: usize = 262_143;
 pub const MAX_DEPTH: usize = 16;
 
 /// Most fields plus list items one datagram may hold (all nesting levels together).
-/// Heartbeat's own messages have about 15; the bound caps decoding memory.
-pub const MAX_ITEMS: usize = 4096;
+///
+/// Chosen from what Heartbeat 3.0.6 ever sends (its source: `heartbeat/heartbeat.c`,
+/// `hb_resource.c`, `ha_msg_internal.c`, `membership/ccm/ccmmsg.c`, `lib/hbclient`,
+/// `contrib/ipfail`, `contrib/drbd-outdate-peer`):
+///
+/// * every datagram carries at most 10 header fields: `src`, `srcuuid`, `seq`, `hg`, `ts`,
+///   `ld`, `ttl` (`add_control_msg_fields`), `dest` and `destuuid` when addressed, `auth`;
+/// * the daemon's own messages add at most 5 (`status`, `resource`, `ask_resources`,
+///   `stonith`, `repnodes`, `NS_rexmit`, ...), so about 15 fields; heartbeat-rs's own add
+///   its `hbrs*` fields, under 20 in all;
+/// * of the standard clients, ipfail and dopd add at most 4 fields, the API library's
+///   relayed requests a handful; the largest is the CCM membership layer's member list:
+///   about 25 fields with the header and the fields the daemon adds when it relays a
+///   client's message (`from_id`, `to_id`, the client generation), plus an `uptimelist` list
+///   with one item per node, at most `MAXNODE` = 100 — about 125 items;
+/// * nothing else nests messages or lists (compression puts a whole message into one field).
+///
+/// 256 is twice the largest of those. Pacemaker's CIB updates can be far larger, but
+/// heartbeat-rs runs only in `haresources` mode (`crm no`) and never shares a cluster with a
+/// CRM. The bound caps the parsing work and memory one datagram can cost: a classic datagram
+/// is parsed before its signature is checked.
+pub const MAX_ITEMS: usize = 256;
 
 /// The `msgfmt` directive of `ha.cf`: which signatures outgoing datagrams carry.
 ///
@@ -237,67 +258,59 @@ pub fn decode(datagram: &[u8]) -> Result<Decoded, DecodeError> {
     }
 }
 
-/// Parses and authenticates a received datagram.
+/// Authenticates and parses a received datagram.
 ///
 /// * Netstring (`###\n`): verified **only** by its trailer, over bytes `0..signed_len`; the
-///   inner `auth=` field is ignored whether absent, wrong or right (as 3.0.6 does).
+///   inner `auth=` field is ignored whether absent, wrong or right (as 3.0.6 does). The
+///   trailer is found from the end of the datagram and verified **before** the fields are
+///   parsed, so a forged datagram costs one digest over its bytes and no parsing; the fields
+///   must then end exactly where the trailer begins.
 /// * Classic (`>>>\n`): verified **only** by its `auth=` field, over the classic text of all
-///   other fields.
+///   other fields. That text is the canonical re-serialisation of the parsed fields (as in
+///   3.0.6), so a classic datagram is parsed first; [`MAX_ITEMS`] bounds that work. 3.0.6
+///   accepts classic datagrams but never sends them.
 ///
 /// Verification uses the method **and key** of the index `N` the datagram names.
 /// 3.0.6 has a bug here (spec §2.5): for netstring trailers it takes the method of `N` but
 /// the key of its *own* signing index, so nodes signing with different indexes only
 /// understand each other if their keys are equal. Using the named key is the correct
 /// behaviour and is indistinguishable whenever all nodes sign with the same index — the only
-/// configuration that works with 3.0.6 anyway. Digests are compared in constant time.
+/// configuration that works with 3.0.6 anyway. A crc key verifies only while crc is also the
+/// signing method ([`KeyRing::accepts`]): beside an md5 or sha1 key, crc — which needs no
+/// secret — would let anyone in. Digests are compared in constant time.
 ///
 /// On success the message is returned without its top-level `auth` field(s).
 ///
 /// # Errors
-/// [`RecvError::Malformed`] if [`decode`] fails (checked first); otherwise an
-/// unauthenticated variant: missing trailer or `auth=` field, unknown key index, or digest
-/// mismatch. See [`RecvError::kind`].
+/// Decided in this order, each check before the costlier ones:
+/// * [`RecvError::Malformed`]: over [`MAX_DATAGRAM`] bytes, bad magic; for netstring, the
+///   datagram does not end in `%%%\n` plus one well-formed `LEN:<index> <digest>,` trailer
+///   (it cannot be a signed datagram); for classic, any parse error.
+/// * Unauthenticated ([`RejectKind::Unauthenticated`]): no trailer or `auth=` field
+///   ([`RecvError::MissingTrailer`], [`RecvError::MissingAuthField`],
+///   [`RecvError::BadAuthField`]), an index not configured ([`RecvError::UnknownKeyIndex`])
+///   or refused ([`RecvError::CrcRefused`]), or a digest mismatch ([`RecvError::BadDigest`]).
+///   For netstring this holds whatever the body contains: junk under a wrong signature is
+///   unauthenticated, not malformed.
+/// * [`RecvError::Malformed`] again for a netstring datagram whose signature verifies but
+///   whose fields do not parse, or do not end where the trailer begins (only a key holder
+///   can send that).
 pub fn open(datagram: &[u8], keys: &KeyRing) -> Result<Opened, RecvError> {
-    let Decoded {
-        mut msg,
-        format,
-        trailer,
-        signed_len,
-    } = decode(datagram)?;
-    let key_index = match format {
-        WireFormat::Netstring => {
-            let (index, received) = trailer.ok_or(RecvError::MissingTrailer)?;
-            let mut signer = keys
-                .signer(index)
-                .ok_or(RecvError::UnknownKeyIndex(index))?;
-            signer.update(datagram.get(..signed_len).unwrap_or_default());
-            if !ct_eq(signer.finish().as_bytes(), received.as_bytes()) {
-                return Err(RecvError::BadDigest { index });
-            }
-            index
+    if datagram.len() > MAX_DATAGRAM {
+        return Err(DecodeError::TooLarge {
+            len: datagram.len(),
+            max: MAX_DATAGRAM,
         }
-        WireFormat::Classic => {
-            let value = match msg.get("auth") {
-                None => return Err(RecvError::MissingAuthField),
-                Some(Value::Str(v)) => v,
-                Some(_) => return Err(RecvError::BadAuthField),
-            };
-            let sp = value
-                .iter()
-                .position(|&b| b == b' ')
-                .ok_or(RecvError::BadAuthField)?;
-            let index = netstring::parse_index(value.get(..sp).unwrap_or_default())
-                .ok_or(RecvError::BadAuthField)?;
-            let received = value.get(sp + 1..).unwrap_or_default();
-            let mut signer = keys
-                .signer(index)
-                .ok_or(RecvError::UnknownKeyIndex(index))?;
-            classic::write_fields(&mut signer, &msg, 0, true);
-            if !ct_eq(signer.finish().as_bytes(), received) {
-                return Err(RecvError::BadDigest { index });
-            }
-            index
-        }
+        .into());
+    }
+    let (mut msg, format, key_index) = if datagram.starts_with(netstring::START) {
+        let (msg, index) = open_netstring(datagram, keys)?;
+        (msg, WireFormat::Netstring, index)
+    } else if datagram.starts_with(b">>>\n") {
+        let (msg, index) = open_classic(datagram, keys)?;
+        (msg, WireFormat::Classic, index)
+    } else {
+        return Err(DecodeError::BadMagic.into());
     };
     msg.remove_all("auth");
     Ok(Opened {
@@ -305,6 +318,67 @@ pub fn open(datagram: &[u8], keys: &KeyRing) -> Result<Opened, RecvError> {
         format,
         key_index,
     })
+}
+
+/// Netstring: verify the trailer, then parse the signed bytes.
+fn open_netstring(datagram: &[u8], keys: &KeyRing) -> Result<(Message, u8), RecvError> {
+    let netstring::Trailer {
+        signed_len,
+        index,
+        digest,
+    } = netstring::find_trailer(datagram)?.ok_or(RecvError::MissingTrailer)?;
+    let signed = datagram.get(..signed_len).unwrap_or_default();
+    verify(keys, index, digest, |signer| signer.update(signed))?;
+    let mut budget = Budget::new(MAX_ITEMS);
+    let (msg, end) = netstring::parse(datagram, 0, signed_len, 0, &mut budget)?;
+    if end != signed_len {
+        return Err(DecodeError::BadTrailer { offset: end }.into());
+    }
+    Ok((msg, index))
+}
+
+/// Classic: parse (bounded by [`MAX_ITEMS`]), then verify the `auth=` field over the classic
+/// text of the other fields.
+fn open_classic(datagram: &[u8], keys: &KeyRing) -> Result<(Message, u8), RecvError> {
+    let mut budget = Budget::new(MAX_ITEMS);
+    let (msg, _) = classic::parse(datagram, 0, datagram.len(), 0, &mut budget)?;
+    let value = match msg.get("auth") {
+        None => return Err(RecvError::MissingAuthField),
+        Some(Value::Str(v)) => v,
+        Some(_) => return Err(RecvError::BadAuthField),
+    };
+    let sp = value
+        .iter()
+        .position(|&b| b == b' ')
+        .ok_or(RecvError::BadAuthField)?;
+    let index = netstring::parse_index(value.get(..sp).unwrap_or_default())
+        .ok_or(RecvError::BadAuthField)?;
+    let received = value.get(sp + 1..).unwrap_or_default();
+    verify(keys, index, received, |signer| {
+        classic::write_fields(signer, &msg, 0, true);
+    })?;
+    Ok((msg, index))
+}
+
+/// Checks `received` against the digest, with key `index`, of what `feed` streams in. The
+/// key is looked up (and refused if [`KeyRing::accepts`] says so) and the digest's length
+/// checked before anything is hashed.
+fn verify(
+    keys: &KeyRing,
+    index: u8,
+    received: &[u8],
+    feed: impl FnOnce(&mut auth::Signer),
+) -> Result<(), RecvError> {
+    let mut signer = keys.verifier(index)?;
+    if !signer.digest_len_fits(received.len()) {
+        return Err(RecvError::BadDigest { index });
+    }
+    feed(&mut signer);
+    if ct_eq(signer.finish().as_bytes(), received) {
+        Ok(())
+    } else {
+        Err(RecvError::BadDigest { index })
+    }
 }
 
 /// Validates a field type byte (`'0'..='4'`); `offset` locates it in the error.

@@ -301,6 +301,16 @@ pub(crate) fn parse_trailer(buf: &[u8], pos: usize) -> Result<Option<(u8, String
     if pos >= buf.len() {
         return Ok(None);
     }
+    let (index, digest) = trailer_at(buf, pos)?;
+    Ok(Some((
+        index,
+        digest.iter().map(|&b| char::from(b)).collect(),
+    )))
+}
+
+/// Parses the signature trailer `LEN:<index> <digest>,` that starts at `pos` and must end
+/// the datagram; returns the index and the digest text.
+fn trailer_at(buf: &[u8], pos: usize) -> Result<(u8, &[u8]), DecodeError> {
     let bad = DecodeError::BadTrailer { offset: pos };
     let (s, e) = peel(buf, pos, buf.len()).map_err(|_| bad.clone())?;
     if e + 1 < buf.len() {
@@ -319,8 +329,58 @@ pub(crate) fn parse_trailer(buf: &[u8], pos: usize) -> Result<Option<(u8, String
     if digest.is_empty() || !digest.iter().all(u8::is_ascii_graphic) {
         return Err(bad);
     }
-    let digest = digest.iter().map(|&b| char::from(b)).collect();
-    Ok(Some((index, digest)))
+    Ok((index, digest))
+}
+
+/// Longest signature trailer that can verify: a `LEN` of at most [`MAX_LEN_DIGITS`] digits,
+/// `:`, an index of at most 3 digits, a space, a digest of at most 40 hex digits (sha1), `,`.
+pub(crate) const MAX_TRAILER: usize = MAX_LEN_DIGITS + 1 + 3 + 1 + 40 + 1;
+
+/// The signature trailer of a netstring datagram, located from the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Trailer<'a> {
+    /// The bytes the trailer signs: `0..signed_len`, through the top-level `%%%\n`.
+    pub(crate) signed_len: usize,
+    /// The key index it names.
+    pub(crate) index: u8,
+    /// The digest text.
+    pub(crate) digest: &'a [u8],
+}
+
+/// Finds the signature trailer of the netstring datagram `buf` from its end, without
+/// parsing the fields before it, so that a forged datagram is rejected for the price of one
+/// digest.
+///
+/// A trailer holds no newline, and one that can verify is at most [`MAX_TRAILER`] bytes
+/// long, so the `%%%\n` that precedes it ends at the last newline within that many bytes of
+/// the end. `Ok(None)`: the datagram ends with `%%%\n` (no trailer). Whether the fields
+/// really end at that `%%%\n` is for the parse that follows verification to check.
+///
+/// # Errors
+/// [`DecodeError::BadTrailer`] if no `%%%\n` ends within reach of the end, or what follows
+/// it is not one `LEN:<index> <digest>,` netstring; [`DecodeError::TrailingBytes`] if bytes
+/// follow that netstring.
+pub(crate) fn find_trailer(buf: &[u8]) -> Result<Option<Trailer<'_>>, DecodeError> {
+    if buf.ends_with(END) {
+        return Ok(None);
+    }
+    let from = buf.len().saturating_sub(MAX_TRAILER + 1);
+    let newline = buf
+        .get(from..)
+        .unwrap_or_default()
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .ok_or(DecodeError::BadTrailer { offset: from })?;
+    let signed_len = from + newline + 1;
+    if !buf.get(..signed_len).unwrap_or_default().ends_with(END) {
+        return Err(DecodeError::BadTrailer { offset: signed_len });
+    }
+    let (index, digest) = trailer_at(buf, signed_len)?;
+    Ok(Some(Trailer {
+        signed_len,
+        index,
+        digest,
+    }))
 }
 
 /// A key index as written in a signature: 1 to 3 decimal digits fitting in a `u8`.

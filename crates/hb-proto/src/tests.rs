@@ -312,3 +312,156 @@ fn msgfmt_parse_and_display() {
     assert_eq!(MsgFmt::default(), MsgFmt::Classic);
     assert_eq!(MsgFmt::Netstring.to_string(), "netstring");
 }
+
+/// `auth 1`, `1 sha1 labsecret`, `2 crc`: the configuration of the crc finding.
+fn sha1_beside_crc() -> KeyRing {
+    let mut keys = std::collections::BTreeMap::new();
+    keys.insert(1, (AuthMethod::Sha1, b"labsecret".to_vec()));
+    keys.insert(2, (AuthMethod::Crc, Vec::new()));
+    KeyRing::new(1, keys).unwrap()
+}
+
+/// The same keys, signing with crc at index 2: what anyone can do without the secret.
+fn forger() -> KeyRing {
+    let mut keys = std::collections::BTreeMap::new();
+    keys.insert(2, (AuthMethod::Crc, Vec::new()));
+    KeyRing::new(2, keys).unwrap()
+}
+
+#[test]
+fn a_forged_crc_datagram_at_a_non_signing_index_is_refused() {
+    let ours = sha1_beside_crc();
+    for fmt in [MsgFmt::Classic, MsgFmt::Netstring] {
+        let forged = seal(&a1_first(), &forger(), fmt);
+        let err = open(&forged, &ours).unwrap_err();
+        assert_eq!(err, RecvError::CrcRefused { index: 2 }, "{fmt}");
+        assert_eq!(err.kind(), RejectKind::Unauthenticated);
+        assert!(err.to_string().contains("crc"), "{err}");
+    }
+    // Classic datagrams, verified by their auth= field, follow the same rule.
+    let forged = seal_classic(&a1_first(), &forger());
+    assert_eq!(
+        open(&forged, &ours),
+        Err(RecvError::CrcRefused { index: 2 })
+    );
+    // The sha1 key still works.
+    let good = seal(&a1_first(), &ours, MsgFmt::Classic);
+    assert_eq!(open(&good, &ours).unwrap().key_index, 1);
+    assert!(ours.accepts(1));
+    assert!(!ours.accepts(2));
+    assert!(!ours.accepts(3), "not configured");
+}
+
+#[test]
+fn crc_is_accepted_when_crc_signs() {
+    // `auth 2`, `1 sha1 labsecret`, `2 crc`, `3 crc`: the operator chose no authentication.
+    let mut keys = std::collections::BTreeMap::new();
+    keys.insert(1, (AuthMethod::Sha1, b"labsecret".to_vec()));
+    keys.insert(2, (AuthMethod::Crc, Vec::new()));
+    keys.insert(3, (AuthMethod::Crc, Vec::new()));
+    let ours = KeyRing::new(2, keys.clone()).unwrap();
+    assert!((1..=3).all(|i| ours.accepts(i)));
+    for signer in [2, 3, 1] {
+        let theirs = KeyRing::new(signer, keys.clone()).unwrap();
+        let bytes = seal(&a1_first(), &theirs, MsgFmt::Classic);
+        assert_eq!(open(&bytes, &ours).unwrap().key_index, signer);
+        let classic = seal_classic(&a1_first(), &theirs);
+        assert_eq!(open(&classic, &ours).unwrap().key_index, signer);
+    }
+}
+
+/// A netstring datagram of `fields` small fields, padded to exactly `len` bytes, with a
+/// syntactically valid sha1 trailer (index 1) that does not verify.
+fn junk(len: usize, fields: usize) -> Vec<u8> {
+    let trailer = format!("42:1 {},", "0".repeat(40));
+    let mut buf = b"###\n".to_vec();
+    for _ in 0..fields {
+        buf.extend_from_slice(b"5:(0)a=,");
+    }
+    // One padding field `N:(0)p=<v bytes>,` with N = 5 + v fills the rest exactly.
+    let room = len - buf.len() - 4 - trailer.len();
+    let v = (0..room)
+        .rev()
+        .find(|v| (5 + v).to_string().len() + 2 + 5 + v == room)
+        .unwrap();
+    buf.extend_from_slice(format!("{}:(0)p=", 5 + v).as_bytes());
+    buf.resize(buf.len() + v, b'x');
+    buf.push(b',');
+    buf.extend_from_slice(b"%%%\n");
+    buf.extend_from_slice(trailer.as_bytes());
+    buf
+}
+
+#[test]
+fn the_signature_is_checked_before_the_fields_are_parsed() {
+    let keys = labkeys();
+    // Well-formed but for far too many fields: the wrong signature is what is reported.
+    let many = junk(32 * 1024, 4000);
+    assert_eq!(many.len(), 32 * 1024);
+    assert!(matches!(
+        decode(&many),
+        Err(DecodeError::TooManyItems { max: MAX_ITEMS, .. })
+    ));
+    assert_eq!(open(&many, &keys), Err(RecvError::BadDigest { index: 1 }));
+    // A body that is not a message at all, under a wrong signature: unauthenticated too.
+    let mut garbage = b"###\n\xff\xfe not a field".to_vec();
+    garbage.extend_from_slice(b"%%%\n42:1 ");
+    garbage.extend_from_slice(&[b'a'; 40]);
+    garbage.push(b',');
+    assert!(decode(&garbage).is_err());
+    assert_eq!(
+        open(&garbage, &keys),
+        Err(RecvError::BadDigest { index: 1 })
+    );
+    // The same garbage correctly signed (only a key holder can do that) is malformed.
+    let signed = resign(&garbage[..garbage.len() - 46], &keys);
+    assert_eq!(
+        open(&signed, &keys).unwrap_err().kind(),
+        RejectKind::Malformed
+    );
+    // An unknown index or a refused crc key is decided without hashing anything, and so is a
+    // digest of the wrong length for the method.
+    let unknown = replace(&many, b"42:1 ", b"42:7 ");
+    assert_eq!(open(&unknown, &keys), Err(RecvError::UnknownKeyIndex(7)));
+    let short = replace(
+        &many,
+        format!("42:1 {},", "0".repeat(40)).as_bytes(),
+        b"4:1 00,",
+    );
+    assert_eq!(open(&short, &keys), Err(RecvError::BadDigest { index: 1 }));
+    // No trailer at all: unauthenticated, whatever precedes it.
+    assert_eq!(
+        open(b"###\n\xff%%%\n", &keys),
+        Err(RecvError::MissingTrailer)
+    );
+}
+
+#[test]
+fn a_datagram_must_end_in_an_end_marker_and_one_trailer() {
+    let keys = labkeys();
+    let good = a1_first_bytes();
+    let body = &good[..good.len() - 46];
+    let malformed = |d: &[u8]| open(d, &keys).unwrap_err().kind() == RejectKind::Malformed;
+    // No end marker before the trailer.
+    let no_end = [&body[..body.len() - 4], &good[good.len() - 46..]].concat();
+    assert!(malformed(&no_end));
+    // Bytes after the trailer, or a trailer too long to verify.
+    assert!(malformed(&[&good[..], b"x"].concat()));
+    assert!(malformed(&[&good[..], b"\n"].concat()));
+    let long = [body, format!("84:1 {},", "a".repeat(80)).as_bytes()].concat();
+    assert!(malformed(&long));
+    // Not even an end marker: nothing that could be a trailer.
+    assert!(malformed(b"###\nabc"));
+    assert!(malformed(b"###\n"));
+    // The fields end before the trailer: a second message between them, correctly signed.
+    let two = resign(&[body, b"###\n%%%\n"].concat(), &keys);
+    assert_eq!(
+        open(&two, &keys),
+        Err(RecvError::Malformed(DecodeError::BadTrailer {
+            offset: body.len()
+        }))
+    );
+    // A trailer whose length has leading zeros still verifies, as before.
+    let zeros = [body, b"0042:", &good[good.len() - 43..]].concat();
+    assert_eq!(open(&zeros, &keys).unwrap().msg, a1_first());
+}

@@ -47,7 +47,16 @@ fn tutorial_authkeys_loads() {
 fn several_keys_comments_and_any_order() {
     let text = "# keys\n\n  2 sha1 HI!\n3 md5 Hello! # old key\n\tauth 2\n1 crc\n0 crc # comment\n";
     let parsed = parse(text).unwrap();
-    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    // Only the crc lines warn (see crc_keys_beside_a_real_key_are_never_accepted).
+    assert_eq!(parsed.warnings.len(), 2, "{:?}", parsed.warnings);
+    assert!(
+        parsed
+            .warnings
+            .iter()
+            .all(|w| w.message.contains("uses crc")),
+        "{:?}",
+        parsed.warnings
+    );
     assert_eq!(
         parsed.value,
         ring(
@@ -78,6 +87,49 @@ fn crc_signing_warns_that_it_authenticates_nothing() {
         vec![
             "authkeys:1: auth 1 signs with crc, which authenticates nothing: anyone on the \
              network can forge heartbeats; use sha1 with a secret key"
+        ]
+    );
+}
+
+#[test]
+fn crc_keys_beside_a_real_key_are_never_accepted() {
+    // The finding: `2 crc` beside `1 sha1` let anyone in, and nothing said so.
+    let parsed = parse("auth 1\n1 sha1 secret\n2 crc\n").unwrap();
+    assert_eq!(
+        parsed
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec![
+            "authkeys:3: key 2 uses crc, which authenticates nothing, beside the sha1 key that \
+             signs: messages signed with it are never accepted; remove this line"
+        ]
+    );
+    assert!(parsed.value.accepts(1));
+    assert!(!parsed.value.accepts(2));
+}
+
+#[test]
+fn every_crc_line_warns() {
+    // crc signs: the auth line says so, and each further crc key warns that it authenticates
+    // nothing (it is accepted: there is no authentication to weaken).
+    assert_eq!(
+        warnings("auth 1\n1 crc\n3 crc\n2 md5 k\n"),
+        vec![
+            "authkeys:1: auth 1 signs with crc, which authenticates nothing: anyone on the \
+             network can forge heartbeats; use sha1 with a secret key",
+            "authkeys:3: key 3 uses crc, which authenticates nothing: anyone on the network can \
+             forge heartbeats with it",
+        ]
+    );
+    assert_eq!(
+        warnings("auth 4\n0 crc\n4 md5 k\n15 crc # old\n"),
+        vec![
+            "authkeys:2: key 0 uses crc, which authenticates nothing, beside the md5 key that \
+             signs: messages signed with it are never accepted; remove this line",
+            "authkeys:4: key 15 uses crc, which authenticates nothing, beside the md5 key that \
+             signs: messages signed with it are never accepted; remove this line",
         ]
     );
 }
