@@ -113,6 +113,7 @@ fn core() -> Core {
         uuid: [1; 16],
         wall_clock_secs: 1_800_000_000,
         seed: 7,
+        peers: hb_core::RememberedPeers::new(),
     };
     Core::new(cfg, boot, Instant::from_millis(0)).expect("valid core")
 }

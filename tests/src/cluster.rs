@@ -310,6 +310,19 @@ pub fn ours_bin_dir() -> PathBuf {
     target.join(profile)
 }
 
+/// Directory of our release-built binaries, for tests that measure capacity (what operators
+/// run is a release build): `$HB_RELEASE_BIN_DIR` if set, else `$CARGO_TARGET_DIR/release`
+/// or `<repo>/target/release`.
+pub fn ours_release_bin_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("HB_RELEASE_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::repo_root().join("target"))
+        .join("release")
+}
+
 fn check_executable(path: &Path, hint: &str) -> Result<PathBuf> {
     match fs::metadata(path) {
         Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(path.to_owned()),

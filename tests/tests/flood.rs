@@ -5,16 +5,24 @@
 //! largest UDP datagrams, then the largest that fit one frame. Nobody may
 //! be declared dead, no takeover may happen, and node2's heartbeats must keep reaching node1.
 //! The victim's authentication-failure counter proves the flood arrived (and so that the
-//! time it lasted, many deadtimes, really passed for the daemon).
+//! time it lasted, many deadtimes, really passed for the daemon), and the victim must answer
+//! a status request on its control socket while the flood is still going.
+//!
+//! The daemons are release builds (`cargo build --release -p hb-daemon -p hb-addr`;
+//! `$HB_RELEASE_BIN_DIR` overrides the directory): this is a capacity test, and what operators
+//! run is a release build. A debug daemon rejects about 40,000 one-frame junk datagrams a
+//! second, less than one sender reaches in the lab, and then loses heartbeats with the junk.
 //!
 //! Root is required (without it the test prints a loud SKIP, and fails under CI=true).
-//! Run after `cargo build --workspace --bins`; under `CI=true` each flood lasts 1.5 s, else 5 s.
+//! Under `CI=true` each flood lasts 1.5 s, else 5 s.
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, ensure};
 use hb_control::NodeStatus;
+use hb_nstests::cluster::ours_release_bin_dir;
 use hb_nstests::ours::{counters, peer_status, start_settled};
 use hb_nstests::{Cluster, ClusterSpec, Implementation, Lab, LogFollower, netns, root_or_skip};
 
@@ -87,7 +95,35 @@ fn flood_phase(lab: &Lab, c: &Cluster<'_>, size: usize, duration: Duration) -> R
         ))?)
     })?;
     let victim = SocketAddrV4::new(lab.ip("node1")?, PORT);
-    let (sent, refused, took) = flood(&sock, victim, &datagram, duration);
+    let base = before.auth_failed + before.malformed;
+    let flooding = AtomicBool::new(true);
+    let ((sent, refused, took), during) = std::thread::scope(|scope| {
+        let sender = scope.spawn(|| {
+            let r = flood(&sock, victim, &datagram, duration);
+            flooding.store(false, Ordering::SeqCst);
+            r
+        });
+        // The control socket answers during the flood: a status whose counters show the
+        // junk arriving, received before the flood ended.
+        let mut during = None;
+        while flooding.load(Ordering::SeqCst) {
+            let asked = Instant::now();
+            let Ok(now) = counters(c, "node1") else { break };
+            let seen = now.auth_failed + now.malformed - base;
+            if seen >= 1_000 && flooding.load(Ordering::SeqCst) {
+                during = Some((seen, asked.elapsed()));
+                break;
+            }
+        }
+        (sender.join().expect("the flood thread panicked"), during)
+    });
+    let Some((seen, answered_in)) = during else {
+        anyhow::bail!("node1 answered no status request during the {size}-byte flood");
+    };
+    println!(
+        "during the flood node1 answered a status request in {answered_in:.2?} ({seen} junk \
+         datagrams rejected by then)"
+    );
 
     let after = counters(c, "node1")?;
     let rejected = (after.auth_failed + after.malformed) - (before.auth_failed + before.malformed);
@@ -135,7 +171,8 @@ fn a_junk_flood_does_not_stop_heartbeats_or_declare_anyone_dead() -> Result<()> 
         return Ok(());
     }
     let lab = Lab::new("flood")?;
-    let spec = ClusterSpec::new(Implementation::Ours, "50/500".parse()?);
+    let mut spec = ClusterSpec::new(Implementation::Ours, "50/500".parse()?);
+    spec.ours_bin_dir = Some(ours_release_bin_dir());
     let mut c = Cluster::new(&lab, spec)?;
     start_settled(&mut c)?;
     let each = if hb_nstests::under_ci() { 1500 } else { 5000 };

@@ -15,6 +15,9 @@ use hb_sys::media::Media;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+/// Datagrams handled in a row before control requests get a turn (see the event loop).
+const DATAGRAM_BURST: usize = 64;
+
 use crate::agents::Resource;
 use crate::control::{self, Call};
 use crate::convert::Converted;
@@ -151,6 +154,7 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
     let mut load_tick = tokio::time::interval(Duration::from_secs(5));
     tokio::pin!(shutdown);
     let mut shutdown_asked = false;
+    let mut dg_streak = 0usize;
 
     loop {
         while let Some(action) = core.poll_action() {
@@ -200,11 +204,35 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                 None => std::future::pending().await,
             }
         };
+        // Priorities: deadlines first (death is detected at the exact deadline), then the rare
+        // inputs that must never wait behind a flood (signals, agent results), then
+        // datagrams; control requests come after datagrams (a local client cannot delay
+        // heartbeats), but after DATAGRAM_BURST datagrams in a row the datagram branch sits
+        // out one turn so that requests are answered under a flood too.
+        let streak = std::mem::take(&mut dg_streak);
         tokio::select! {
             biased;
             () = sleep => core.handle_timeout(now()),
-            Some(r) = dg_rx.recv() => core.handle_datagram(now(), r.link, &r.bytes),
+            _ = sigterm.recv() => {
+                tracing::info!("SIGTERM: graceful shutdown");
+                let _ = core.handle_command(now(), Command::Shutdown);
+            }
+            _ = sigint.recv() => {
+                tracing::info!("SIGINT: graceful shutdown");
+                let _ = core.handle_command(now(), Command::Shutdown);
+            }
+            _ = sighup.recv() => {
+                tracing::warn!("SIGHUP: reloading the configuration is not supported yet; restart heartbeat to apply changes");
+            }
+            () = &mut shutdown, if !shutdown_asked => {
+                shutdown_asked = true;
+                let _ = core.handle_command(now(), Command::Shutdown);
+            }
             Some((id, result)) = agent_rx.recv() => core.handle_agent_done(now(), id, result),
+            Some(r) = dg_rx.recv(), if streak < DATAGRAM_BURST => {
+                dg_streak = streak + 1;
+                core.handle_datagram(now(), r.link, &r.bytes);
+            }
             Some(call) = call_rx.recv() => {
                 let answer = match call.request {
                     Request::Status => Response::Status(Box::new(control::status(&status_info, &core.snapshot(), &wall, &resources))),
@@ -243,22 +271,9 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                 };
                 let _ = call.reply.send(answer);
             }
-            _ = sigterm.recv() => {
-                tracing::info!("SIGTERM: graceful shutdown");
-                let _ = core.handle_command(now(), Command::Shutdown);
-            }
-            _ = sigint.recv() => {
-                tracing::info!("SIGINT: graceful shutdown");
-                let _ = core.handle_command(now(), Command::Shutdown);
-            }
-            _ = sighup.recv() => {
-                tracing::warn!("SIGHUP: reloading the configuration is not supported yet; restart heartbeat to apply changes");
-            }
-            () = &mut shutdown, if !shutdown_asked => {
-                shutdown_asked = true;
-                let _ = core.handle_command(now(), Command::Shutdown);
-            }
             _ = load_tick.tick() => core.set_load_average(&load_average()),
+            // The datagram branch sat out this turn and nothing else was ready.
+            () = std::future::ready(()), if streak >= DATAGRAM_BURST => {}
         }
     }
     let _ = std::fs::remove_file(&sock_path);
