@@ -102,6 +102,11 @@ pub fn capture_core() -> Core {
 /// the sealed datagram (or the raw one if it does not decode), answers its agent runs, and
 /// its clock advances.
 pub fn datagram(data: &[u8]) {
+    feed_core(data);
+}
+
+/// What [`datagram`] does, returning the core (to see what it accepted).
+pub fn feed_core(data: &[u8]) -> Core {
     let keys = capture_keys();
     let crc = crc_keys();
     let mut core = capture_core();
@@ -134,6 +139,7 @@ pub fn datagram(data: &[u8]) {
         core.handle_timeout(now);
         drain(&mut core, now);
     }
+    core
 }
 
 /// Takes every action of the core, answering agent runs as a healthy resource would.
