@@ -1,0 +1,8 @@
+//! Fuzz target `datagram`: see [`hb_fuzz::datagram`] and docs/fuzzing.md. Outside afl-fuzz it runs
+//! once on standard input (how a crash is reproduced).
+
+fn main() {
+    afl::fuzz!(|data: &[u8]| {
+        hb_fuzz::datagram(data);
+    });
+}
