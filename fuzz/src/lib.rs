@@ -90,6 +90,7 @@ pub fn capture_core() -> Core {
         uuid: [1; 16],
         wall_clock_secs: 1_800_000_000,
         seed: 7,
+        peers: hb_core::RememberedPeers::new(),
     };
     Core::new(cfg, boot, Instant::from_millis(0)).expect("valid fixed core configuration")
 }
