@@ -246,24 +246,7 @@ fn replayed_heartbeats_of_a_dead_node_do_not_keep_it_alive() -> Result<()> {
     }
     let lab = Lab::new("replay")?;
     let mut c = started(&lab, spec("100/300"))?;
-    // Record node1's live heartbeats from the client namespace (broadcasts reach it).
-    let client_ns = lab.ns("client")?.to_owned();
-    let sock = netns::in_netns(&client_ns, || {
-        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
-        s.set_reuse_address(true)?;
-        s.set_broadcast(true)?;
-        s.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 694).into())?;
-        Ok(UdpSocket::from(s))
-    })?;
-    sock.set_read_timeout(Some(SECOND))?;
-    let mut recorded = Vec::new();
-    let mut buf = [0u8; 65536];
-    while recorded.len() < 30 {
-        let (n, from) = sock.recv_from(&mut buf)?;
-        if from.ip() == std::net::IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11)) {
-            recorded.push(buf[..n].to_vec());
-        }
-    }
+    let (sock, recorded) = record_node1(&lab)?;
     // node1 dies for good (killed, and cut off so its leftover VIP stays out of the way)...
     c.kill("node1")?;
     lab.cut("node1")?;
@@ -298,6 +281,67 @@ fn replayed_heartbeats_of_a_dead_node_do_not_keep_it_alive() -> Result<()> {
         "replays were not counted"
     );
     assert!(lab.has_address("node2", VIP)?, "node2 took over the VIP");
+    Ok(())
+}
+
+/// Records 30 of node1's live datagrams from the client namespace (broadcasts reach it);
+/// returns the socket (to replay them from) and the recording.
+fn record_node1(lab: &Lab) -> Result<(UdpSocket, Vec<Vec<u8>>)> {
+    let client_ns = lab.ns("client")?.to_owned();
+    let sock = netns::in_netns(&client_ns, || {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
+        s.set_reuse_address(true)?;
+        s.set_broadcast(true)?;
+        s.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 694).into())?;
+        Ok(UdpSocket::from(s))
+    })?;
+    sock.set_read_timeout(Some(SECOND))?;
+    let mut recorded = Vec::new();
+    let mut buf = [0u8; 65536];
+    while recorded.len() < 30 {
+        let (n, from) = sock.recv_from(&mut buf)?;
+        if from.ip() == std::net::IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11)) {
+            recorded.push(buf[..n].to_vec());
+        }
+    }
+    Ok((sock, recorded))
+}
+
+#[test]
+fn heartbeats_recorded_before_a_restart_are_replays_after_it() -> Result<()> {
+    if !root_or_skip("heartbeats_recorded_before_a_restart_are_replays_after_it") {
+        return Ok(());
+    }
+    let lab = Lab::new("replay-rst")?;
+    let mut c = started(&lab, spec("100/300"))?;
+    let (sock, recorded) = record_node1(&lab)?;
+    // node1 dies for good; node2 declares it dead, then restarts (a graceful stop writes
+    // what it has seen of node1 to its state dir; the new run starts knowing nothing else).
+    c.kill("node1")?;
+    lab.cut("node1")?;
+    wait_for("node2 declares node1 dead", 10 * SECOND, || {
+        Ok(peer_status(&c, "node2", "node1")? == NodeStatus::Dead)
+    })?;
+    c.stop("node2", 10 * SECOND)?;
+    c.start("node2")?;
+    wait_ready(&c, "node2", 10 * SECOND)?;
+    // node1's recording is replayed until the new run has counted replays (bounded).
+    let until = Instant::now() + 5 * SECOND;
+    let mut seen = Vec::new();
+    while counters(&c, "node2")?.replayed == 0 && Instant::now() < until {
+        for d in &recorded {
+            sock.send_to(d, SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 255), 694))?;
+        }
+        seen.push(peer_status(&c, "node2", "node1")?);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let replayed = counters(&c, "node2")?.replayed;
+    seen.push(peer_status(&c, "node2", "node1")?);
+    assert!(replayed > 0, "the restarted node2 counted no replays");
+    assert!(
+        !seen.contains(&NodeStatus::Active),
+        "replays made the dead node1 active after node2's restart: {seen:?}"
+    );
     Ok(())
 }
 
