@@ -33,43 +33,6 @@ fn keys(secret: &str) -> KeyRing {
     KeyRing::single(1, AuthMethod::Sha1, secret).expect("valid key ring")
 }
 
-/// A netstring datagram of exactly `len` bytes: `fields` one-letter fields, one padding field,
-/// and a well-formed sha1 trailer (index 1) that does not verify.
-/// Case (a) is 4095 + 1 fields in 32 KiB + 128 bytes.
-fn junk_netstring(len: usize, fields: usize) -> Vec<u8> {
-    let trailer = format!("42:1 {},", "0".repeat(40));
-    let mut buf = b"###\n".to_vec();
-    for _ in 0..fields {
-        buf.extend_from_slice(b"5:(0)a=,");
-    }
-    let room = len - buf.len() - 4 - trailer.len();
-    let v = (0..room)
-        .rev()
-        .find(|v| (5 + v).to_string().len() + 2 + 5 + v == room)
-        .expect("room for the padding field");
-    buf.extend_from_slice(format!("{}:(0)p=", 5 + v).as_bytes());
-    buf.resize(buf.len() + v, b'x');
-    buf.push(b',');
-    buf.extend_from_slice(b"%%%\n");
-    buf.extend_from_slice(trailer.as_bytes());
-    assert_eq!(buf.len(), len);
-    buf
-}
-
-/// A classic datagram of about `len` bytes: `fields` lines, then a sha1 `auth=` line that
-/// does not verify.
-fn junk_classic(len: usize, fields: usize) -> Vec<u8> {
-    let mut buf = b">>>\n".to_vec();
-    for _ in 0..fields {
-        buf.extend_from_slice(b"a=\n");
-    }
-    let pad = len.saturating_sub(buf.len() + 2 + 1 + 5 + 48 + 4);
-    buf.extend_from_slice(b"p=");
-    buf.resize(buf.len() + pad, b'x');
-    buf.extend_from_slice(format!("\nauth=1 {}\n<<<\n", "0".repeat(40)).as_bytes());
-    buf
-}
-
 /// node2's status heartbeat with sequence number `seq`, as Heartbeat 3.0.6 sends it.
 fn status(seq: u64) -> Message {
     let mut m = Message::new()
@@ -142,8 +105,8 @@ fn main() -> Result<()> {
     let run = Duration::from_millis(args.run_ms);
     let ours = keys("labsecret");
     let forger = keys("not-the-secret");
-    let netstring_junk = junk_netstring(32 * 1024 + 128, 4095);
-    let classic_junk = junk_classic(32 * 1024, 4096);
+    let netstring_junk = hb_testdata::junk::netstring(32 * 1024 + 128, 4095);
+    let classic_junk = hb_testdata::junk::classic(32 * 1024, 4096);
     let forged: Vec<Vec<u8>> = (1..=64)
         .map(|s| seal(&status(s), &forger, MsgFmt::Classic))
         .collect();

@@ -39,22 +39,7 @@ const MAX_SENT: u64 = 5_000_000;
 /// 4095, the most the old item cap let through), one padding field, and a well-formed sha1
 /// trailer for key 1 that does not verify.
 fn junk(len: usize) -> Vec<u8> {
-    let trailer = format!("42:1 {},", "0".repeat(40));
-    let mut buf = b"###\n".to_vec();
-    for _ in 0..((len - 100) / 8).min(4095) {
-        buf.extend_from_slice(b"5:(0)a=,");
-    }
-    let room = len - buf.len() - 4 - trailer.len();
-    let v = (0..room)
-        .rev()
-        .find(|v| (5 + v).to_string().len() + 2 + 5 + v == room)
-        .expect("room for the padding field");
-    buf.extend_from_slice(format!("{}:(0)p=", 5 + v).as_bytes());
-    buf.resize(buf.len() + v, b'x');
-    buf.push(b',');
-    buf.extend_from_slice(b"%%%\n");
-    buf.extend_from_slice(trailer.as_bytes());
-    buf
+    hb_testdata::junk::netstring(len, ((len - 100) / 8).min(4095))
 }
 
 /// Sends `datagram` to `to` from `sock` until `duration` has passed or `MAX_SENT` were sent.

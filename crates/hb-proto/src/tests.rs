@@ -370,27 +370,7 @@ fn crc_is_accepted_when_crc_signs() {
     }
 }
 
-/// A netstring datagram of `fields` small fields, padded to exactly `len` bytes, with a
-/// syntactically valid sha1 trailer (index 1) that does not verify.
-fn junk(len: usize, fields: usize) -> Vec<u8> {
-    let trailer = format!("42:1 {},", "0".repeat(40));
-    let mut buf = b"###\n".to_vec();
-    for _ in 0..fields {
-        buf.extend_from_slice(b"5:(0)a=,");
-    }
-    // One padding field `N:(0)p=<v bytes>,` with N = 5 + v fills the rest exactly.
-    let room = len - buf.len() - 4 - trailer.len();
-    let v = (0..room)
-        .rev()
-        .find(|v| (5 + v).to_string().len() + 2 + 5 + v == room)
-        .unwrap();
-    buf.extend_from_slice(format!("{}:(0)p=", 5 + v).as_bytes());
-    buf.resize(buf.len() + v, b'x');
-    buf.push(b',');
-    buf.extend_from_slice(b"%%%\n");
-    buf.extend_from_slice(trailer.as_bytes());
-    buf
-}
+use hb_testdata::junk::netstring as junk;
 
 #[test]
 fn the_signature_is_checked_before_the_fields_are_parsed() {

@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod junk;
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write as _;
