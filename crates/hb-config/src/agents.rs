@@ -219,15 +219,10 @@ fn check_trusted(path: &Path, meta: &fs::Metadata, what: &str) -> Result<(), Str
     }
 }
 
-/// Why an executable path with this owner and mode is not trusted, if it is not.
+/// Why an agent (or its directory) with this owner and mode is not trusted, if it is not:
+/// the trust rule with root as the only owner (an agent runs as root itself).
 pub(crate) fn unsafe_reason(uid: u32, mode: u32) -> Option<String> {
-    let mode = mode & 0o7777;
-    match (uid != 0, mode & 0o022 != 0) {
-        (false, false) => None,
-        (true, false) => Some(format!("owner is uid {uid}")),
-        (false, true) => Some(format!("mode is {mode:04o}")),
-        (true, true) => Some(format!("owner is uid {uid}, mode is {mode:04o}")),
-    }
+    crate::trust::problem(uid, mode, 0, false)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Whether a path can be trusted with what runs as root: the path and every directory on the
-//! way to it, from `/`, owned by root (or by this process's effective user) and writable by
-//! nobody else.
+//! way to it, from `/`, owned by root (or by the one other user this process already trusts,
+//! see [`trusted_uid`]) and writable by nobody else.
 //!
 //! The one place this rule lives: the configuration files (`ha.cf`, `haresources`), the
 //! directories above the resource agents', the daemon's run and state directories and its own
@@ -76,6 +76,19 @@ pub fn euid() -> u32 {
     nix::unistd::geteuid().as_raw()
 }
 
+/// The one user besides root whose files are trusted: this process's effective user when it is
+/// not root; when it is root, the owner of its own executable if that is not root (root
+/// already runs that user's code, so their directories add nothing they could not do: a
+/// checkout built by a developer and run with sudo works); otherwise root alone (0).
+#[must_use]
+pub fn trusted_uid() -> u32 {
+    let euid = euid();
+    if euid != 0 {
+        return euid;
+    }
+    fs::metadata("/proc/self/exe").map_or(0, |m| m.uid())
+}
+
 /// Why a path with this owner and mode is not trusted by a process running as `euid`, if it
 /// is not. `sticky_ok`: a sticky directory may be writable by others (a directory above the
 /// checked path).
@@ -141,14 +154,14 @@ fn ancestors_of(path: &Path) -> Result<Vec<PathBuf>, Untrusted> {
     Ok(dirs)
 }
 
-/// Refuses `path` unless every directory above it, up to `/`, is owned by root (or this
-/// process's effective user) and not writable by others, sticky directories excepted. The
+/// Refuses `path` unless every directory above it, up to `/`, is owned by root (or
+/// [`trusted_uid`]) and not writable by others, sticky directories excepted. The
 /// path itself is not judged (callers with their own rule for it use this).
 ///
 /// # Errors
 /// The first offending directory, from `/` down, or one that cannot be inspected.
 pub fn check_ancestors(path: &Path) -> Result<(), Untrusted> {
-    check_ancestors_as(path, euid())
+    check_ancestors_as(path, trusted_uid())
 }
 
 fn check_ancestors_as(path: &Path, euid: u32) -> Result<(), Untrusted> {
@@ -159,13 +172,13 @@ fn check_ancestors_as(path: &Path, euid: u32) -> Result<(), Untrusted> {
 }
 
 /// Refuses `path` (a file or directory) unless it and every directory above it are owned by
-/// root (or this process's effective user) and not writable by others; only directories above
+/// root (or [`trusted_uid`]) and not writable by others; only directories above
 /// it may be writable by others if sticky.
 ///
 /// # Errors
 /// The first offending path, from `/` down, or one that cannot be inspected.
 pub fn check_path(path: &Path) -> Result<(), Untrusted> {
-    check_path_as(path, euid())
+    check_path_as(path, trusted_uid())
 }
 
 fn check_path_as(path: &Path, euid: u32) -> Result<(), Untrusted> {
