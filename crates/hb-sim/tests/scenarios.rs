@@ -502,3 +502,54 @@ fn a_dead_peers_recorded_heartbeats_replayed_after_our_restart_are_dropped() {
         assert_eq!(counters.accepted, 0, "{mode:?}: {counters:?}");
     }
 }
+
+/// Heartbeat 3.0.6 gives foreign groups back only when they were taken because their node
+/// died or left (`rsc_needs_failback`, set by a mach_down takeover in hb_resource.c), never
+/// after an operator moved them: `hb_standby all` on the owner must stick with
+/// `auto_failback on` (capture A2-standby-takeover: node2 still holds all 15 s later).
+#[test]
+fn with_auto_failback_on_a_standby_sticks_but_a_takeover_after_death_fails_back() {
+    let settled = |s: &Sim, p: [usize; 2]| {
+        s.placement_is(&p) && (0..2).all(|n| s.core(n).unwrap().snapshot().rsc_class.is_some())
+    };
+    let mut sim = started(AutoFailback::On);
+    sim.command(0, Command::Standby(Class::All));
+    assert!(
+        sim.run_until(ms(2000), |s| settled(s, [1, 1])),
+        "standby all\n{}",
+        tail(&sim)
+    );
+    // Simulated time: ten deadtimes pass with both nodes up; node2 must not give g0 back.
+    sim.run_for(ms(10_000));
+    assert!(
+        settled(&sim, [1, 1]),
+        "standby all on node1 with auto_failback on: node2 handed the group back\n{}",
+        tail(&sim)
+    );
+    // node1 leaves and returns: node2 took g0 over as a mach_down takeover (Heartbeat's
+    // takeover_from_node), so g0 goes home.
+    sim.shutdown(0);
+    assert!(sim.run_until(ms(3000), |s| !s.is_running(0) && s.placement_is(&[1, 1])));
+    sim.restart(0);
+    assert!(
+        sim.run_until(ms(5000), |s| settled(s, [0, 1])),
+        "after node1 left and returned, g0 must fail back\n{}",
+        tail(&sim)
+    );
+    // ...and the next standby sticks again: the failback used up the mark. (Simulated time
+    // for node1 to hear node2's stable report: Heartbeat refuses a standby before it.)
+    sim.run_for(ms(1000));
+    sim.command(0, Command::Standby(Class::All));
+    assert!(
+        sim.run_until(ms(2000), |s| settled(s, [1, 1])),
+        "second standby all\n{}",
+        tail(&sim)
+    );
+    sim.run_for(ms(10_000));
+    assert!(
+        settled(&sim, [1, 1]),
+        "second standby undone\n{}",
+        tail(&sim)
+    );
+    assert_clean(&sim);
+}

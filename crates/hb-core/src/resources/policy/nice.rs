@@ -46,6 +46,13 @@ pub(crate) struct Nice {
     pub(super) standby: Standby,
     /// Local acquisition at start-up is under way or done.
     acquiring_local: bool,
+    /// Heartbeat's `rsc_needs_failback`: we took the peer's groups because it died, left or
+    /// never came (a mach_down takeover), so `auto_failback on` gives them back once it is
+    /// stable. Groups that came here by `hb_standby`/`hb_takeover` stay: an operator moved
+    /// them. Also set when we took groups the peer reported failed (our extension: after
+    /// `hb_cleanup` there they go home). Cleared when the failback is asked for, or found to
+    /// have nothing to give back.
+    pub(super) needs_failback: bool,
     rqst_deadline: Option<Instant>,
 }
 
@@ -56,6 +63,7 @@ impl Nice {
             rstate: RState::Init,
             standby: Standby::Not,
             acquiring_local: false,
+            needs_failback: false,
             rqst_deadline: None,
         }
     }
@@ -151,6 +159,7 @@ impl Nice {
     fn take_everything(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, why: &str) {
         self.acquiring_local = true;
         self.rqst_deadline = None;
+        self.needs_failback = true;
         let all = b.groups.all();
         let mach_down = b.peer.is_some();
         tracing::info!(
@@ -196,26 +205,43 @@ impl Nice {
         let _ = self.request_standby(b, ctx, class, "a start failed here");
     }
 
-    /// auto_failback on: give foreign groups back once their node is up and stable.
+    /// auto_failback on: give foreign groups back once their node is up and stable, when
+    /// they came here by a mach_down takeover (Heartbeat's `PerformAutoFailback`: it waits
+    /// while either side is in flux, and forgets the mark when there is nothing to give).
     fn try_failback(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
-        if !self.failback
-            || self.rstate != RState::Stable
+        if !self.failback || !self.needs_failback {
+            return;
+        }
+        if b.shutdown.is_some() {
+            self.needs_failback = false;
+            return;
+        }
+        if self.rstate != RState::Stable
             || self.standby != Standby::Not
-            || b.shutdown.is_some()
             || !b.peer_ready(ctx.nodes)
+            || !b.groups.all_settled()
         {
             return;
         }
         let me = ctx.nodes.me();
-        let foreign_held = b.groups.iter().any(|(g, group)| {
-            group.preferred != me
-                && group.is_running()
-                && !b.view.failed.contains(&g)
-                && !(b.view.exact && b.view.holds.contains(&g))
-        });
-        if foreign_held {
+        let foreign: Vec<GroupId> = b
+            .groups
+            .iter()
+            .filter(|&(g, group)| {
+                group.preferred != me
+                    && group.is_running()
+                    && !(b.view.exact && b.view.holds.contains(&g))
+            })
+            .map(|(g, _)| g)
+            .collect();
+        if foreign.iter().any(|g| !b.view.failed.contains(g)) {
+            self.needs_failback = false;
             let _ = self.request_standby(b, ctx, Class::Foreign, "auto_failback");
+        } else if foreign.is_empty() {
+            self.needs_failback = false;
+            tracing::debug!("auto_failback: nothing foreign held here");
         }
+        // Otherwise every foreign group failed on its node: wait for its cleanup there.
     }
 
     fn peer_shut_down(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
@@ -297,6 +323,9 @@ impl Policy for Nice {
         // starting them (a restart or the guard timer ends the exchange otherwise).
         if self.standby.giving() {
             self.cancel_standby("peer died");
+        }
+        if b.shutdown.is_none() {
+            self.needs_failback = true;
         }
         if b.deciding() {
             self.take_everything(b, ctx, "peer dead");

@@ -230,6 +230,16 @@ impl Nice {
         };
         tracing::info!("standby resource acquisition done [{class}]");
         self.standby = Standby::Not;
+        // Groups that came because they failed on the peer go home after their cleanup
+        // there (auto_failback on); groups an operator moved stay.
+        if let Some(p) = b.peer
+            && b.groups
+                .of_class(class, p)
+                .iter()
+                .any(|g| b.view.failed.contains(g))
+        {
+            self.needs_failback = true;
+        }
         b.send_report(ctx, true, None);
         ctx.send(wire::ask_resources(class, "done"));
         self.hand_off_failed_groups(b, ctx);
