@@ -177,7 +177,7 @@ pub struct ClusterSpec {
     /// The virtual IP.
     pub vip: Ipv4Addr,
     /// `auto_failback` (heartbeat and ours).
-    pub auto_failback: bool,
+    pub auto_failback: Failback,
     /// The sha1 key of `authkeys` (heartbeat and ours).
     pub auth_secret: String,
     /// Directory holding our `heartbeat` binary; `None` means [`ours_bin_dir`].
@@ -188,6 +188,32 @@ pub struct ClusterSpec {
     /// e.g. `IPaddr::192.0.2.100/24/eth0 nginx::{node_dir}/nginx.conf`, where `{node_dir}`
     /// and `{node}` are replaced per node.
     pub resources: Option<String>,
+    /// The whole `haresources` file, used as is by every implementation (overrides
+    /// `resources`): mixed clusters need the same group keys on both sides (`IPaddr2::...`,
+    /// which ours runs with its IPaddr agent).
+    pub haresources: Option<String>,
+}
+
+/// `auto_failback` as written in `ha.cf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Failback {
+    /// `auto_failback on`.
+    On,
+    /// `auto_failback off`.
+    Off,
+    /// `auto_failback legacy`.
+    Legacy,
+}
+
+impl Failback {
+    /// The directive's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Failback::On => "on",
+            Failback::Off => "off",
+            Failback::Legacy => "legacy",
+        }
+    }
 }
 
 impl ClusterSpec {
@@ -198,11 +224,12 @@ impl ClusterSpec {
             timing,
             nodes: vec!["node1".to_owned(), "node2".to_owned()],
             vip: Ipv4Addr::new(192, 0, 2, 100),
-            auto_failback: false,
+            auto_failback: Failback::Off,
             auth_secret: "labsecret".to_owned(),
             ours_bin_dir: None,
             extra_ha_cf: Vec::new(),
             resources: None,
+            haresources: None,
         }
     }
 
@@ -226,7 +253,7 @@ impl ClusterSpec {
             ms(t.deadtime),
             ms(t.warntime),
             ms(t.initdead),
-            if self.auto_failback { "on" } else { "off" },
+            self.auto_failback.name(),
         );
         for n in &self.nodes {
             s += &format!("node {n}\n");
@@ -246,6 +273,9 @@ impl ClusterSpec {
     /// `haresources` with the VIP owned by the first node, managed by `agent`
     /// (`IPaddr2` for heartbeat 3.0.6, `IPaddr` for ours).
     pub fn haresources(&self, agent: &str) -> Result<String> {
+        if let Some(all) = &self.haresources {
+            return Ok(all.clone());
+        }
         let owner = self
             .nodes
             .first()

@@ -5,7 +5,7 @@ use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
@@ -331,6 +331,20 @@ impl Lab {
     /// Runs `args` to completion inside `host`'s namespace (bounded by 30 s) and returns its
     /// stdout; a non-zero exit is an error quoting the command's output.
     pub fn run(&self, host: &str, args: &[&str]) -> Result<String> {
+        let (status, output) = self.run_status(host, args)?;
+        if !status.success() {
+            bail!(
+                "`{}` on {host} failed ({status}): {}",
+                args.join(" "),
+                output.trim()
+            );
+        }
+        Ok(output)
+    }
+
+    /// Like [`Lab::run`], but a non-zero exit is not an error: returns the exit status and
+    /// the output (stdout and stderr together).
+    pub fn run_status(&self, host: &str, args: &[&str]) -> Result<(ExitStatus, String)> {
         let (program, rest) = args
             .split_first()
             .ok_or_else(|| anyhow!("Lab::run needs a command"))?;
@@ -347,14 +361,7 @@ impl Lab {
         let output = proc.log_text()?;
         // The log was only needed to collect the output.
         let _ = fs::remove_file(proc.log_path());
-        if !status.success() {
-            bail!(
-                "`{}` on {host} failed ({status}): {}",
-                args.join(" "),
-                output.trim()
-            );
-        }
-        Ok(output)
+        Ok((status, output))
     }
 
     // ----- observation --------------------------------------------------------------------

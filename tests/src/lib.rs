@@ -26,6 +26,7 @@
 
 pub mod cluster;
 pub mod lab;
+pub mod mixed;
 pub mod netns;
 pub mod ours;
 pub mod probe;
@@ -35,8 +36,9 @@ pub mod wait;
 
 use std::path::PathBuf;
 
-pub use cluster::{Cluster, ClusterSpec, Implementation, Timing};
+pub use cluster::{Cluster, ClusterSpec, Failback, Implementation, Timing};
 pub use lab::{CLIENT, Lab, LinkState, NODE_NAMES};
+pub use mixed::{Pair, Pairing, Tool};
 pub use probe::{Outage, Probe, ProbeConfig, ProbeOutcome, ProbeRecord, Prober};
 pub use process::Proc;
 pub use wait::{LogFollower, wait_for, wait_for_log_line, wait_for_some};

@@ -14,7 +14,7 @@ use hb_control::{GroupState, ResourceClass, ResourceState};
 use hb_nstests::ours::{
     cleanup, first_group_resource, start_settled, status, wait_group_running, wait_monitor_runs,
 };
-use hb_nstests::{Cluster, ClusterSpec, Implementation, Lab, root_or_skip, wait_for};
+use hb_nstests::{Cluster, ClusterSpec, Failback, Implementation, Lab, root_or_skip, wait_for};
 
 const SECOND: Duration = Duration::from_secs(1);
 const DEBIAN_DUMMY: &str = "/usr/lib/ocf/resource.d/heartbeat/Dummy";
@@ -23,7 +23,11 @@ fn spec(resources: &str, extra_ha_cf: &[&str], auto_failback: bool) -> ClusterSp
     let mut s = ClusterSpec::new(Implementation::Ours, "100/300".parse().expect("timing"));
     s.resources = Some(resources.to_owned());
     s.extra_ha_cf = extra_ha_cf.iter().map(|l| (*l).to_owned()).collect();
-    s.auto_failback = auto_failback;
+    s.auto_failback = if auto_failback {
+        Failback::On
+    } else {
+        Failback::Off
+    };
     s
 }
 

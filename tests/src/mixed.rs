@@ -1,0 +1,323 @@
+//! Two-node clusters whose nodes may run different implementations (heartbeat-rs or Debian's
+//! Heartbeat 3.0.6), driven and observed the way a user does: the daemon of each node, its own
+//! `cl_status`, `hb_standby` and `hb_takeover`, and who holds each virtual IP.
+//!
+//! A [`Pair`] keeps one [`Cluster`] per implementation in the same [`Lab`] (each writes its
+//! configuration for every node; only the nodes of its implementation are started), with one
+//! `haresources` shared by both so that the group keys agree on the wire.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::cluster::{Cluster, ClusterSpec, Implementation, ours_binary};
+use crate::lab::Lab;
+
+/// Debian's installed copies of Heartbeat 3.0.6's client tools.
+const HB306_CL_STATUS: &str = "/usr/bin/cl_status";
+const HB306_TOOLS: &str = "/usr/share/heartbeat";
+
+/// Which implementation runs on node1 and on node2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pairing {
+    /// node1's implementation.
+    pub node1: Implementation,
+    /// node2's implementation.
+    pub node2: Implementation,
+}
+
+impl Pairing {
+    /// Heartbeat + Heartbeat (the reference), ours + ours, and both mixed orders.
+    pub const ALL: [Pairing; 4] = [
+        Pairing::new(Implementation::Heartbeat306, Implementation::Heartbeat306),
+        Pairing::new(Implementation::Ours, Implementation::Ours),
+        Pairing::new(Implementation::Ours, Implementation::Heartbeat306),
+        Pairing::new(Implementation::Heartbeat306, Implementation::Ours),
+    ];
+
+    /// node1 runs `node1`, node2 runs `node2`.
+    pub const fn new(node1: Implementation, node2: Implementation) -> Pairing {
+        Pairing { node1, node2 }
+    }
+
+    /// The implementation of `node` (`node1` or `node2`).
+    pub fn of(&self, node: &str) -> Result<Implementation> {
+        match node {
+            "node1" => Ok(self.node1),
+            "node2" => Ok(self.node2),
+            _ => bail!("a pair has node1 and node2, not {node}"),
+        }
+    }
+
+    /// Whether both nodes run Heartbeat 3.0.6.
+    pub fn is_reference(&self) -> bool {
+        self.node1 == Implementation::Heartbeat306 && self.node2 == Implementation::Heartbeat306
+    }
+
+    fn short(i: Implementation) -> &'static str {
+        match i {
+            Implementation::Ours => "ours",
+            Implementation::Heartbeat306 => "hb",
+            Implementation::Keepalived => "ka",
+        }
+    }
+}
+
+impl fmt::Display for Pairing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}+{}",
+            Pairing::short(self.node1),
+            Pairing::short(self.node2)
+        )
+    }
+}
+
+/// Whose client tool issues a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// The tool of the implementation that runs on the node.
+    Native,
+    /// Debian's `/usr/share/heartbeat/hb_standby` / `hb_takeover` (they write Heartbeat's
+    /// command FIFO), whichever implementation runs on the node.
+    Debian,
+}
+
+/// A two-node cluster, each node running its pairing's implementation.
+pub struct Pair<'lab> {
+    lab: &'lab Lab,
+    pairing: Pairing,
+    clusters: BTreeMap<Implementation, Cluster<'lab>>,
+}
+
+impl fmt::Debug for Pair<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pair")
+            .field("pairing", &self.pairing)
+            .finish()
+    }
+}
+
+impl<'lab> Pair<'lab> {
+    /// Writes both nodes' configuration from `spec` (its implementation is ignored; its
+    /// `haresources` should be set, with `IPaddr2` resources). Starts nothing.
+    pub fn new(lab: &'lab Lab, pairing: Pairing, spec: &ClusterSpec) -> Result<Pair<'lab>> {
+        let mut clusters = BTreeMap::new();
+        for i in [pairing.node1, pairing.node2] {
+            if i == Implementation::Keepalived {
+                bail!("keepalived does not speak Heartbeat's protocol");
+            }
+            if let std::collections::btree_map::Entry::Vacant(e) = clusters.entry(i) {
+                let mut s = spec.clone();
+                s.implementation = i;
+                e.insert(Cluster::new(lab, s)?);
+            }
+        }
+        Ok(Pair {
+            lab,
+            pairing,
+            clusters,
+        })
+    }
+
+    /// The pairing.
+    pub fn pairing(&self) -> Pairing {
+        self.pairing
+    }
+
+    /// The cluster driver that runs `node`.
+    pub fn cluster(&self, node: &str) -> Result<&Cluster<'lab>> {
+        let i = self.pairing.of(node)?;
+        self.clusters
+            .get(&i)
+            .ok_or_else(|| anyhow!("no {i} cluster"))
+    }
+
+    fn cluster_mut(&mut self, node: &str) -> Result<&mut Cluster<'lab>> {
+        let i = self.pairing.of(node)?;
+        self.clusters
+            .get_mut(&i)
+            .ok_or_else(|| anyhow!("no {i} cluster"))
+    }
+
+    /// Starts `node`'s daemon.
+    pub fn start(&mut self, node: &str) -> Result<()> {
+        self.cluster_mut(node)?.start(node)
+    }
+
+    /// Graceful stop of `node` (SIGTERM), waiting up to `timeout`.
+    pub fn stop(&mut self, node: &str, timeout: Duration) -> Result<()> {
+        self.cluster_mut(node)?.stop(node, timeout).map(drop)
+    }
+
+    /// SIGKILLs `node`'s daemon.
+    pub fn kill(&mut self, node: &str) -> Result<()> {
+        self.cluster_mut(node)?.kill(node).map(drop)
+    }
+
+    /// Whether `node`'s daemon runs.
+    pub fn is_running(&self, node: &str) -> bool {
+        self.cluster(node).is_ok_and(|c| c.is_running(node))
+    }
+
+    /// Fails (quoting logs) if a daemon the test did not stop has exited.
+    pub fn check_running(&self) -> Result<()> {
+        self.clusters.values().try_for_each(Cluster::check_running)
+    }
+
+    /// The last lines of both nodes' logs.
+    pub fn log_tails(&self, lines: usize) -> String {
+        ["node1", "node2"]
+            .iter()
+            .filter_map(|n| Some(self.cluster(n).ok()?.log_tail(n, lines)))
+            .collect()
+    }
+
+    /// The lab hosts holding `ip`.
+    pub fn holders(&self, ip: Ipv4Addr) -> Result<Vec<String>> {
+        self.lab.address_holders(ip)
+    }
+
+    /// The pid of `node`'s Heartbeat 3.0.6 master process (its mount namespace holds the
+    /// node's /etc/ha.d, /var/lib/heartbeat and /run).
+    fn hb306_pid(&self, node: &str) -> Result<String> {
+        let c = self.cluster(node)?;
+        if !c.is_running(node) {
+            bail!("heartbeat is not running on {node}");
+        }
+        Ok(c.proc(node)?.pid().to_string())
+    }
+
+    /// Runs `args` inside `node`'s Heartbeat mount and UTS namespaces; a non-zero exit is an
+    /// error.
+    fn in_hb306(&self, node: &str, args: &[&str], env: &[(&str, &str)]) -> Result<String> {
+        let (status, out) = self.in_hb306_status(node, args, env)?;
+        if !status.success() {
+            bail!(
+                "`{}` on {node} failed ({status}): {}",
+                args.join(" "),
+                out.trim()
+            );
+        }
+        Ok(out)
+    }
+
+    /// Runs `args` inside `node`'s Heartbeat mount and UTS namespaces.
+    fn in_hb306_status(
+        &self,
+        node: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<(ExitStatus, String)> {
+        let pid = self.hb306_pid(node)?;
+        let mut full = vec!["nsenter", "-t", &pid, "-m", "-u", "env"];
+        let pairs: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        full.extend(pairs.iter().map(String::as_str));
+        full.extend_from_slice(args);
+        self.lab.run_status(node, &full)
+    }
+
+    fn ours_tool(&self, node: &str, tool: &str) -> Result<PathBuf> {
+        let c = self.cluster(node)?;
+        let dir = ours_binary(c.spec().ours_bin_dir.as_deref())?
+            .parent()
+            .map(PathBuf::from)
+            .ok_or_else(|| anyhow!("our binary has no directory"))?;
+        Ok(dir.join(tool))
+    }
+
+    fn run_dir(&self, node: &str) -> Result<String> {
+        let dir = self.cluster(node)?.node_dir(node).join("run");
+        dir.to_str()
+            .map(str::to_owned)
+            .context("non-UTF-8 run directory")
+    }
+
+    /// `cl_status ARGS` on `node` with the node's own implementation's tool: its output,
+    /// trimmed. A non-zero exit is not an error when the tool answered (`nodestatus` of a
+    /// dead node exits 1), only when it printed an ERROR (no daemon to sign on to).
+    pub fn cl_status(&self, node: &str, args: &[&str]) -> Result<String> {
+        let (status, out) = match self.pairing.of(node)? {
+            Implementation::Ours => {
+                let bin = self.ours_tool(node, "cl_status")?;
+                let run = self.run_dir(node)?;
+                let mut full = vec![
+                    bin.to_str().context("non-UTF-8 path")?,
+                    "--run-dir",
+                    run.as_str(),
+                ];
+                full.extend_from_slice(args);
+                self.lab.run_status(node, &full)?
+            }
+            _ => {
+                let mut full = vec![HB306_CL_STATUS];
+                full.extend_from_slice(args);
+                self.in_hb306_status(node, &full, &[])?
+            }
+        };
+        if !status.success() && (out.contains("ERROR") || out.trim().is_empty()) {
+            bail!(
+                "`cl_status {}` on {node} failed ({status}): {}",
+                args.join(" "),
+                out.trim()
+            );
+        }
+        Ok(out.trim().to_owned())
+    }
+
+    /// `cl_status rscstatus` on `node`, or `-` when its daemon does not run.
+    pub fn rscstatus(&self, node: &str) -> Result<String> {
+        if !self.is_running(node) {
+            return Ok("-".to_owned());
+        }
+        self.cl_status(node, &["rscstatus"])
+    }
+
+    /// `cl_status nodestatus OF` on `node`, or `-` when its daemon does not run.
+    pub fn nodestatus(&self, node: &str, of: &str) -> Result<String> {
+        if !self.is_running(node) {
+            return Ok("-".to_owned());
+        }
+        self.cl_status(node, &["nodestatus", of])
+    }
+
+    /// `hb_standby CLASS` (or `hb_takeover CLASS` when `takeover`) on `node` with `tool`.
+    pub fn command(&self, node: &str, takeover: bool, class: &str, tool: Tool) -> Result<String> {
+        let name = if takeover {
+            "hb_takeover"
+        } else {
+            "hb_standby"
+        };
+        let debian = format!("{HB306_TOOLS}/{name}");
+        match (self.pairing.of(node)?, tool) {
+            (Implementation::Ours, Tool::Native) => {
+                let bin = self.ours_tool(node, name)?;
+                let run = self.run_dir(node)?;
+                self.lab.run(
+                    node,
+                    &[
+                        bin.to_str().context("non-UTF-8 path")?,
+                        "--run-dir",
+                        &run,
+                        class,
+                    ],
+                )
+            }
+            (Implementation::Ours, Tool::Debian) => {
+                // Heartbeat's scripts write `$HA_FIFO`; ours keeps it in its state directory.
+                let state = self.cluster(node)?.node_dir(node).join("state");
+                let fifo = state.join("fifo");
+                let fifo = fifo.to_str().context("non-UTF-8 path")?;
+                self.lab
+                    .run(node, &["env", &format!("HA_FIFO={fifo}"), &debian, class])
+            }
+            (_, _) => self.in_hb306(node, &[&debian, class], &[]),
+        }
+    }
+}
