@@ -11,8 +11,9 @@ use crate::{ControlError, MAX_REQUEST, VERSION};
 /// node that receives the request (as with Heartbeat's `hb_standby`).
 ///
 /// Three values, not hb-core's four: "no group" is a state (`rscstatus none`), not something
-/// to ask for. `failback`, Heartbeat's alias of `foreign`, is read as [`Foreign`](Self::Foreign)
-/// and sent as `foreign`.
+/// to ask for. `failback`, Heartbeat's alias of `foreign` for `hb_standby`, is read as
+/// [`Foreign`](Self::Foreign) and sent as `foreign`; for `hb_takeover` it means `all` (see
+/// [`RequestClass::parse_takeover`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RequestClass {
@@ -36,6 +37,18 @@ impl RequestClass {
             "local" => Some(RequestClass::Local),
             "foreign" | "failback" => Some(RequestClass::Foreign),
             _ => None,
+        }
+    }
+
+    /// Reads a class word for `hb_takeover`: as [`parse`](Self::parse), except that
+    /// `failback` means `all`. Heartbeat 3.0.6's `hb_takeover failback` sends
+    /// `rsc_hold=failback`, which the peer's `rc.d/hb_takeover` maps to nothing, so it goes
+    /// standby for `all`: the requesting node ends up holding every group.
+    #[must_use]
+    pub fn parse_takeover(word: &str) -> Option<RequestClass> {
+        match word {
+            "failback" => Some(RequestClass::All),
+            other => RequestClass::parse(other),
         }
     }
 
@@ -190,6 +203,13 @@ pub fn decode_request(line: &str) -> Result<Request, ControlError> {
     {
         return Err(ControlError::BadGroup);
     }
+    if command == "takeover"
+        && let Some(class) = class
+            .and_then(Value::as_str)
+            .and_then(RequestClass::parse_takeover)
+    {
+        return Ok(Request::Takeover { class });
+    }
     serde_json::from_value(v).map_err(ControlError::BadRequest)
 }
 
@@ -342,6 +362,22 @@ mod tests {
     #[test]
     fn classes_parse_like_heartbeat() {
         assert_eq!(RequestClass::parse("failback"), Some(RequestClass::Foreign));
+        assert_eq!(
+            RequestClass::parse_takeover("failback"),
+            Some(RequestClass::All)
+        );
+        assert_eq!(
+            RequestClass::parse_takeover("local"),
+            Some(RequestClass::Local)
+        );
+        assert_eq!(RequestClass::parse_takeover("x"), None);
+        // On the socket too: standby failback = foreign, takeover failback = all.
+        assert_eq!(
+            decode_request(r#"{"version":1,"command":"takeover","class":"failback"}"#).unwrap(),
+            Request::Takeover {
+                class: RequestClass::All
+            }
+        );
         assert_eq!(RequestClass::parse("all"), Some(RequestClass::All));
         assert_eq!(
             RequestClass::parse("local").map(RequestClass::as_str),

@@ -89,7 +89,11 @@ pub fn run(action: Action, argv0: &str, args: &[String]) -> Outcome {
         usage(&mut out, argv0);
         return out;
     }
-    let Some(class) = RequestClass::parse(arg) else {
+    let parsed = match action {
+        Action::Standby => RequestClass::parse(arg),
+        Action::Takeover => RequestClass::parse_takeover(arg),
+    };
+    let Some(class) = parsed else {
         let _ = writeln!(out.stdout, "{argv0}: wrong resources({arg}).");
         usage(&mut out, argv0);
         return out;
