@@ -298,12 +298,16 @@ impl Core {
             let Some(msg) = node.held.remove(&seq) else {
                 return;
             };
+            let t = msg.str("t").unwrap_or_default().to_string();
+            // Addressed to another node: not ours, except a peer's answer to itself (it
+            // granted itself a group, Heartbeat's `req_resource` with HA_DONTASK), which the
+            // legacy policy must see.
             if let Some(dest) = msg.str("dest")
                 && dest != self.node_name()
+                && !(t == "ip-request-resp" && dest == self.nodes[from].name)
             {
                 continue;
             }
-            let t = msg.str("t").unwrap_or_default().to_string();
             self.dispatch(now, from, seq, &t, &msg);
         }
     }

@@ -79,6 +79,30 @@ impl Legacy {
         }
     }
 
+    /// The peer granted itself one of its groups without asking (Heartbeat's `req_resource`
+    /// does so when it counts no other active node, e.g. when our first packet after its
+    /// restart was not a status message): it is starting the group now. If it runs here, we
+    /// release it, or both would hold it for good (the legacy protocol has no later check).
+    fn peer_granted_itself(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, msg: &Message) {
+        if msg.str("ok") != Some("OK") || msg.str("weown") != Some("yes") || !b.deciding() {
+            return;
+        }
+        let Some(g) = msg.str("ipaddr").and_then(|k| b.groups.by_key(k)) else {
+            return;
+        };
+        let peer = b.peer_name(ctx.nodes);
+        if b.peer.is_none_or(|p| b.groups[g].preferred != p) || !b.groups[g].active() {
+            return;
+        }
+        tracing::warn!(
+            "{peer} granted itself group {} without asking (it saw no other active node): \
+             releasing it here so that only {peer} runs it",
+            b.groups[g].key
+        );
+        self.asked.remove(&g);
+        b.groups.stop(ctx, g, "taken by its node");
+    }
+
     /// Answers the peer's `ip-request` for `g`; `weown` says whether we ran it.
     fn reply(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, g: GroupId, weown: bool) {
         let group = &b.groups[g];
@@ -135,6 +159,9 @@ impl Policy for Legacy {
                     // Shutting down: we are releasing everything anyway; answer once it is.
                     self.ip_request(b, ctx, key);
                 }
+            }
+            "ip-request-resp" if msg.str("dest") != Some(ctx.my_name()) => {
+                self.peer_granted_itself(b, ctx, msg);
             }
             "ip-request-resp" => {
                 if msg.str("ok") != Some("OK") || !b.deciding() {
