@@ -27,6 +27,9 @@ pub(crate) struct Board {
     batches: Batches,
     /// Dual holdings seen while our side was busy with the group: the peer's epoch.
     pub(crate) pending_conflicts: BTreeMap<GroupId, u64>,
+    /// The peer came back from a partition (same generation) and has not restarted since:
+    /// Heartbeat 3.0.6 resolves the partition by restarting, which our reports cannot tell.
+    pub(crate) peer_returned: bool,
     /// The start-up probe of every resource is done.
     pub(crate) probe_done: bool,
     /// Negotiation has begun (active and probed).
@@ -47,6 +50,7 @@ impl Board {
             view: PeerView::default(),
             batches: Batches::default(),
             pending_conflicts: BTreeMap::new(),
+            peer_returned: false,
             probe_done: false,
             negotiating: false,
             shutdown: None,

@@ -95,6 +95,7 @@ impl Resources {
             );
         }
         ctx.send(wire::stonith(&name, !known_empty));
+        self.b.peer_returned = false;
         self.b.view = PeerView::default();
         self.b.pending_conflicts.clear();
         self.policy.on_peer_dead(&mut self.b, ctx);
@@ -106,6 +107,7 @@ impl Resources {
             return;
         }
         self.b.view = PeerView::returned();
+        self.b.peer_returned = true;
         if self.b.deciding() {
             // Tell the peer exactly what we hold so that a group held on both sides is
             // resolved by the rule of docs/protocol.md instead of Heartbeat's restart.
@@ -120,7 +122,30 @@ impl Resources {
         }
         self.b.view = PeerView::default();
         self.b.pending_conflicts.clear();
+        if std::mem::take(&mut self.b.peer_returned) && self.b.deciding() {
+            self.reannounce_after_partition(ctx);
+        }
         self.policy.on_peer_restart(&mut self.b, ctx);
+    }
+
+    /// The peer restarted right after returning from a partition: that is how Heartbeat
+    /// 3.0.6 resolves one (it drops everything it held, our copies included). Clients on its
+    /// side of the partition still send to its MAC address: run `start` again for every
+    /// group running here (IPaddr re-sends its gratuitous ARP), as the keeper of a dual
+    /// holding does between heartbeat-rs nodes.
+    fn reannounce_after_partition(&mut self, ctx: &mut Ctx<'_>) {
+        let running = self.b.groups.filter(|g| g.is_running() && g.settled());
+        if running.is_empty() {
+            return;
+        }
+        tracing::warn!(
+            "{} restarted after a partition (Heartbeat's resolution): re-announcing the groups \
+             held here",
+            self.b.peer_name(ctx.nodes)
+        );
+        for g in running {
+            self.b.groups.reannounce(ctx, g);
+        }
     }
 
     /// A resource message (`starting`, `resource`, `ask_resources`, `hb_takeover`,
