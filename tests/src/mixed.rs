@@ -11,9 +11,11 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::ExitStatus;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
 
 use crate::cluster::{Cluster, ClusterSpec, Implementation, ours_binary};
 use crate::lab::Lab;
@@ -90,11 +92,24 @@ pub enum Tool {
 }
 
 /// A two-node cluster, each node running its pairing's implementation.
+///
+/// Heartbeat 3.0.6 restarts itself after a healed partition: it re-executes itself without
+/// `-f`, so the process the lab started exits (status 0) and a daemonized successor, in a
+/// session of its own, runs on (its pid in `<run>/heartbeat.pid`). The pair follows it there:
+/// [`Pair::is_running`], [`Pair::stop`] and [`Pair::kill`] act on the daemon of the pid file.
 pub struct Pair<'lab> {
     lab: &'lab Lab,
     pairing: Pairing,
     clusters: BTreeMap<Implementation, Cluster<'lab>>,
+    /// Nodes started and not stopped or killed by the test.
+    up: std::collections::BTreeSet<String>,
+    /// When each node's daemon was last seen running (a Heartbeat restarting itself is gone
+    /// for a moment between its exit and its successor's pid file).
+    last_alive: std::cell::RefCell<BTreeMap<String, Instant>>,
 }
+
+/// How long a Heartbeat node may be between a self-restart's exit and its successor.
+const HB306_RESTART_GRACE: Duration = Duration::from_secs(15);
 
 impl fmt::Debug for Pair<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -123,6 +138,8 @@ impl<'lab> Pair<'lab> {
             lab,
             pairing,
             clusters,
+            up: std::collections::BTreeSet::new(),
+            last_alive: std::cell::RefCell::new(BTreeMap::new()),
         })
     }
 
@@ -148,27 +165,100 @@ impl<'lab> Pair<'lab> {
 
     /// Starts `node`'s daemon.
     pub fn start(&mut self, node: &str) -> Result<()> {
-        self.cluster_mut(node)?.start(node)
+        self.cluster_mut(node)?.start(node)?;
+        self.up.insert(node.to_owned());
+        Ok(())
+    }
+
+    /// The pid of the Heartbeat 3.0.6 daemon that runs `node` now, if one does: the one the
+    /// lab started, or its successor after a self-restart (from its pid file).
+    fn hb306_daemon(&self, node: &str) -> Option<Pid> {
+        let c = self.cluster(node).ok()?;
+        let file = c.node_dir(node).join("run/heartbeat.pid");
+        let from_file = std::fs::read_to_string(file)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+            .map(Pid::from_raw)
+            .filter(|p| kill(*p, None).is_ok());
+        let started = c
+            .proc(node)
+            .ok()
+            .filter(|p| p.is_running())
+            .map(|p| Pid::from_raw(p.pid() as i32));
+        started.or(from_file)
+    }
+
+    /// Whether Heartbeat on `node` restarted itself (the lab's process is gone, a successor
+    /// runs).
+    fn hb306_successor(&self, node: &str) -> Option<Pid> {
+        let c = self.cluster(node).ok()?;
+        if self.pairing.of(node).ok()? != Implementation::Heartbeat306 || c.is_running(node) {
+            return None;
+        }
+        self.hb306_daemon(node)
     }
 
     /// Graceful stop of `node` (SIGTERM), waiting up to `timeout`.
     pub fn stop(&mut self, node: &str, timeout: Duration) -> Result<()> {
+        self.up.remove(node);
+        if let Some(pid) = self.hb306_successor(node) {
+            kill(pid, Signal::SIGTERM).context("SIGTERM to heartbeat")?;
+            return crate::wait_for(&format!("heartbeat on {node} to stop"), timeout, || {
+                Ok(kill(pid, None).is_err())
+            })
+            .map(drop);
+        }
         self.cluster_mut(node)?.stop(node, timeout).map(drop)
     }
 
-    /// SIGKILLs `node`'s daemon.
+    /// SIGKILLs `node`'s daemon (and its process group).
     pub fn kill(&mut self, node: &str) -> Result<()> {
+        self.up.remove(node);
+        if let Some(pid) = self.hb306_successor(node) {
+            // The successor leads its own session and process group.
+            let _ = killpg(pid, Signal::SIGKILL);
+            return crate::wait_for(
+                &format!("heartbeat on {node} to die"),
+                Duration::from_secs(10),
+                || Ok(kill(pid, None).is_err()),
+            )
+            .map(drop);
+        }
         self.cluster_mut(node)?.kill(node).map(drop)
     }
 
     /// Whether `node`'s daemon runs.
     pub fn is_running(&self, node: &str) -> bool {
-        self.cluster(node).is_ok_and(|c| c.is_running(node))
+        match self.pairing.of(node) {
+            Ok(Implementation::Heartbeat306) => self.hb306_daemon(node).is_some(),
+            Ok(_) => self.cluster(node).is_ok_and(|c| c.is_running(node)),
+            Err(_) => false,
+        }
     }
 
-    /// Fails (quoting logs) if a daemon the test did not stop has exited.
+    /// Fails (quoting logs) if a daemon the test started and did not stop has exited.
     pub fn check_running(&self) -> Result<()> {
-        self.clusters.values().try_for_each(Cluster::check_running)
+        for node in &self.up {
+            let now = Instant::now();
+            if self.is_running(node) {
+                self.last_alive.borrow_mut().insert(node.clone(), now);
+                continue;
+            }
+            let restarting = self.pairing.of(node)? == Implementation::Heartbeat306
+                && self
+                    .last_alive
+                    .borrow()
+                    .get(node)
+                    .is_some_and(|t| now.duration_since(*t) < HB306_RESTART_GRACE);
+            if !restarting {
+                bail!(
+                    "{} on {node} exited\n{}",
+                    self.pairing.of(node)?,
+                    self.log_tails(30)
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The last lines of both nodes' logs.
@@ -187,25 +277,9 @@ impl<'lab> Pair<'lab> {
     /// The pid of `node`'s Heartbeat 3.0.6 master process (its mount namespace holds the
     /// node's /etc/ha.d, /var/lib/heartbeat and /run).
     fn hb306_pid(&self, node: &str) -> Result<String> {
-        let c = self.cluster(node)?;
-        if !c.is_running(node) {
-            bail!("heartbeat is not running on {node}");
-        }
-        Ok(c.proc(node)?.pid().to_string())
-    }
-
-    /// Runs `args` inside `node`'s Heartbeat mount and UTS namespaces; a non-zero exit is an
-    /// error.
-    fn in_hb306(&self, node: &str, args: &[&str], env: &[(&str, &str)]) -> Result<String> {
-        let (status, out) = self.in_hb306_status(node, args, env)?;
-        if !status.success() {
-            bail!(
-                "`{}` on {node} failed ({status}): {}",
-                args.join(" "),
-                out.trim()
-            );
-        }
-        Ok(out)
+        self.hb306_daemon(node)
+            .map(|p| p.to_string())
+            .ok_or_else(|| anyhow!("heartbeat is not running on {node}"))
     }
 
     /// Runs `args` inside `node`'s Heartbeat mount and UTS namespaces.
@@ -287,8 +361,16 @@ impl<'lab> Pair<'lab> {
         self.cl_status(node, &["nodestatus", of])
     }
 
-    /// `hb_standby CLASS` (or `hb_takeover CLASS` when `takeover`) on `node` with `tool`.
-    pub fn command(&self, node: &str, takeover: bool, class: &str, tool: Tool) -> Result<String> {
+    /// `hb_standby CLASS` (or `hb_takeover CLASS` when `takeover`) on `node` with `tool`:
+    /// the tool's exit status and output. Heartbeat's scripts always exit 0 (they write a
+    /// FIFO and cannot know what the daemon makes of it); ours exit 1 when it refuses.
+    pub fn command(
+        &self,
+        node: &str,
+        takeover: bool,
+        class: &str,
+        tool: Tool,
+    ) -> Result<(ExitStatus, String)> {
         let name = if takeover {
             "hb_takeover"
         } else {
@@ -299,7 +381,7 @@ impl<'lab> Pair<'lab> {
             (Implementation::Ours, Tool::Native) => {
                 let bin = self.ours_tool(node, name)?;
                 let run = self.run_dir(node)?;
-                self.lab.run(
+                self.lab.run_status(
                     node,
                     &[
                         bin.to_str().context("non-UTF-8 path")?,
@@ -315,9 +397,21 @@ impl<'lab> Pair<'lab> {
                 let fifo = state.join("fifo");
                 let fifo = fifo.to_str().context("non-UTF-8 path")?;
                 self.lab
-                    .run(node, &["env", &format!("HA_FIFO={fifo}"), &debian, class])
+                    .run_status(node, &["env", &format!("HA_FIFO={fifo}"), &debian, class])
             }
-            (_, _) => self.in_hb306(node, &[&debian, class], &[]),
+            (_, _) => self.in_hb306_status(node, &[&debian, class], &[]),
+        }
+    }
+}
+
+impl Drop for Pair<'_> {
+    /// A Heartbeat that restarted itself is no longer the lab's child: stop it here.
+    fn drop(&mut self) {
+        for node in ["node1", "node2"] {
+            if let Some(pid) = self.hb306_successor(node) {
+                let _ = killpg(pid, Signal::SIGKILL);
+                let _ = kill(pid, Signal::SIGKILL);
+            }
         }
     }
 }
