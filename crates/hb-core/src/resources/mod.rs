@@ -358,6 +358,9 @@ impl Resources {
         if std::mem::take(&mut self.b.groups[g].handoff_pending) {
             self.after_local_failure(ctx, g);
         }
+        if self.b.groups.all_settled() && self.b.deciding() {
+            self.policy.on_settled(&mut self.b, ctx);
+        }
         if self.b.shutdown == Some(Shutdown::Waiting) {
             self.b.shutdown_progress(ctx);
         }

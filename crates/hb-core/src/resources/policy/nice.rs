@@ -358,6 +358,10 @@ impl Policy for Nice {
         }
     }
 
+    fn on_settled(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        self.try_failback(b, ctx);
+    }
+
     fn stable(&self) -> bool {
         self.rstate == RState::Stable
     }
