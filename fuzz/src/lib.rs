@@ -19,7 +19,14 @@ use hb_core::{
 use hb_proto::{AuthMethod, DecodeError, KeyRing, MsgFmt, RecvError};
 
 /// The target names, in the order `scripts/fuzz` runs them.
-pub const TARGETS: &[&str] = &["datagram", "hacf", "haresources", "authkeys", "control"];
+pub const TARGETS: &[&str] = &[
+    "datagram",
+    "hacf",
+    "haresources",
+    "authkeys",
+    "control",
+    "fifo",
+];
 
 /// Separates the datagrams of one `datagram` input: the core sees them one after another,
 /// half a second apart, so the fuzzer can reach states that take more than one message.
@@ -234,6 +241,32 @@ pub fn control(data: &[u8]) {
     let _ = hb_control::decode_reply::<Empty>(data);
 }
 
+/// Target `fifo`: the reader of Heartbeat's command FIFO (`hb_control::FifoReader`), the input
+/// being what was written into the FIFO. It is read whole and again in chunks whose length
+/// the input's first byte chooses: both must give the same events (the pipe splits writes
+/// anywhere), and every request it yields is a standby or a takeover.
+pub fn fifo(data: &[u8]) {
+    use hb_control::{FifoEvent, FifoReader, Request};
+    let whole = FifoReader::new().push(Duration::ZERO, data);
+    let step = usize::from(data.first().copied().unwrap_or(1)).max(1);
+    let mut reader = FifoReader::new();
+    let chunked: Vec<FifoEvent> = data
+        .chunks(step)
+        .flat_map(|chunk| reader.push(Duration::ZERO, chunk))
+        .collect();
+    assert_eq!(whole, chunked, "reading in chunks of {step} changed the events");
+    for event in &whole {
+        match event {
+            FifoEvent::Request(Request::Standby { .. } | Request::Takeover { .. }) => {}
+            FifoEvent::Request(other) => panic!("the FIFO yielded {other:?}"),
+            FifoEvent::Warning(w) => {
+                let line = w.to_string();
+                assert!(!line.contains('\n'), "a warning spans lines: {line:?}");
+            }
+        }
+    }
+}
+
 /// Runs target `name` on `data`; `None` for an unknown name.
 pub fn run(name: &str, data: &[u8]) -> Option<()> {
     match name {
@@ -242,6 +275,7 @@ pub fn run(name: &str, data: &[u8]) -> Option<()> {
         "haresources" => haresources(data),
         "authkeys" => authkeys(data),
         "control" => control(data),
+        "fifo" => fifo(data),
         _ => return None,
     }
     Some(())

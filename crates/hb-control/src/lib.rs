@@ -12,10 +12,15 @@
 //! a test decodes its examples with these types and encodes them back, so the two cannot
 //! drift apart.
 //!
+//! The other local way in, Heartbeat's command FIFO (`<state dir>/fifo`, written by Debian's
+//! `hb_standby` and `hb_takeover` scripts), is read here too, without I/O: [`FifoReader`] turns
+//! the bytes written into it into the same [`Request`]s ([`fifo_request`]).
+//!
 //! # What it depends on
 //!
-//! Only serde, serde_json and thiserror. It must never depend on tokio (a client is a few
-//! blocking lines of std) nor on hb-core (a client must not need the daemon's state machine).
+//! Only serde, serde_json, thiserror and hb-proto (the classic message parser, for the FIFO).
+//! It must never depend on tokio (a client is a few blocking lines of std) nor on hb-core (a
+//! client must not need the daemon's state machine).
 //! The daemon converts hb-core's `Snapshot` and `Class` into these types, and
 //! [`RequestClass`] into hb-core's `Class`, with exhaustive `match`es in its own code: a new
 //! state in the core is then a compile error in the daemon, and a new state here is a deliberate
@@ -34,6 +39,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod fifo;
 mod reply;
 mod request;
 mod status;
@@ -43,6 +49,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use error::ControlError;
+pub use fifo::{
+    FIFO_NAME, FIFO_WARN_INTERVAL, FifoEvent, FifoProblem, FifoReader, FifoRefusal, FifoWarning,
+    MAX_FIFO_MESSAGE, fifo_path, fifo_request,
+};
 pub use reply::{
     CleanupReply, Empty, Reply, ReplyBody, Response, decode_reply, decode_reply_value,
 };

@@ -33,6 +33,25 @@ pub(crate) use serve::serve;
 pub(crate) struct Call {
     pub(crate) request: Request,
     pub(crate) reply: oneshot::Sender<Response>,
+    pub(crate) via: Via,
+}
+
+/// Where a request came from, for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// The control socket: the client gets the reply.
+    Socket,
+    /// Heartbeat's command FIFO: nobody gets a reply, a refusal is only logged (by the core).
+    Fifo,
+}
+
+impl std::fmt::Display for Via {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Via::Socket => "on the control socket",
+            Via::Fifo => "through the command FIFO",
+        })
+    }
 }
 
 /// Binds the socket (replacing a stale one): mode 0600, or 0660 with group `group`.

@@ -3,13 +3,15 @@
 //! `heartbeat [-f] [-c DIR] [-n NAME] [--state-dir DIR] [--run-dir DIR] [--agent-path DIRS]
 //! [--check] [-k]`: see `docs/daemon.md`. The binary is a thin tokio shell around `hb-core`:
 //! one task owns the core and feeds it received datagrams, timeouts, agent results,
-//! control-socket requests and signals; everything it decides comes back as actions.
+//! control-socket and command-FIFO requests and signals; everything it decides comes back as
+//! actions.
 
 #![forbid(unsafe_code)]
 
 mod agents;
 mod control;
 mod convert;
+mod fifo;
 mod logging;
 mod peers;
 mod setup;

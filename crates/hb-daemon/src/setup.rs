@@ -1,5 +1,5 @@
 //! Everything before the event loop: the node name, the persistent generation and UUID, the
-//! pid file, and `heartbeat -k`.
+//! pid file, the command FIFO, and `heartbeat -k`.
 
 use std::fs;
 use std::io;
@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hb_config::{Config, GenMethod, UuidFrom};
-use hb_sys::fs::{DirError, Durability, is_symlink_refusal, read_nofollow, replace_file};
+use hb_sys::fs::{
+    DirError, Durability, FifoError, FifoSetup, is_symlink_refusal, read_nofollow, replace_file,
+};
 use hb_sys::pidfile::{self, Holder, PidFileError, PidLock};
 
 /// The pid file's name in the run dir.
@@ -42,6 +44,8 @@ pub(crate) enum SetupError {
     },
     #[error(transparent)]
     Dir(#[from] DirError),
+    #[error("the command FIFO: {0}")]
+    Fifo(#[from] FifoError),
     #[error("{path}: is a symbolic link: refusing to follow it (remove it)")]
     Symlink { path: PathBuf },
     #[error(
@@ -97,10 +101,15 @@ pub(crate) struct Prepared {
     pub(crate) pid_file: PidLock,
     pub(crate) config_dir: PathBuf,
     pub(crate) ocf_root: PathBuf,
+    /// The command FIFO (`<state dir>/fifo`), open for reading and writing; the event loop
+    /// takes it to read it.
+    pub(crate) fifo: Option<fs::File>,
+    pub(crate) fifo_path: PathBuf,
 }
 
 /// Creates the state and run directories (mode 0755) or refuses them when others can write
-/// them, takes the pid file, bumps the generation, reads or creates the UUID.
+/// them, takes the pid file, bumps the generation, reads or creates the UUID, makes (or
+/// replaces) and opens the command FIFO.
 pub(crate) fn prepare(
     state_dir: &Path,
     run_dir: &Path,
@@ -119,6 +128,16 @@ pub(crate) fn prepare(
         "node {node}: generation {generation}, uuid {}",
         uuid::Uuid::from_bytes(uuid).hyphenated()
     );
+    let fifo_path = hb_control::fifo_path(state_dir);
+    let (fifo, setup) = hb_sys::fs::open_fifo(&fifo_path)?;
+    match setup {
+        FifoSetup::Created => tracing::info!("created the command FIFO {}", fifo_path.display()),
+        FifoSetup::Reused => tracing::debug!("using the command FIFO {}", fifo_path.display()),
+        FifoSetup::Replaced(what) => tracing::warn!(
+            "{}: replaced {what} with a fresh command FIFO (mode 0600)",
+            fifo_path.display()
+        ),
+    }
     Ok(Prepared {
         node: node.to_string(),
         generation,
@@ -126,6 +145,8 @@ pub(crate) fn prepare(
         pid_file,
         config_dir: cfg.dir.clone(),
         ocf_root: cfg.ha_cf.ocf_root.clone(),
+        fifo: Some(fifo),
+        fifo_path,
     })
 }
 
@@ -500,6 +521,11 @@ mod tests {
                 d.display()
             );
         }
+        // Heartbeat's FIFO, where Heartbeat has it with the default state directory.
+        assert_eq!(p.fifo_path, state.join("fifo"));
+        let fifo = fs::symlink_metadata(state.join("fifo")).unwrap();
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&fifo.file_type()));
+        assert_eq!(fifo.mode() & 0o7777, 0o600);
         drop(p);
         fs::set_permissions(&state, fs::Permissions::from_mode(0o777)).unwrap();
         let before = fs::read(state.join("hb_generation")).unwrap();
@@ -518,6 +544,19 @@ mod tests {
             )
         );
         assert_eq!(fs::read(state.join("hb_generation")).unwrap(), before);
+        // Something at the FIFO's path that is not ours to remove stops the start.
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::remove_file(state.join("fifo")).unwrap();
+        fs::create_dir(state.join("fifo")).unwrap();
+        let err = prepare(&state, &run, &cfg, "node1").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the command FIFO: {}: is a directory, not a FIFO: refusing to replace it \
+                 (remove it)",
+                state.join("fifo").display()
+            )
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The event loop: one task owns the core and `select!`s over received datagrams, agent
-//! completions, the core's next deadline, control-socket requests and signals. Actions go
-//! out at once: datagrams are sent synchronously on every medium, agents run in their own
-//! tasks so a slow agent never delays a heartbeat.
+//! completions, the core's next deadline, control-socket and command-FIFO requests and
+//! signals. Actions go out at once: datagrams are sent synchronously on every medium, agents
+//! run in their own tasks so a slow agent never delays a heartbeat.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -96,7 +96,7 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
         mut media,
         config,
         converted,
-        prepared,
+        mut prepared,
         args_run_dir,
         state_dir,
     } = ctx;
@@ -114,6 +114,19 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
     let listener = control::bind(&sock_path, config.ha_cf.control_group.as_deref())
         .with_context(|| format!("{}: cannot create the control socket", sock_path.display()))?;
     let (call_tx, mut call_rx) = mpsc::channel::<Call>(16);
+    if let Some(file) = prepared.fifo.take() {
+        let fifo = tokio::net::unix::pipe::Receiver::from_file(file).with_context(|| {
+            format!(
+                "{}: cannot read the command FIFO",
+                prepared.fifo_path.display()
+            )
+        })?;
+        tokio::spawn(crate::fifo::read(
+            fifo,
+            prepared.fifo_path.clone(),
+            call_tx.clone(),
+        ));
+    }
     tokio::spawn(control::serve(listener, call_tx));
 
     let rsctmp = args_run_dir.join("rsctmp");
@@ -234,19 +247,20 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                 core.handle_datagram(now(), r.link, &r.bytes);
             }
             Some(call) = call_rx.recv() => {
+                let via = call.via;
                 let answer = match call.request {
                     Request::Status => Response::Status(Box::new(control::status(&status_info, &core.snapshot(), &wall, &resources))),
                     Request::Shutdown => {
-                        tracing::info!("shutdown requested on the control socket");
+                        tracing::info!("shutdown requested {via}");
                         let _ = core.handle_command(now(), Command::Shutdown);
                         Response::Done
                     }
                     Request::Standby { class } => {
-                        tracing::info!("hb_standby {class} requested on the control socket");
+                        tracing::info!("hb_standby {class} requested {via}");
                         control::reply(core.handle_command(now(), Command::Standby(control::core_class(class))))
                     }
                     Request::Takeover { class } => {
-                        tracing::info!("hb_takeover {class} requested on the control socket");
+                        tracing::info!("hb_takeover {class} requested {via}");
                         control::reply(core.handle_command(now(), Command::Takeover(control::core_class(class))))
                     }
                     Request::Cleanup { group: key } => {
@@ -262,7 +276,7 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                         };
                         match which {
                             Ok(w) => {
-                                tracing::info!("hb_cleanup {} requested on the control socket", key.as_deref().unwrap_or("(all)"));
+                                tracing::info!("hb_cleanup {} requested {via}", key.as_deref().unwrap_or("(all)"));
                                 control::cleanup_reply(core.handle_command(now(), Command::Cleanup(w)))
                             }
                             Err(e) => control::refused(&e),

@@ -1,11 +1,12 @@
 //! Files in the daemon's own directories (run dir, state dir), written so that nothing planted
 //! there can redirect a write: directories created with a safe mode and refused when others
 //! can write them, files opened without following symbolic links, replacements written to a
-//! freshly created temporary file and renamed into place.
+//! freshly created temporary file and renamed into place; the command FIFO made or replaced
+//! so that only its owner can have it open.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write as _};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use hb_config::trust::{self, Untrusted};
@@ -161,6 +162,166 @@ pub fn replace_file(path: &Path, data: &[u8], mode: u32, durability: Durability)
     File::open(dir)?.sync_all()
 }
 
+/// Mode of the command FIFO: Heartbeat's `FIFOMODE`, only its owner (root) may write it.
+pub const FIFO_MODE: u32 = 0o600;
+
+/// What [`open_fifo`] found at the FIFO's path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FifoSetup {
+    /// Nothing: a FIFO was created.
+    Created,
+    /// A FIFO owned by our effective user with mode [`FIFO_MODE`]: used as it is.
+    Reused,
+    /// Something else, described here, that was removed and replaced by a fresh FIFO: a FIFO
+    /// with another owner or mode (someone else may hold it open for writing), or a regular
+    /// file (what `ha_clustermsg`'s `>>` leaves when it runs while no FIFO exists).
+    Replaced(String),
+}
+
+/// Why the command FIFO cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum FifoError {
+    /// The path is a symbolic link.
+    #[error("{path}: is a symbolic link: refusing to follow it (remove it)")]
+    Symlink {
+        /// The FIFO's path.
+        path: PathBuf,
+    },
+    /// The path is a directory, a socket or a device.
+    #[error("{path}: is {what}, not a FIFO: refusing to replace it (remove it)")]
+    NotFifo {
+        /// The FIFO's path.
+        path: PathBuf,
+        /// What it is.
+        what: &'static str,
+    },
+    /// A step failed.
+    #[error("{path}: {what}: {source}")]
+    Io {
+        /// The FIFO's path.
+        path: PathBuf,
+        /// The step.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// What was opened is not the FIFO that was checked or made (it was swapped meanwhile).
+    #[error("{path}: changed while it was being set up (now {found}): refusing to use it")]
+    Changed {
+        /// The FIFO's path.
+        path: PathBuf,
+        /// What was opened.
+        found: String,
+    },
+}
+
+/// Makes sure `path` is a FIFO owned by our effective user with mode [`FIFO_MODE`] and opens
+/// it for reading **and writing**, non-blocking, without following a symbolic link: holding
+/// a write end ourselves, reads never see end-of-file when writers come and go, and writers
+/// never block on `open` while we run.
+///
+/// Nothing there: a FIFO is made. A FIFO of ours with the right mode is used (a writer that
+/// was blocked opening it gets through). A FIFO with another owner or mode, or a regular file,
+/// is removed and replaced by a fresh FIFO ([`FifoSetup::Replaced`]): a fresh inode, so
+/// nobody can still hold it open from before. Anything else (a symbolic link, a directory, a
+/// socket, a device) is refused and left alone. The directory must be one nobody else can
+/// write ([`ensure_private_dir`]); what was opened is checked again through the descriptor.
+///
+/// # Errors
+/// [`FifoError`]; its message is one line naming the path.
+pub fn open_fifo(path: &Path) -> Result<(File, FifoSetup), FifoError> {
+    use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
+    let io_err = |what: &'static str| {
+        move |source| FifoError::Io {
+            path: path.to_path_buf(),
+            what,
+            source,
+        }
+    };
+    let euid = nix::unistd::geteuid().as_raw();
+    let setup = match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => FifoSetup::Created,
+        Err(e) => return Err(io_err("cannot inspect it")(e)),
+        Ok(meta) => {
+            let kind = meta.file_type();
+            let mode = meta.mode() & 0o7777;
+            if kind.is_symlink() {
+                return Err(FifoError::Symlink {
+                    path: path.to_path_buf(),
+                });
+            } else if kind.is_fifo() && meta.uid() == euid && mode == FIFO_MODE {
+                FifoSetup::Reused
+            } else if kind.is_fifo() {
+                FifoSetup::Replaced(format!(
+                    "a FIFO owned by uid {} with mode {mode:04o}",
+                    meta.uid()
+                ))
+            } else if kind.is_file() {
+                FifoSetup::Replaced(format!("a regular file of {} bytes", meta.len()))
+            } else {
+                let what = if kind.is_dir() {
+                    "a directory"
+                } else if kind.is_socket() {
+                    "a socket"
+                } else {
+                    "a device"
+                };
+                return Err(FifoError::NotFifo {
+                    path: path.to_path_buf(),
+                    what,
+                });
+            }
+        }
+    };
+    if let FifoSetup::Replaced(_) = setup {
+        fs::remove_file(path).map_err(io_err("cannot remove it"))?;
+    }
+    if setup != FifoSetup::Reused {
+        nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(FIFO_MODE))
+            .map_err(|e| io_err("cannot create the FIFO")(io::Error::from(e)))?;
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if is_symlink_refusal(&e) {
+                FifoError::Changed {
+                    path: path.to_path_buf(),
+                    found: "a symbolic link".to_owned(),
+                }
+            } else {
+                io_err("cannot open it")(e)
+            }
+        })?;
+    let meta = file.metadata().map_err(io_err("cannot inspect it"))?;
+    if setup != FifoSetup::Reused && meta.file_type().is_fifo() && meta.mode() & 0o7777 != FIFO_MODE
+    {
+        // A umask took bits away from the FIFO just made: set the mode through our descriptor.
+        file.set_permissions(fs::Permissions::from_mode(FIFO_MODE))
+            .map_err(io_err("cannot set its mode"))?;
+    }
+    let meta = file.metadata().map_err(io_err("cannot inspect it"))?;
+    let mode = meta.mode() & 0o7777;
+    if !meta.file_type().is_fifo() || meta.uid() != euid || mode != FIFO_MODE {
+        return Err(FifoError::Changed {
+            path: path.to_path_buf(),
+            found: format!(
+                "{} owned by uid {} with mode {mode:04o}",
+                if meta.file_type().is_fifo() {
+                    "a FIFO"
+                } else {
+                    "not a FIFO"
+                },
+                meta.uid()
+            ),
+        });
+    }
+    Ok((file, setup))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +380,156 @@ mod tests {
         assert!(ensure_private_dir(&run).is_err());
         fs::set_permissions(&run, fs::Permissions::from_mode(0o700)).unwrap();
         ensure_private_dir(&run).unwrap();
+    }
+
+    /// A writer end of the FIFO at `path`, opened without blocking (it fails when nobody
+    /// reads the FIFO).
+    fn writer(path: &Path) -> io::Result<File> {
+        OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+    }
+
+    /// What can be read from `fifo` now (it is non-blocking).
+    fn available(mut fifo: &File) -> Vec<u8> {
+        let mut buf = [0u8; 64];
+        match fifo.read(&mut buf) {
+            Ok(n) => buf[..n].to_vec(),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Vec::new(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn private_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_fifo_is_made_owner_only_and_read_while_writers_come_and_go() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = private_dir();
+        let path = dir.path().join("fifo");
+        let (fifo, setup) = open_fifo(&path).unwrap();
+        assert_eq!(setup, FifoSetup::Created);
+        let meta = fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_fifo());
+        assert_eq!(meta.mode() & 0o7777, 0o600);
+        assert_eq!(meta.uid(), nix::unistd::geteuid().as_raw());
+        // Two writers one after the other: no end-of-file in between (we hold a write end),
+        // nothing to read is "would block", not end-of-file.
+        writer(&path).unwrap().write_all(b"one\n").unwrap();
+        assert_eq!(available(&fifo), b"one\n");
+        assert_eq!(available(&fifo), b"");
+        writer(&path).unwrap().write_all(b"two\n").unwrap();
+        assert_eq!(available(&fifo), b"two\n");
+        // Opened again: the same FIFO, used as it is.
+        let ino = meta.ino();
+        let (_again, setup) = open_fifo(&path).unwrap();
+        assert_eq!(setup, FifoSetup::Reused);
+        assert_eq!(fs::metadata(&path).unwrap().ino(), ino);
+    }
+
+    #[test]
+    fn a_fifo_with_another_mode_is_replaced_and_its_old_writers_reach_nothing() {
+        let dir = private_dir();
+        let path = dir.path().join("fifo");
+        let (old, _) = open_fifo(&path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o666)).unwrap();
+        // Someone opened it while anyone could.
+        let mut stale = writer(&path).unwrap();
+        let (fifo, setup) = open_fifo(&path).unwrap();
+        assert_eq!(
+            setup,
+            FifoSetup::Replaced(format!(
+                "a FIFO owned by uid {} with mode 0666",
+                nix::unistd::geteuid().as_raw()
+            ))
+        );
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o7777, 0o600);
+        stale.write_all(b"forged\n").unwrap();
+        assert_eq!(
+            available(&fifo),
+            b"",
+            "the stale writer reaches the old FIFO only"
+        );
+        drop(old);
+    }
+
+    #[test]
+    fn a_fifo_of_another_user_is_replaced() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIP a_fifo_of_another_user_is_replaced: needs root (chown)");
+            return;
+        }
+        let dir = private_dir();
+        let path = dir.path().join("fifo");
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+        let (_fifo, setup) = open_fifo(&path).unwrap();
+        assert_eq!(
+            setup,
+            FifoSetup::Replaced("a FIFO owned by uid 65534 with mode 0600".into())
+        );
+        assert_eq!(fs::metadata(&path).unwrap().uid(), 0);
+    }
+
+    #[test]
+    fn a_regular_file_is_replaced_and_links_directories_and_sockets_are_refused() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = private_dir();
+        let path = dir.path().join("fifo");
+        // What `cat - >> $HA_FIFO` leaves when no FIFO was there.
+        fs::write(&path, b">>>\nt=hb_takeover\n<<<\n").unwrap();
+        let (_fifo, setup) = open_fifo(&path).unwrap();
+        assert_eq!(
+            setup,
+            FifoSetup::Replaced("a regular file of 22 bytes".into())
+        );
+        assert!(fs::metadata(&path).unwrap().file_type().is_fifo());
+
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        let link = dir.path().join("link");
+        symlink(&victim, &link).unwrap();
+        let e = open_fifo(&link).unwrap_err();
+        assert!(matches!(e, FifoError::Symlink { .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: is a symbolic link: refusing to follow it (remove it)",
+                link.display()
+            )
+        );
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+
+        let sub = dir.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        let e = open_fifo(&sub).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: is a directory, not a FIFO: refusing to replace it (remove it)",
+                sub.display()
+            )
+        );
+        assert!(sub.is_dir());
+        let sock = dir.path().join("sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        assert!(matches!(
+            open_fifo(&sock),
+            Err(FifoError::NotFifo {
+                what: "a socket",
+                ..
+            })
+        ));
     }
 }

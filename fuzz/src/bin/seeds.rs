@@ -8,6 +8,8 @@
 //! * `hacf`, `haresources`, `authkeys`: every sample file under `etc/` (the tutorial's setup
 //!   among them), and a few variants.
 //! * `control`: each request of `docs/control.md`, replies, and the document's status object.
+//! * `fifo`: what Debian's `hb_standby` and `hb_takeover` write into the command FIFO for
+//!   each class, two messages in one write, and garbage, cut and oversized messages.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -196,6 +198,25 @@ fn main() {
     }
     if !status.is_empty() {
         write("control", "status-reply", format!("{status}\n").as_bytes());
+    }
+    // Command FIFO: what Debian's scripts write (ha_clustermsg), and worse.
+    let mut fifo_seeds = Vec::new();
+    for class in ["all", "local", "foreign", "failback"] {
+        let standby = format!(">>>\nt=ask_resources\nrsc_hold={class}\ninfo=me\n<<<\n");
+        let takeover = format!(">>>\nt=hb_takeover\nrsc_hold={class}\n<<<\n");
+        fifo_seeds.push(format!("{standby}{takeover}").into_bytes());
+        fifo_seeds.push(standby.into_bytes());
+        fifo_seeds.push(takeover.into_bytes());
+    }
+    fifo_seeds.push(b"junk\n\n>>>\nt=status\nst=active\n<<<\n<<<\n".to_vec());
+    fifo_seeds.push(b">>>\nt=ask_resources\n>>>\nt=hb_takeover\n<<<\n".to_vec());
+    fifo_seeds.push(b">>>\nnoequals\n<<<\n>>>\n(2)n=>>>\x14t=x\x14<<<\x14\n<<<\n".to_vec());
+    let mut big = b">>>\nt=hb_takeover\npad=".to_vec();
+    big.extend(std::iter::repeat_n(b'x', hb_control::MAX_FIFO_MESSAGE));
+    big.extend_from_slice(b"\n<<<\n>>>\nt=hb_takeover\n<<<\n");
+    fifo_seeds.push(big);
+    for (i, seed) in fifo_seeds.iter().enumerate() {
+        write("fifo", &format!("fifo-{i}"), seed);
     }
     eprintln!("seeds: {n} files written to {}", out.display());
 }

@@ -157,7 +157,15 @@ async fn connection(stream: UnixStream, daemon_uid: u32, calls: &mpsc::Sender<Ca
         Ok(Ok(_)) => match decode_request(&line).and_then(|r| peer.check(&r).map(|()| r)) {
             Ok(request) => {
                 let (tx, rx) = oneshot::channel();
-                if calls.send(Call { request, reply: tx }).await.is_err() {
+                if calls
+                    .send(Call {
+                        request,
+                        reply: tx,
+                        via: super::Via::Socket,
+                    })
+                    .await
+                    .is_err()
+                {
                     refused("the daemon is stopping")
                 } else {
                     rx.await.unwrap_or_else(|_| refused("no answer"))
