@@ -99,9 +99,11 @@ pub enum FifoRefusal {
 ///   what `hb_standby` asks for on the control socket.
 /// * `t=hb_takeover`: [`Request::Takeover`], what `hb_takeover` asks for.
 ///
-/// `rsc_hold` is read with [`RequestClass::parse`], so `failback` is `foreign` as with our own
-/// `hb_takeover` (Debian's `hb_takeover failback` writes `rsc_hold=failback`); a message
-/// without `rsc_hold` means `all`, as in Heartbeat. Only the first field of each name counts.
+/// `rsc_hold` is read as our own tools read it: for `ask_resources` with
+/// [`RequestClass::parse`] (`failback` is `foreign`), for `hb_takeover` with
+/// [`RequestClass::parse_takeover`] (Debian's `hb_takeover failback` writes
+/// `rsc_hold=failback`, which Heartbeat's peer treats as `all`); a message without `rsc_hold`
+/// means `all`, as in Heartbeat. Only the first field of each name counts.
 ///
 /// # Errors
 /// [`FifoRefusal`] for any other message.
@@ -140,9 +142,14 @@ fn class(msg: &Message, kind: &'static str) -> Result<RequestClass, FifoRefusal>
         return Ok(RequestClass::All);
     };
     let bytes = value_bytes(v);
+    let parse = if kind == "hb_takeover" {
+        RequestClass::parse_takeover
+    } else {
+        RequestClass::parse
+    };
     std::str::from_utf8(bytes)
         .ok()
-        .and_then(RequestClass::parse)
+        .and_then(parse)
         .ok_or_else(|| FifoRefusal::BadClass {
             kind,
             class: quote(bytes),

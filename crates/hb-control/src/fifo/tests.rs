@@ -38,11 +38,9 @@ fn message(lines: &[&str]) -> Message {
 #[test]
 fn debians_scripts_map_to_the_tools_requests() {
     assert_eq!(read_all(STANDBY_ALL), [standby(RequestClass::All)]);
-    // Debian's hb_takeover sends failback as written: foreign, as our hb_takeover sends it.
-    assert_eq!(
-        read_all(TAKEOVER_FAILBACK),
-        [takeover(RequestClass::Foreign)]
-    );
+    // Debian's hb_takeover sends failback as written: all, as our hb_takeover sends it
+    // (Heartbeat's peer goes standby for all on rsc_hold=failback).
+    assert_eq!(read_all(TAKEOVER_FAILBACK), [takeover(RequestClass::All)]);
     let cases = [
         (
             &["t=ask_resources", "rsc_hold=local", "info=me"][..],
@@ -164,7 +162,7 @@ fn a_message_split_anywhere_is_read_once_complete() {
         .iter()
         .flat_map(|b| r.push(T0, std::slice::from_ref(b)))
         .collect();
-    assert_eq!(events, [takeover(RequestClass::Foreign)]);
+    assert_eq!(events, [takeover(RequestClass::All)]);
 }
 
 #[test]
@@ -173,7 +171,7 @@ fn two_messages_in_one_read_are_both_read_in_order() {
     both.extend_from_slice(STANDBY_ALL);
     assert_eq!(
         read_all(&both),
-        [takeover(RequestClass::Foreign), standby(RequestClass::All)]
+        [takeover(RequestClass::All), standby(RequestClass::All)]
     );
 }
 
@@ -192,7 +190,7 @@ fn garbage_between_messages_is_skipped_with_a_warning() {
             }),
             standby(RequestClass::All),
             // Same kind, within the interval: counted, not reported.
-            takeover(RequestClass::Foreign),
+            takeover(RequestClass::All),
         ]
     );
     let FifoEvent::Warning(w) = &events[0] else {
@@ -262,10 +260,7 @@ fn an_oversized_message_is_dropped_once_and_the_next_one_is_read() {
     endless.extend_from_slice(TAKEOVER_FAILBACK);
     assert_eq!(
         r.push(T0, &endless),
-        [
-            warning(FifoProblem::Oversized),
-            takeover(RequestClass::Foreign)
-        ]
+        [warning(FifoProblem::Oversized), takeover(RequestClass::All)]
     );
     assert_eq!(
         FifoProblem::Oversized.to_string(),
@@ -314,7 +309,7 @@ fn a_cut_or_malformed_message_is_dropped_and_the_next_one_read() {
             warning(FifoProblem::Malformed(DecodeError::MissingEquals {
                 offset: 4
             })),
-            takeover(RequestClass::Foreign),
+            takeover(RequestClass::All),
         ]
     );
     let FifoEvent::Warning(w) = &events[2] else {
