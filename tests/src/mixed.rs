@@ -393,11 +393,24 @@ impl<'lab> Pair<'lab> {
             }
             (Implementation::Ours, Tool::Debian) => {
                 // Heartbeat's scripts write `$HA_FIFO`; ours keeps it in its state directory.
-                let state = self.cluster(node)?.node_dir(node).join("state");
-                let fifo = state.join("fifo");
-                let fifo = fifo.to_str().context("non-UTF-8 path")?;
-                self.lab
-                    .run_status(node, &["env", &format!("HA_FIFO={fifo}"), &debian, class])
+                // Their `ha_log` goes to a file of the node's, not to syslog.
+                let dir = self.cluster(node)?.node_dir(node);
+                let path = |p: PathBuf| p.to_str().map(str::to_owned).context("non-UTF-8 path");
+                let fifo = path(dir.join("state/fifo"))?;
+                let log = path(dir.join("debian-tools.log"))?;
+                self.lab.run_status(
+                    node,
+                    &[
+                        "env",
+                        &format!("HA_FIFO={fifo}"),
+                        "HA_LOGD=no",
+                        "HA_LOGFACILITY=none",
+                        &format!("HA_LOGFILE={log}"),
+                        &format!("HA_DEBUGLOG={log}"),
+                        &debian,
+                        class,
+                    ],
+                )
             }
             (_, _) => self.in_hb306_status(node, &[&debian, class], &[]),
         }

@@ -158,7 +158,7 @@ struct Script {
 }
 
 use Act::*;
-use Tool::Native;
+use Tool::{Debian, Native};
 
 /// `auto_failback on`: groups taken over from a dead or stopped node go home; groups moved by
 /// an operator stay (Heartbeat's rsc_needs_failback).
@@ -169,12 +169,12 @@ const FAILBACK_ON: Script = Script {
         step(StartBoth, H1, H2),
         step(Standby(N1, "all", Native), H2, H2),
         step(Takeover(N1, "all", Native), H1, H1),
-        step(Standby(N1, "foreign", Native), H1, H2),
+        step(Standby(N1, "foreign", Debian), H1, H2),
         step(Stop(N2), H1, H1),
         step(Start(N2), H1, H2),
         step(Crash(N1), H2, H2),
         step(Start(N1), H1, H2),
-        step(Takeover(N2, "foreign", Native), H2, H2),
+        step(Takeover(N2, "foreign", Debian), H2, H2),
     ],
 };
 
@@ -184,10 +184,10 @@ const FAILBACK_OFF: Script = Script {
     failback: Failback::Off,
     steps: &[
         step(StartBoth, H1, H2),
-        step(Standby(N2, "all", Native), H1, H1),
+        step(Standby(N2, "all", Debian), H1, H1),
         step(Stop(N1), H2, H2),
         step(Start(N1), H2, H2),
-        step(Takeover(N1, "local", Native), H1, H2),
+        step(Takeover(N1, "local", Debian), H1, H2),
         step(Crash(N2), H1, H1),
         step(Start(N2), H1, H1),
         step(Standby(N1, "foreign", Native), H1, H2),
@@ -207,14 +207,17 @@ const START_ORDERS: Script = Script {
     ],
 };
 
-/// `auto_failback off` with node2 first; the `failback` class of both tools; a standby issued
-/// while the previous one is still in flux.
+/// `auto_failback off` with node2 first; the `failback` class of both tools (Debian's
+/// scripts on every node, through the command FIFO on ours); a standby issued while the
+/// previous one is still in flux.
 const LATE_JOIN_OFF: Script = Script {
     name: "late_join_off",
     failback: Failback::Off,
     steps: &[
         step(Start(N2), H2, H2),
         step(Start(N1), H2, H2),
+        step(Takeover(N1, "failback", Debian), H1, H1),
+        step(Standby(N1, "local", Native), H2, H1),
         step(Takeover(N1, "failback", Native), H1, H1),
         step(Standby(N1, "failback", Native), H1, H2),
         step(StandbyTwice(N2, "all", Native), H1, H1),
