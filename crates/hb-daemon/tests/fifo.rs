@@ -207,10 +207,10 @@ fn debians_hb_standby_and_hb_takeover_reach_the_daemon_through_its_fifo() {
     node.wait_log("hb_standby all requested through the command FIFO");
     node.wait_log("standby [all] (hb_standby) ignored: no stable peer to take the resources");
     // Its writer has gone: the next one is read too (no end-of-file, no blocked writer).
-    // Debian's hb_takeover writes rsc_hold=failback, read as foreign.
+    // Debian's hb_takeover writes rsc_hold=failback, read as all (as Heartbeat's peer does).
     node.script(HB_TAKEOVER, "failback");
-    node.wait_log("hb_takeover foreign requested through the command FIFO");
-    node.wait_log("takeover [foreign] ignored: no peer");
+    node.wait_log("hb_takeover all requested through the command FIFO");
+    node.wait_log("takeover [all] ignored: no peer");
 
     // Anything else written there is not sent anywhere: it is warned about and ignored.
     let mut w = fs::OpenOptions::new()
