@@ -324,9 +324,6 @@ impl Policy for Nice {
         if self.standby.giving() {
             self.cancel_standby("peer died");
         }
-        if b.shutdown.is_none() {
-            self.needs_failback = true;
-        }
         if b.deciding() {
             self.take_everything(b, ctx, "peer dead");
         }
