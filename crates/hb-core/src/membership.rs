@@ -66,7 +66,11 @@ impl Core {
         let me = &mut self.nodes[me];
         let from = me.status;
         if from != to {
-            tracing::info!("node {}: {from} -> {to} ({why})", me.name);
+            // Heartbeat's wording first (operators and CTS grep it), then ours.
+            tracing::info!(
+                "Local status now set to: '{to}' (node {}: {from} -> {to}, {why})",
+                me.name
+            );
             me.status = to;
             me.since = Some(now);
             self.status_dirty = true;
@@ -130,7 +134,7 @@ impl Core {
                 if link.up && link.last_heard.is_some_and(|h| now >= h + deadtime) {
                     link.up = false;
                     let dev = self.cfg.links.get(l).map_or("?", String::as_str);
-                    tracing::info!("link {}:{dev} dead", node.name);
+                    tracing::info!("Link {}:{dev} dead.", node.name);
                 }
             }
         }
@@ -149,7 +153,7 @@ impl Core {
             return;
         }
         let from = n.status;
-        tracing::warn!("node {}: {from} -> dead ({why})", n.name);
+        tracing::warn!("node {}: is dead ({from} -> dead: {why})", n.name);
         n.status = NodeStatus::Dead;
         n.since = Some(now);
         n.forget_sequence();
@@ -175,7 +179,7 @@ impl Core {
         if !l.up {
             l.up = true;
             let dev = self.cfg.links.get(link).map_or("?", String::as_str);
-            tracing::info!("link {}:{dev} up", node.name);
+            tracing::info!("Link {}:{dev} up.", node.name);
         }
     }
 
@@ -186,13 +190,13 @@ impl Core {
             let gap = now.saturating_since(prev);
             if gap > n.deadtime {
                 tracing::warn!(
-                    "late heartbeat from {}: interval {} ms (> deadtime)",
+                    "Late heartbeat: Node {}: interval {} ms (> deadtime)",
                     n.name,
                     gap.as_millis()
                 );
             } else if gap > self.cfg.timing.warntime() {
                 tracing::warn!(
-                    "late heartbeat from {}: interval {} ms",
+                    "Late heartbeat: Node {}: interval {} ms",
                     n.name,
                     gap.as_millis()
                 );
@@ -223,7 +227,10 @@ impl Core {
         if from != st {
             n.status = st;
             n.since = Some(now);
-            tracing::info!("node {}: {from} -> {st} (status heartbeat)", n.name);
+            tracing::info!(
+                "Status update for node {}: status {st} (was {from})",
+                n.name
+            );
             if from == NodeStatus::Dead {
                 let (res, mut ctx) = self.split();
                 res.on_peer_returned(&mut ctx, i);
@@ -247,7 +254,8 @@ impl Core {
         {
             self.comm_up = true;
             tracing::info!(
-                "node {}: communication with every node established or given up",
+                "Comm_now_up(): updating status to active (node {}: communication with every node \
+                 established or given up)",
                 self.node_name()
             );
             self.send_reqnodes(now);

@@ -259,7 +259,7 @@ impl Core {
             node.awaiting_status = false;
             if restarted {
                 tracing::info!(
-                    "node {}: heartbeat restarted (new generation {hg})",
+                    "Heartbeat restart on node {} (new generation {hg})",
                     node.name
                 );
                 let (res, mut ctx) = self.split();
@@ -271,7 +271,7 @@ impl Core {
                 return None;
             }
             tracing::warn!(
-                "node {}: returning after partition (same generation, seq {seq})",
+                "Cluster node {} returning after partition. (same generation, seq {seq})",
                 node.name
             );
             node.awaiting_status = false;

@@ -1,6 +1,7 @@
-//! Where log lines go: `logfile` (info and above) and `debugfile` (debug and above) from
-//! ha.cf; otherwise stderr in the foreground, or syslog (`logfacility`, default `daemon`)
-//! when detached. `HB_LOG` (tracing's filter syntax, e.g. `debug` or `hb_core=trace`)
+//! Where log lines go and how they look: Heartbeat's sinks (`logfile`, info and above;
+//! `debugfile`, everything; syslog with `logfacility`) and Heartbeat's line format (cl_log's),
+//! so that what operators and Heartbeat's CTS grep for matches; stderr in the foreground
+//! without a `logfile`, syslog's `daemon` facility when detached with no sink configured. `HB_LOG` (tracing's filter syntax, e.g. `debug` or `hb_core=trace`)
 //! overrides the level.
 
 use std::fs::OpenOptions;
@@ -9,10 +10,14 @@ use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use std::time::SystemTime;
+
 use hb_config::HaCf;
-use tracing::{Level, Metadata};
-use tracing_subscriber::fmt::MakeWriter;
+use tracing::{Event, Level, Metadata, Subscriber};
+use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields};
+use tracing_subscriber::fmt::{FmtContext, MakeWriter};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry, filter::LevelFilter};
 
@@ -59,14 +64,70 @@ impl<'a> MakeWriter<'a> for FileWriter {
 
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
-/// Installs the subscriber.
-pub(crate) fn init(hacf: &HaCf, foreground: bool) -> Result<(), String> {
+/// cl_log's word for a level (`prio2str`).
+fn priority(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "ERROR",
+        Level::WARN => "WARN",
+        Level::INFO => "info",
+        Level::DEBUG | Level::TRACE => "debug",
+    }
+}
+
+/// Heartbeat's line format. With a host (files, stderr): cl_log's whole line,
+/// `Nov 24 13:42:22 node1 heartbeat: [1066]: info: TEXT`; without (syslog): `info: TEXT`,
+/// which [`SyslogLine`] sends as `heartbeat: [1066]: info: TEXT` like Heartbeat.
+struct HeartbeatFormat {
+    host: Option<String>,
+}
+
+impl<S, N> FormatEvent<S, N> for HeartbeatFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: format::Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let mut text = String::new();
+        ctx.field_format()
+            .format_fields(format::Writer::new(&mut text), event)?;
+        let prio = priority(event.metadata().level());
+        match &self.host {
+            Some(host) => writer.write_str(&hb_time::cl_log_line(
+                SystemTime::now(),
+                host,
+                ENTITY,
+                std::process::id(),
+                prio,
+                &text,
+            )),
+            None => writeln!(writer, "{prio}: {text}"),
+        }
+    }
+}
+
+/// The log entity, as Heartbeat's.
+const ENTITY: &str = "heartbeat";
+
+/// Installs the subscriber, with Heartbeat's sinks: `debugfile` gets every level, `logfile`
+/// info and above, syslog (`logfacility`, unless `none`) info and above; both files and
+/// syslog at once when configured. In the foreground without a `logfile`, stderr too; when
+/// detached with neither a `logfile` nor a `logfacility`, syslog's `daemon` facility (where
+/// Heartbeat's logging daemon would put them). `node` stands where cl_log writes the host
+/// name (Heartbeat requires the two to be equal).
+pub(crate) fn init(hacf: &HaCf, foreground: bool, node: &str) -> Result<(), String> {
+    let format = || HeartbeatFormat {
+        host: Some(node.to_owned()),
+    };
     let mut layers: Vec<BoxedLayer> = Vec::new();
     if let Some(p) = &hacf.debugfile {
         layers.push(
             tracing_subscriber::fmt::layer()
-                .with_target(false)
-                .with_ansi(false)
+                .event_format(format())
                 .with_writer(FileWriter(open_append(p)?))
                 .with_filter(filter(LevelFilter::DEBUG))
                 .boxed(),
@@ -81,30 +142,33 @@ pub(crate) fn init(hacf: &HaCf, foreground: bool) -> Result<(), String> {
     if let Some(p) = &hacf.logfile {
         layers.push(
             tracing_subscriber::fmt::layer()
-                .with_target(false)
-                .with_ansi(false)
+                .event_format(format())
                 .with_writer(FileWriter(open_append(p)?))
                 .with_filter(filter(default))
                 .boxed(),
         );
-    } else if foreground || syslog_facility.is_none() && !Path::new("/dev/log").exists() {
+    }
+    let stderr = hacf.logfile.is_none()
+        && (foreground || syslog_facility.is_none() && !Path::new("/dev/log").exists());
+    if stderr {
         layers.push(
             tracing_subscriber::fmt::layer()
-                .with_target(false)
+                .event_format(format())
                 .with_writer(io::stderr)
-                .with_ansi(false)
                 .with_filter(filter(default))
                 .boxed(),
         );
-    } else {
-        let facility = facility_code(syslog_facility.unwrap_or("daemon"));
+    }
+    let syslog = match syslog_facility {
+        Some(f) => Some(f),
+        None if hacf.logfile.is_none() && !stderr => Some("daemon"),
+        None => None,
+    };
+    if let Some(facility) = syslog {
         layers.push(
             tracing_subscriber::fmt::layer()
-                .with_target(false)
-                .with_ansi(false)
-                .without_time()
-                .with_level(false)
-                .with_writer(Syslog::connect(facility))
+                .event_format(HeartbeatFormat { host: None })
+                .with_writer(Syslog::connect(facility_code(facility)))
                 .with_filter(filter(default))
                 .boxed(),
         );
@@ -148,8 +212,11 @@ struct Syslog {
 }
 
 impl Syslog {
+    /// Non-blocking: when the syslog daemon is stuck and its queue full, lines are dropped
+    /// rather than stalling the event loop (and with it heartbeats and failover).
     fn connect(facility: u8) -> Syslog {
         let sock = UnixDatagram::unbound()
+            .and_then(|s| s.set_nonblocking(true).map(|()| s))
             .and_then(|s| s.connect("/dev/log").map(|()| s))
             .ok()
             .map(Arc::new);
@@ -181,7 +248,8 @@ impl Drop for SyslogLine {
             let pri = u16::from(self.sink.facility) * 8 + u16::from(self.severity);
             let text = String::from_utf8_lossy(&self.buf);
             let msg = format!(
-                "<{pri}>heartbeat[{}]: {}",
+                "<{pri}>{} {ENTITY}: [{}]: {}",
+                hb_time::cl_log_stamp(SystemTime::now()),
                 std::process::id(),
                 text.trim_end()
             );

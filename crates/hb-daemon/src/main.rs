@@ -118,7 +118,7 @@ fn main() -> ExitCode {
         eprintln!("heartbeat: cannot detach from the terminal: {e}");
         return ExitCode::from(2);
     }
-    match logging::init(&config.ha_cf, args.foreground) {
+    match logging::init(&config.ha_cf, args.foreground, &node) {
         Ok(()) => {}
         Err(e) => {
             eprintln!("heartbeat: {e}");

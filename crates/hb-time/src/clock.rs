@@ -49,6 +49,25 @@ pub fn cl_log_stamp(t: SystemTime) -> String {
     cl_log_stamp_in(t, &TimeZone::try_system().unwrap_or(TimeZone::UTC))
 }
 
+/// One line as Heartbeat's `cl_log` writes it to a log file or stderr in its default
+/// (`syslogmsgfmt`) form, newline included:
+/// `Nov 24 13:42:22 node1 heartbeat: [1066]: info: Initial resource acquisition complete`.
+/// `priority` is cl_log's word (`debug`, `info`, `WARN`, `ERROR`, `CRIT`).
+#[must_use]
+pub fn cl_log_line(
+    t: SystemTime,
+    host: &str,
+    entity: &str,
+    pid: u32,
+    priority: &str,
+    text: &str,
+) -> String {
+    format!(
+        "{} {host} {entity}: [{pid}]: {priority}: {text}\n",
+        cl_log_stamp(t)
+    )
+}
+
 /// [`cl_log_stamp`] in the time zone `tz`.
 fn cl_log_stamp_in(t: SystemTime, tz: &TimeZone) -> String {
     let secs = since_epoch(t, |d| u128::from(d.as_secs()));

@@ -25,7 +25,7 @@ mod dialect;
 mod format;
 mod parse;
 
-pub use clock::{cl_log_stamp, rfc3339_millis, rfc3339_millis_now};
+pub use clock::{cl_log_line, cl_log_stamp, rfc3339_millis, rfc3339_millis_now};
 pub use dialect::{Dialect, Rounding, Scale, Unit, Wording};
 pub use format::{MillisStyle, format_millis};
 pub use parse::{DurationError, ErrorKind, parse_duration};

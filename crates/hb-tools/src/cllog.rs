@@ -21,10 +21,13 @@ pub fn hostname() -> String {
 
 /// One `ERROR:` line of `entity` (e.g. `cl_status`), newline included.
 pub fn error_line(host: &str, entity: &str, text: &str) -> String {
-    format!(
-        "{} {host} {entity}: [{}]: ERROR: {text}\n",
-        timestamp(SystemTime::now()),
-        std::process::id()
+    hb_time::cl_log_line(
+        SystemTime::now(),
+        host,
+        entity,
+        std::process::id(),
+        "ERROR",
+        text,
     )
 }
 

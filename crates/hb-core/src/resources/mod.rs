@@ -88,10 +88,11 @@ impl Resources {
         let view = &self.b.view;
         let known_empty = (view.reported || view.left) && view.holds.is_empty();
         if known_empty {
-            tracing::info!("dead node {name} gave up its resources: no takeover fencing needed");
+            tracing::info!("Dead node {name} gave up resources. (no takeover fencing needed)");
         } else {
             tracing::warn!(
-                "no STONITH device configured: taking over {name}'s resources without fencing it"
+                "No STONITH device configured. Shared disks are not protected. (taking over \
+                 {name}'s resources without fencing it)"
             );
         }
         ctx.send(wire::stonith(&name, !known_empty));
@@ -194,7 +195,10 @@ impl Resources {
             Some(_) => return,
             None => {}
         }
-        tracing::info!("node {}: graceful shutdown requested", ctx.my_name());
+        tracing::info!(
+            "Heartbeat shutdown in progress. (node {}: graceful shutdown requested)",
+            ctx.my_name()
+        );
         self.b.shutdown = Some(Shutdown::Waiting);
         for g in self.b.groups.ids() {
             self.b.groups[g].forget_start();

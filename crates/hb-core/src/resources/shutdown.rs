@@ -36,10 +36,13 @@ impl Board {
                 if self.shutdown != Some(Shutdown::Waiting) {
                     self.shutdown = Some(Shutdown::Waiting);
                 }
-                tracing::info!("shutdown delayed until current resource activity finishes");
+                tracing::info!("Shutdown delayed until current resource activity finishes.");
                 return;
             }
-            self.shutdown = Some(Shutdown::Stopping);
+            if self.shutdown != Some(Shutdown::Stopping) {
+                tracing::info!("Giving up all HA resources.");
+                self.shutdown = Some(Shutdown::Stopping);
+            }
             let next = self
                 .groups
                 .ids()
@@ -66,7 +69,7 @@ impl Board {
             }
             let seq = ctx.send(wire::shutdone()).unwrap_or(0);
             tracing::info!(
-                "node {}: all resources released; shutdown notice sent",
+                "All HA resources relinquished. (node {}: shutdown notice sent)",
                 ctx.my_name()
             );
             if self.peer_alive(ctx.nodes) {
@@ -90,7 +93,7 @@ impl Board {
     /// The shutdown is complete: the shell may exit.
     pub(crate) fn finish(&mut self, ctx: &Ctx<'_>) {
         if !self.finished {
-            tracing::info!("node {}: heartbeat shutdown complete", ctx.my_name());
+            tracing::info!("{} Heartbeat shutdown complete.", ctx.my_name());
             self.finished = true;
         }
     }

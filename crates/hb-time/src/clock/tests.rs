@@ -140,3 +140,16 @@ fn cl_log_stamps_have_their_shape_in_the_system_zone() {
     }
     assert_eq!((b[3], b[6], b[9], b[12]), (b' ', b' ', b':', b':'));
 }
+
+#[test]
+fn cl_log_lines_have_heartbeats_shape() {
+    let t = secs(1_795_527_935);
+    let line = cl_log_line(t, "node1", "heartbeat", 1066, "info", "Link node2:eth0 up.");
+    assert_eq!(
+        line,
+        format!(
+            "{} node1 heartbeat: [1066]: info: Link node2:eth0 up.\n",
+            cl_log_stamp(t)
+        )
+    );
+}

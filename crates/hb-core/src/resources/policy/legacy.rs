@@ -174,7 +174,10 @@ impl Policy for Legacy {
                 b.groups.start(ctx, g, "granted by the peer");
             }
             "shutdone" => {
-                tracing::info!("received shutdown notice from {}", b.peer_name(ctx.nodes));
+                tracing::info!(
+                    "Received shutdown notice from '{}'.",
+                    b.peer_name(ctx.nodes)
+                );
                 b.view.gone();
                 if b.deciding() {
                     self.take_everything(b, ctx);

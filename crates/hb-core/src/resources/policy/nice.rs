@@ -54,6 +54,9 @@ pub(crate) struct Nice {
     /// have nothing to give back.
     pub(super) needs_failback: bool,
     rqst_deadline: Option<Instant>,
+    /// "Initial resource acquisition complete" was logged (once per run, as Heartbeat's
+    /// `AnnounceTakeover`).
+    announced: bool,
 }
 
 impl Nice {
@@ -65,7 +68,22 @@ impl Nice {
             acquiring_local: false,
             needs_failback: false,
             rqst_deadline: None,
+            announced: false,
         }
+    }
+
+    /// Heartbeat's `AnnounceTakeover`: once per run, when our own start-up acquisition is
+    /// done and the peer is stable or not alive, log Heartbeat's line (CTS and operators wait
+    /// for it) with Heartbeat's reason (`T_RESOURCES(us)`, `T_RESOURCES(them)`, `mach_down`).
+    fn announce_initial(&mut self, b: &Board, ctx: &Ctx<'_>, reason: &str) {
+        if self.announced
+            || self.rstate != RState::Stable
+            || (!b.view.stable && b.peer_alive(ctx.nodes))
+        {
+            return;
+        }
+        self.announced = true;
+        tracing::info!("Initial resource acquisition complete ({reason})");
     }
 
     /// Runs a continuation that needs no waiting.
@@ -94,7 +112,7 @@ impl Nice {
             b.view.stable = stable;
             if stable && !was_stable {
                 tracing::info!(
-                    "{}: remote resource transition completed",
+                    "remote resource transition completed. ({})",
                     b.peer_name(ctx.nodes)
                 );
                 let ours = self.rstate == RState::Stable;
@@ -103,6 +121,7 @@ impl Nice {
                     // Groups that failed here while the peer could not take them.
                     self.hand_off_failed_groups(b, ctx);
                 }
+                self.announce_initial(b, ctx, "T_RESOURCES(them)");
             }
         }
         self.progress(b, ctx);
@@ -162,10 +181,19 @@ impl Nice {
         self.needs_failback = true;
         let all = b.groups.all();
         let mach_down = b.peer.is_some();
-        tracing::info!(
-            "node {}: taking over all resource groups ({why})",
-            ctx.my_name()
-        );
+        if mach_down {
+            tracing::info!(
+                "Resources being acquired from {}. (node {}: taking over all resource groups: \
+                 {why})",
+                b.peer_name(ctx.nodes),
+                ctx.my_name()
+            );
+        } else {
+            tracing::info!(
+                "node {}: taking over all resource groups ({why})",
+                ctx.my_name()
+            );
+        }
         let then = b.acquire(ctx, &all, why, Then::Policy(Step::Acquired { mach_down }));
         self.then(b, ctx, then);
     }
@@ -178,15 +206,24 @@ impl Nice {
         self.rstate = RState::Stable;
         if newly_stable {
             tracing::info!(
-                "node {}: local resource transition completed",
+                "local resource transition completed. (node {})",
                 ctx.my_name()
             );
+        }
+        if !mach_down {
+            tracing::info!("Local Resource acquisition completed.");
         }
         b.send_report(ctx, true, Some("req_our_resources()"));
         if mach_down {
             b.send_mach_down(ctx);
         }
         self.hand_off_failed_groups(b, ctx);
+        let reason = if mach_down {
+            "mach_down"
+        } else {
+            "T_RESOURCES(us)"
+        };
+        self.announce_initial(b, ctx, reason);
         self.try_failback(b, ctx);
     }
 
@@ -245,7 +282,10 @@ impl Nice {
     }
 
     fn peer_shut_down(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
-        tracing::info!("received shutdown notice from {}", b.peer_name(ctx.nodes));
+        tracing::info!(
+            "Received shutdown notice from '{}'.",
+            b.peer_name(ctx.nodes)
+        );
         b.view.gone();
         b.view.leaving = true;
         b.view.stable = true;

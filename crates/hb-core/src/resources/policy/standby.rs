@@ -99,7 +99,7 @@ impl Nice {
             tracing::warn!("standby [{class}] ({why}) ignored: {no}");
             return Err(no.to_string());
         }
-        tracing::info!("going standby [{class}] ({why})");
+        tracing::info!("{} wants to go standby [{class}] ({why})", ctx.my_name());
         ctx.send(wire::ask_resources(class, "me"));
         self.standby = Standby::Asked {
             class,
@@ -137,13 +137,13 @@ impl Nice {
     fn peer_goes_standby(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, class: Class) {
         let peer = b.peer_name(ctx.nodes);
         if self.standby != Standby::Not {
-            tracing::warn!("standby in progress: new request [{class}] from {peer} ignored");
+            tracing::warn!("Standby in progress- new request from {peer} ignored [{class}]");
         } else if !b.view.stable {
-            tracing::warn!("standby message [me] from {peer} ignored: other side is in flux");
+            tracing::warn!("standby message [me] from {peer} ignored.  Other side is in flux.");
         } else if self.rstate != RState::Stable {
-            tracing::warn!("standby message [me] from {peer} ignored: local resources in flux");
+            tracing::warn!("standby message [me] from {peer} ignored.  local resources in flux.");
         } else {
-            tracing::info!("{peer} goes standby [{class}]: taking its groups");
+            tracing::info!("{peer} wants to go standby [{class}] (taking its groups)");
             ctx.send(wire::ask_resources(class, "other"));
             self.standby = Standby::Accepted {
                 class,
@@ -160,6 +160,10 @@ impl Nice {
         if asked != class {
             return;
         }
+        tracing::info!(
+            "standby: {} can take our {class} resources",
+            b.peer_name(ctx.nodes)
+        );
         let give = b.groups.of_class(class, ctx.nodes.me());
         let keep: GroupSet = b.groups.claimed().difference(&give).copied().collect();
         b.send_report_as(ctx, &keep, false, Some("standby"));
@@ -176,6 +180,10 @@ impl Nice {
                 class: accepted, ..
             } if accepted == class => {
                 let Some(p) = b.peer else { return };
+                tracing::info!(
+                    "standby: acquire [{class}] resources from {}",
+                    b.peer_name(ctx.nodes)
+                );
                 let take = b.groups.of_class(class, p);
                 self.standby = Standby::Acquiring { class };
                 let then = b.acquire(
@@ -191,7 +199,7 @@ impl Nice {
             } if released == class => {
                 self.standby = Standby::Not;
                 tracing::info!(
-                    "standby [{class}] done: {} took the resources",
+                    "Other node completed standby takeover of {class} resources. ({} took them)",
                     b.peer_name(ctx.nodes)
                 );
                 b.send_report(ctx, true, None);
@@ -217,6 +225,7 @@ impl Nice {
             b.send_report(ctx, true, None);
             return;
         }
+        tracing::info!("Local standby process completed [{class}].");
         ctx.send(wire::ask_resources(class, "done"));
         self.standby = Standby::Released {
             class,
@@ -228,7 +237,7 @@ impl Nice {
         let Standby::Acquiring { class } = self.standby else {
             return;
         };
-        tracing::info!("standby resource acquisition done [{class}]");
+        tracing::info!("Standby resource acquisition done [{class}].");
         self.standby = Standby::Not;
         // Groups that came because they failed on the peer go home after their cleanup
         // there (auto_failback on); groups an operator moved stay.
@@ -249,7 +258,7 @@ impl Nice {
     pub(super) fn standby_tick(&mut self, b: &Board, ctx: &Ctx<'_>) {
         match self.standby {
             Standby::Asked { deadline, .. } if ctx.now >= deadline => {
-                tracing::warn!("no reply to standby request: standby request cancelled");
+                tracing::warn!("No reply to standby request.  Standby request cancelled.");
                 self.standby = Standby::Not;
             }
             Standby::Released { deadline, .. } | Standby::Accepted { deadline, .. }
