@@ -184,6 +184,9 @@ pub struct ClusterSpec {
     pub ours_bin_dir: Option<PathBuf>,
     /// Extra `ha.cf` lines (heartbeat and ours), appended after the generated ones.
     pub extra_ha_cf: Vec<String>,
+    /// The media lines of `ha.cf` (heartbeat and ours), e.g. `ucast6 eth0 2001:db8::12`;
+    /// `None` means `bcast eth0`.
+    pub media: Option<Vec<String>>,
     /// The resources of the first node's group (ours), replacing `IPaddr::VIP/24/eth0`:
     /// e.g. `IPaddr::192.0.2.100/24/eth0 nginx::{node_dir}/nginx.conf`, where `{node_dir}`
     /// and `{node}` are replaced per node.
@@ -228,6 +231,7 @@ impl ClusterSpec {
             auth_secret: "labsecret".to_owned(),
             ours_bin_dir: None,
             extra_ha_cf: Vec::new(),
+            media: None,
             resources: None,
             haresources: None,
         }
@@ -247,14 +251,22 @@ impl ClusterSpec {
             s += &format!("logfile {logfile}\ndebugfile {debugfile}\n");
         }
         s += &format!(
-            "keepalive {}\ndeadtime {}\nwarntime {}\ninitdead {}\nbcast {HOST_IF}\n\
-             auto_failback {}\ncrm no\n",
+            "keepalive {}\ndeadtime {}\nwarntime {}\ninitdead {}\n",
             ms(t.keepalive),
             ms(t.deadtime),
             ms(t.warntime),
             ms(t.initdead),
-            self.auto_failback.name(),
         );
+        match &self.media {
+            Some(lines) => {
+                for line in lines {
+                    s += line;
+                    s.push('\n');
+                }
+            }
+            None => s += &format!("bcast {HOST_IF}\n"),
+        }
+        s += &format!("auto_failback {}\ncrm no\n", self.auto_failback.name());
         for n in &self.nodes {
             s += &format!("node {n}\n");
         }
@@ -896,6 +908,17 @@ mod tests {
             assert!(cf.lines().any(|l| l == line), "missing {line:?} in\n{cf}");
         }
         assert!(!spec.ha_cf(None).contains("logfile"));
+        let mut v6 = spec.clone();
+        v6.media = Some(vec![
+            "ucast6 eth0 2001:db8::11".to_owned(),
+            "ucast6 eth0 2001:db8::12".to_owned(),
+        ]);
+        let cf = v6.ha_cf(None);
+        assert!(
+            cf.contains("initdead 3000ms\nucast6 eth0 2001:db8::11\nucast6 eth0 2001:db8::12\n"),
+            "{cf}"
+        );
+        assert!(!cf.contains("bcast"), "the media replace bcast:\n{cf}");
         assert_eq!(spec.authkeys(), "auth 1\n1 sha1 labsecret\n");
         assert_eq!(
             spec.haresources("IPaddr2").unwrap(),

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, OpenOptions};
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Mutex;
@@ -23,6 +23,9 @@ pub const NODE_NAMES: [&str; 3] = ["node1", "node2", "node3"];
 pub const CLIENT: &str = "client";
 /// Prefix length of the lab LAN 192.0.2.0/24.
 pub const PREFIX_LEN: u8 = 24;
+/// Prefix length of the lab's IPv6 LAN 2001:db8::/64 (the documentation prefix), which
+/// [`Lab::add_ipv6`] sets up.
+pub const PREFIX_LEN_V6: u8 = 64;
 /// Broadcast address of the lab LAN.
 pub const BROADCAST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 255);
 /// The interface every host has on the LAN.
@@ -229,6 +232,27 @@ impl Lab {
     /// A host's own address on the LAN.
     pub fn ip(&self, host: &str) -> Result<Ipv4Addr> {
         Ok(self.host(host)?.ip)
+    }
+
+    /// A host's IPv6 address on the LAN, once [`Lab::add_ipv6`] has given it: 2001:db8:: and
+    /// the last byte of its IPv4 address written with the same digits (node1, 192.0.2.11, is
+    /// 2001:db8::11; client is 2001:db8::50).
+    pub fn ipv6(&self, host: &str) -> Result<Ipv6Addr> {
+        let last = self.host(host)?.ip.octets()[3];
+        let digits = u16::from_str_radix(&last.to_string(), 16)?;
+        Ok(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, digits))
+    }
+
+    /// Gives every host its IPv6 address ([`Lab::ipv6`], prefix [`PREFIX_LEN_V6`]) on `eth0`,
+    /// without duplicate address detection (`nodad`), so it is usable when this returns. The
+    /// bridge's automatic link-local addresses are left alone.
+    pub fn add_ipv6(&self) -> Result<()> {
+        for h in &self.hosts {
+            let addr = format!("{}/{PREFIX_LEN_V6}", self.ipv6(&h.name)?);
+            netns::ip(&["-n", &h.ns, "addr", "add", &addr, "dev", HOST_IF, "nodad"])
+                .with_context(|| format!("IPv6 address of {}", h.name))?;
+        }
+        Ok(())
     }
 
     // ----- faults -------------------------------------------------------------------------

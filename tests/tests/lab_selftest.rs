@@ -5,7 +5,7 @@
 //! Needs root (prints a loud SKIP otherwise; fails under `CI=true`). Run with
 //! `cargo test -p hb-nstests --test lab_selftest`.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::os::unix::fs::PermissionsExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -124,6 +124,36 @@ fn lab_builds_a_lan_and_tears_everything_down() {
         || Ok(pid_gone(grandchild)),
     )
     .unwrap();
+}
+
+#[test]
+fn ipv6_addresses_are_given_without_dad_and_usable_at_once() {
+    if !root_or_skip("ipv6_addresses_are_given_without_dad_and_usable_at_once") {
+        return;
+    }
+    let lab = Lab::new("v6self").expect("lab");
+    assert_eq!(
+        lab.ipv6("node1").unwrap(),
+        "2001:db8::11".parse::<Ipv6Addr>().unwrap()
+    );
+    assert_eq!(
+        lab.ipv6("client").unwrap(),
+        "2001:db8::50".parse::<Ipv6Addr>().unwrap()
+    );
+    lab.add_ipv6().expect("IPv6 addresses");
+    let addr = lab
+        .run("node2", &["ip", "-6", "-o", "addr", "show", "dev", "eth0"])
+        .unwrap();
+    assert!(addr.contains("2001:db8::12/64"), "{addr}");
+    // No duplicate address detection: nothing is tentative, the first ping answers.
+    assert!(
+        !addr.contains("2001:db8::12/64 scope global tentative"),
+        "{addr}"
+    );
+    assert!(
+        lab.pings("node1", "2001:db8::12".parse().unwrap()).unwrap(),
+        "node1 reaches node2 over IPv6"
+    );
 }
 
 #[test]
