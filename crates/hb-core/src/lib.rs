@@ -154,6 +154,22 @@ impl Core {
         Ok(core)
     }
 
+    /// `authkeys` was read again (SIGHUP, Heartbeat's "Rereading authentication file."): from
+    /// now on datagrams are signed with the new file's `auth` key and every key it lists is
+    /// accepted. Datagrams already sent (kept for retransmission) keep their signature.
+    /// Returns whether the keys changed.
+    pub fn set_keys(&mut self, keys: hb_proto::KeyRing) -> bool {
+        if self.cfg.keys == keys {
+            return false;
+        }
+        tracing::info!(
+            "Rereading authentication file. (signing with key {} from now on)",
+            keys.sign_index()
+        );
+        self.cfg.keys = keys;
+        true
+    }
+
     /// The next action for the shell, if any.
     pub fn poll_action(&mut self) -> Option<Action> {
         self.out.pop()

@@ -346,3 +346,52 @@ fn a_restart_is_recognised_even_when_no_status_of_the_old_incarnation_arrived() 
         "a restarted node holds nothing"
     );
 }
+
+#[test]
+fn new_keys_sign_from_the_next_datagram_and_every_listed_key_verifies() {
+    let two = |sign: u8| {
+        KeyRing::new(
+            sign,
+            BTreeMap::from([
+                (1, (AuthMethod::Sha1, b"secret".to_vec())),
+                (2, (AuthMethod::Md5, b"rotated".to_vec())),
+            ]),
+        )
+        .unwrap()
+    };
+    let mut c1 = core(0, 7, at(0));
+    drain(&mut c1);
+    assert!(
+        !c1.set_keys(keys(b"secret")),
+        "the same keys change nothing"
+    );
+    assert!(c1.set_keys(two(2)));
+    c1.handle_timeout(at(100));
+    let sent = datagrams(&drain(&mut c1));
+    assert!(!sent.is_empty());
+    for d in &sent {
+        assert!(field(d, "auth").starts_with("2 "), "{}", field(d, "auth"));
+    }
+    // A peer still signing with key 1 is heard: the new file lists it.
+    let mut c2 = core(1, 9, at(0));
+    for d in datagrams(&drain(&mut c2)) {
+        c1.handle_datagram(at(110), 0, &d);
+    }
+    assert_eq!(c1.node_status("node2"), Some(NodeStatus::Up));
+    // Once key 1 is gone from the file, its datagrams are refused.
+    assert!(
+        c1.set_keys(
+            KeyRing::new(
+                2,
+                BTreeMap::from([(2, (AuthMethod::Md5, b"rotated".to_vec()))])
+            )
+            .unwrap()
+        )
+    );
+    let before = c1.snapshot().counters.auth_failed;
+    c2.handle_timeout(at(200));
+    for d in datagrams(&drain(&mut c2)) {
+        c1.handle_datagram(at(210), 0, &d);
+    }
+    assert!(c1.snapshot().counters.auth_failed > before);
+}

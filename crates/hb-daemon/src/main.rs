@@ -14,6 +14,7 @@ mod convert;
 mod fifo;
 mod logging;
 mod peers;
+mod reload;
 mod setup;
 mod shell;
 
@@ -162,6 +163,7 @@ fn main() -> ExitCode {
     };
     let ctx = shell::Context {
         media,
+        load_options: opts,
         config,
         converted,
         prepared,

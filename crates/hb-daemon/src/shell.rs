@@ -31,6 +31,8 @@ pub(crate) struct Context {
     /// the terminal).
     pub(crate) media: Media,
     pub(crate) config: Config,
+    /// How `config` was loaded: SIGHUP reads the files again the same way.
+    pub(crate) load_options: hb_config::LoadOptions,
     pub(crate) converted: Converted,
     pub(crate) prepared: Prepared,
     pub(crate) args_run_dir: PathBuf,
@@ -95,6 +97,7 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
     let Context {
         mut media,
         config,
+        load_options,
         converted,
         mut prepared,
         args_run_dir,
@@ -235,7 +238,7 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                 let _ = core.handle_command(now(), Command::Shutdown);
             }
             _ = sighup.recv() => {
-                tracing::warn!("SIGHUP: reloading the configuration is not supported yet; restart heartbeat to apply changes");
+                crate::reload::sighup(&mut core, &config, &load_options);
             }
             () = &mut shutdown, if !shutdown_asked => {
                 shutdown_asked = true;
