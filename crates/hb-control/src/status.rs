@@ -335,6 +335,12 @@ pub struct Counters {
     /// Duplicates and stale messages of the current generation.
     #[serde(default, deserialize_with = "nullable")]
     pub duplicate: u64,
+    /// Missing messages this node asked a peer to retransmit (each request counts).
+    #[serde(default, deserialize_with = "nullable")]
+    pub rexmit_asked: u64,
+    /// Messages this node retransmitted at a peer's request.
+    #[serde(default, deserialize_with = "nullable")]
+    pub rexmit_sent: u64,
 }
 
 /// Reads `null` like a missing field: the type's default.

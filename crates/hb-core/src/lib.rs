@@ -283,7 +283,10 @@ impl Core {
             nodes: self.nodes.views(&self.cfg),
             groups: self.res.group_views(&self.nodes),
             rsc_class: self.res.rsc_class(&self.nodes),
-            counters: self.counters,
+            counters: Counters {
+                rexmit_sent: self.out.rexmit_sent,
+                ..self.counters
+            },
             shutting_down: self.res.is_shutting_down(),
         }
     }

@@ -446,6 +446,7 @@ impl Core {
             for s in &due {
                 node.seq.missing.insert(*s, again);
             }
+            self.counters.rexmit_asked += due.len() as u64;
             let dest = node.name.clone();
             tracing::debug!("asking {dest} to retransmit {due:?}");
             // One request per run of consecutive numbers.

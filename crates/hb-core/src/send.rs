@@ -66,6 +66,8 @@ pub(crate) struct Outbox {
     load_average: String,
     next_seq: u64,
     history: History,
+    /// Messages retransmitted at a peer's request.
+    pub(crate) rexmit_sent: u64,
 }
 
 impl Outbox {
@@ -83,6 +85,7 @@ impl Outbox {
             wall_clock_secs,
             load_average: "n/a".to_string(),
             next_seq: 1,
+            rexmit_sent: 0,
             history: History::default(),
         }
     }
@@ -202,6 +205,7 @@ impl Ctx<'_> {
                     tracing::debug!("retransmitting seq {seq} for {requester}");
                     let bytes = sent.bytes.clone();
                     self.out.push(Action::Transmit(bytes));
+                    self.out.rexmit_sent += 1;
                 }
                 None => {
                     let why = if self.out.history.oldest().is_some_and(|o| seq < o) {

@@ -214,6 +214,10 @@ pub struct Counters {
     pub duplicate: u64,
     /// Messages accepted.
     pub accepted: u64,
+    /// Missing messages we asked a peer to retransmit (each request of a message counts).
+    pub rexmit_asked: u64,
+    /// Messages we retransmitted at a peer's request.
+    pub rexmit_sent: u64,
 }
 
 /// Everything at once.

@@ -395,3 +395,35 @@ fn new_keys_sign_from_the_next_datagram_and_every_listed_key_verifies() {
     }
     assert!(c1.snapshot().counters.auth_failed > before);
 }
+
+#[test]
+fn retransmissions_asked_for_and_served_are_counted() {
+    let mut c1 = core(0, 7, at(0));
+    let mut c2 = core(1, 9, at(0));
+    let mut now = at(0);
+    let mut lost = false;
+    // node2's datagrams reach node1 except its second sequenced one; node1's all reach node2.
+    for _ in 0..20 {
+        for d in datagrams(&drain(&mut c2)) {
+            if !lost && field(&d, "seq") == "2" {
+                lost = true;
+                continue;
+            }
+            c1.handle_datagram(now, 0, &d);
+        }
+        for d in datagrams(&drain(&mut c1)) {
+            c2.handle_datagram(now, 0, &d);
+        }
+        now = [c1.poll_timeout(), c2.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap();
+        c1.handle_timeout(now);
+        c2.handle_timeout(now);
+    }
+    assert!(lost);
+    assert!(c1.snapshot().counters.rexmit_asked >= 1);
+    assert!(c2.snapshot().counters.rexmit_sent >= 1);
+    assert_eq!(c2.snapshot().counters.rexmit_asked, 0);
+}

@@ -192,6 +192,8 @@ pub(crate) fn status(
         replayed,
         duplicate,
         accepted,
+        rexmit_asked,
+        rexmit_sent,
     } = *counters;
     Status {
         node: Some(info.node.clone()),
@@ -214,6 +216,8 @@ pub(crate) fn status(
             unknown_node,
             replayed,
             duplicate,
+            rexmit_asked,
+            rexmit_sent,
         },
     }
 }
