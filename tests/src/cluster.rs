@@ -180,6 +180,8 @@ pub struct ClusterSpec {
     pub auto_failback: Failback,
     /// The sha1 key of `authkeys` (heartbeat and ours).
     pub auth_secret: String,
+    /// The whole `authkeys` file, replacing `auth 1` + `1 sha1 SECRET` (heartbeat and ours).
+    pub authkeys: Option<String>,
     /// Directory holding our `heartbeat` binary; `None` means [`ours_bin_dir`].
     pub ours_bin_dir: Option<PathBuf>,
     /// Extra `ha.cf` lines (heartbeat and ours), appended after the generated ones.
@@ -229,6 +231,7 @@ impl ClusterSpec {
             vip: Ipv4Addr::new(192, 0, 2, 100),
             auto_failback: Failback::Off,
             auth_secret: "labsecret".to_owned(),
+            authkeys: None,
             ours_bin_dir: None,
             extra_ha_cf: Vec::new(),
             media: None,
@@ -279,6 +282,9 @@ impl ClusterSpec {
 
     /// `authkeys` (must be installed with mode 0600).
     pub fn authkeys(&self) -> String {
+        if let Some(all) = &self.authkeys {
+            return all.clone();
+        }
         format!("auth 1\n1 sha1 {}\n", self.auth_secret)
     }
 

@@ -463,6 +463,66 @@ impl Lab {
         Prober::start(self.ns(from)?, target, cfg)
     }
 
+    /// Drops `percent` % of the UDP datagrams to `port` that `host` receives, at random
+    /// (nftables' `numgen random`, in the host's namespace: this kernel has no netem). Each
+    /// call replaces the previous rule; 0 removes it.
+    pub fn lose_udp(&self, host: &str, port: u16, percent: u8) -> Result<()> {
+        const TABLE: &str = "hblab_loss";
+        let _ = self.run_status(host, &["nft", "delete", "table", "inet", TABLE]);
+        if percent == 0 {
+            return Ok(());
+        }
+        if percent > 100 {
+            bail!("cannot lose {percent} % of the datagrams");
+        }
+        self.run(host, &["nft", "add", "table", "inet", TABLE])?;
+        self.run(
+            host,
+            &[
+                "nft",
+                "add",
+                "chain",
+                "inet",
+                TABLE,
+                "input",
+                "{ type filter hook input priority 0; policy accept; }",
+            ],
+        )?;
+        self.run(
+            host,
+            &[
+                "nft",
+                "add",
+                "rule",
+                "inet",
+                TABLE,
+                "input",
+                "udp",
+                "dport",
+                &port.to_string(),
+                "numgen",
+                "random",
+                "mod",
+                "100",
+                "<",
+                &percent.to_string(),
+                "counter",
+                "drop",
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// How many datagrams the rule of [`Lab::lose_udp`] dropped on `host` so far.
+    pub fn udp_lost(&self, host: &str) -> Result<u64> {
+        let out = self.run(host, &["nft", "list", "table", "inet", "hblab_loss"])?;
+        out.split_whitespace()
+            .skip_while(|w| *w != "packets")
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| anyhow!("no drop counter on {host}: {out}"))
+    }
+
     /// Whether `to` answers ICMP echo from `from` within one second (uses `ping`).
     pub fn pings(&self, from: &str, to: IpAddr) -> Result<bool> {
         let ns = self.ns(from)?;

@@ -24,13 +24,15 @@ use crate::lab::Lab;
 const HB306_CL_STATUS: &str = "/usr/bin/cl_status";
 const HB306_TOOLS: &str = "/usr/share/heartbeat";
 
-/// Which implementation runs on node1 and on node2.
+/// Which implementation runs on node1 and on node2 (and on node3, in a three-node cluster).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Pairing {
     /// node1's implementation.
     pub node1: Implementation,
     /// node2's implementation.
     pub node2: Implementation,
+    /// node3's implementation, when the cluster has a third node.
+    pub node3: Option<Implementation>,
 }
 
 impl Pairing {
@@ -44,15 +46,42 @@ impl Pairing {
 
     /// node1 runs `node1`, node2 runs `node2`.
     pub const fn new(node1: Implementation, node2: Implementation) -> Pairing {
-        Pairing { node1, node2 }
+        Pairing {
+            node1,
+            node2,
+            node3: None,
+        }
     }
 
-    /// The implementation of `node` (`node1` or `node2`).
+    /// Three nodes: node1 runs `node1`, node2 `node2`, node3 `node3`.
+    pub const fn three(
+        node1: Implementation,
+        node2: Implementation,
+        node3: Implementation,
+    ) -> Pairing {
+        Pairing {
+            node1,
+            node2,
+            node3: Some(node3),
+        }
+    }
+
+    /// The node names, in order.
+    pub fn nodes(&self) -> &'static [&'static str] {
+        if self.node3.is_some() {
+            &["node1", "node2", "node3"]
+        } else {
+            &["node1", "node2"]
+        }
+    }
+
+    /// The implementation of `node` (`node1`, `node2`, or `node3` when there is one).
     pub fn of(&self, node: &str) -> Result<Implementation> {
-        match node {
-            "node1" => Ok(self.node1),
-            "node2" => Ok(self.node2),
-            _ => bail!("a pair has node1 and node2, not {node}"),
+        match (node, self.node3) {
+            ("node1", _) => Ok(self.node1),
+            ("node2", _) => Ok(self.node2),
+            ("node3", Some(i)) => Ok(i),
+            _ => bail!("the cluster has nodes {:?}, not {node}", self.nodes()),
         }
     }
 
@@ -77,7 +106,11 @@ impl fmt::Display for Pairing {
             "{}+{}",
             Pairing::short(self.node1),
             Pairing::short(self.node2)
-        )
+        )?;
+        match self.node3 {
+            Some(i) => write!(f, "+{}", Pairing::short(i)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -91,7 +124,8 @@ pub enum Tool {
     Debian,
 }
 
-/// A two-node cluster, each node running its pairing's implementation.
+/// A two-node (or three-node) cluster, each node running its pairing's implementation. The
+/// lab must have the pairing's nodes, and `spec.nodes` list them.
 ///
 /// Heartbeat 3.0.6 restarts itself after a healed partition: it re-executes itself without
 /// `-f`, so the process the lab started exits (status 0) and a daemonized successor, in a
@@ -124,7 +158,12 @@ impl<'lab> Pair<'lab> {
     /// `haresources` should be set, with `IPaddr2` resources). Starts nothing.
     pub fn new(lab: &'lab Lab, pairing: Pairing, spec: &ClusterSpec) -> Result<Pair<'lab>> {
         let mut clusters = BTreeMap::new();
-        for i in [pairing.node1, pairing.node2] {
+        for i in pairing
+            .nodes()
+            .iter()
+            .map(|n| pairing.of(n))
+            .collect::<Result<Vec<_>>>()?
+        {
             if i == Implementation::Keepalived {
                 bail!("keepalived does not speak Heartbeat's protocol");
             }
@@ -227,6 +266,18 @@ impl<'lab> Pair<'lab> {
         self.cluster_mut(node)?.kill(node).map(drop)
     }
 
+    /// Sends `signal` to `node`'s daemon (Heartbeat's master process, also after a
+    /// self-restart).
+    pub fn signal(&self, node: &str, signal: Signal) -> Result<()> {
+        let pid = match self.pairing.of(node)? {
+            Implementation::Heartbeat306 => self
+                .hb306_daemon(node)
+                .ok_or_else(|| anyhow!("heartbeat is not running on {node}"))?,
+            _ => Pid::from_raw(self.cluster(node)?.proc(node)?.pid() as i32),
+        };
+        kill(pid, signal).with_context(|| format!("{signal} to {node}'s daemon"))
+    }
+
     /// Whether `node`'s daemon runs.
     pub fn is_running(&self, node: &str) -> bool {
         match self.pairing.of(node) {
@@ -263,7 +314,8 @@ impl<'lab> Pair<'lab> {
 
     /// The last lines of both nodes' logs.
     pub fn log_tails(&self, lines: usize) -> String {
-        ["node1", "node2"]
+        self.pairing
+            .nodes()
             .iter()
             .filter_map(|n| Some(self.cluster(n).ok()?.log_tail(n, lines)))
             .collect()
