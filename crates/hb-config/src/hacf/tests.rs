@@ -189,9 +189,34 @@ fn udpport_applies_to_media_after_it() {
         vec![Diagnostic::new(
             "ha.cf",
             Some(3),
-            "udpport 701 applies only to bcast/ucast lines after it; media from line 2 on keep \
-             port 700"
+            "udpport 701 does not apply to bcast (port 700 since line 2): Heartbeat reads \
+             udpport once per medium type, at its first line; put udpport before the media"
         )]
+    );
+}
+
+#[test]
+fn udpport_is_read_once_per_medium_type_at_its_first_line() {
+    // Debian's Heartbeat 3.0.6 binds both bcast sockets to 7001 here (its plugins keep the
+    // port they read at their first line).
+    let text = "udpport 7001\nbcast eth0\nudpport 7002\nbcast eth1\nucast eth0 192.0.2.12\n\
+                udp eth2\nnode a\nauto_failback on\n";
+    let parsed = parse(text).unwrap();
+    let ports: Vec<u16> = parsed.value.media.iter().map(Medium::port).collect();
+    assert_eq!(ports, vec![7001, 7001, 7002, 7001]);
+    let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        vec![
+            "ha.cf:3: udpport 7002 does not apply to bcast (port 7001 since line 2): Heartbeat \
+             reads udpport once per medium type, at its first line; put udpport before the \
+             media",
+            "ha.cf:4: bcast uses port 7001, the udpport of the first bcast line (line 2), as in \
+             Heartbeat: udpport 7002 does not apply to it",
+            "ha.cf:6: directive 'udp' is an obsolete name for 'bcast'",
+            "ha.cf:6: bcast uses port 7001, the udpport of the first bcast line (line 2), as in \
+             Heartbeat: udpport 7002 does not apply to it",
+        ]
     );
 }
 
