@@ -93,6 +93,8 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     imp("udp", udp, Many, false, None),
     imp("ucast", ucast, Many, false, None),
     imp("mcast", mcast, Many, false, None),
+    imp("ucast6", ucast6, Many, false, None),
+    imp("mcast6", mcast6, Many, false, None),
     imp(
         "auto_failback",
         auto_failback,
@@ -154,7 +156,6 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     uns("failfast", false, None),
     uns("hbaping", false, None),
     uns("log_badpack", true, Some("true")),
-    uns("mcast6", false, None),
     uns("memreserve", true, Some("6500")),
     uns("ping", false, None),
     uns("ping6", false, None),
@@ -169,7 +170,6 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     uns("stonith_host", false, None),
     uns("syslogmsgfmt", true, Some("true")),
     uns("traditional_compression", true, Some("no")),
-    uns("ucast6", false, None),
     uns("use_apphbd", false, None),
     Directive {
         name: "watchdog",
@@ -594,6 +594,38 @@ fn ucast(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
 
 fn mcast(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
     match media::parse_mcast(&line.words()) {
+        Ok(m) => b.media.push(m),
+        Err(e) => diags.error(Some(line.lineno), e),
+    }
+}
+
+/// `ucast6 DEV PEER`: one peer per line, as `ucast`.
+fn ucast6(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    let words = line.words();
+    if let Some(extra) = words.get(2..).filter(|e| !e.is_empty()) {
+        diags.warn(
+            Some(line.lineno),
+            format!(
+                "ucast6 takes one peer per line: '{}' ignored, as Heartbeat does; add a ucast6 \
+                 line per peer",
+                extra.join(" ")
+            ),
+        );
+    }
+    let port = udp_port(b, "ucast6", line, diags);
+    match media::parse_ucast6(&words, port) {
+        Ok((m, warning)) => {
+            if let Some(w) = warning {
+                diags.warn(Some(line.lineno), w);
+            }
+            b.media.push(m);
+        }
+        Err(e) => diags.error(Some(line.lineno), e),
+    }
+}
+
+fn mcast6(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    match media::parse_mcast6(&line.words()) {
         Ok(m) => b.media.push(m),
         Err(e) => diags.error(Some(line.lineno), e),
     }

@@ -266,7 +266,7 @@ fn finish(b: Builder, diags: &mut Diags) -> Option<HaCf> {
     if b.media.is_empty() {
         diags.error(
             None,
-            "no heartbeat media defined (add a bcast, mcast or ucast line)",
+            "no heartbeat media defined (add a bcast, ucast, mcast, ucast6 or mcast6 line)",
         );
     }
     if b.nodes.is_empty() {
