@@ -184,12 +184,9 @@ fn mixed_pair_over(
     assert_eq!(n.auth_failed + n.malformed, 0, "{n:?}");
     // Each side names the link after the device, and it is up.
     for (node, peer) in [(ours, real), (real, ours)] {
-        let links = pair.cl_status(node, &["listhblinks", peer])?;
-        eprintln!("{node}: cl_status listhblinks {peer}: {links:?}");
-        ensure!(
-            links.lines().all(|l| l.trim() == "eth0"),
-            "{node} lists {peer}'s links as {links:?}"
-        );
+        // One link per device, though with ucast6 there are two media on eth0 (Heartbeat
+        // 3.0.6 lists it once too).
+        assert_eq!(pair.cl_status(node, &["listhblinks", peer])?, "eth0");
         assert_eq!(pair.cl_status(node, &["hblinkstatus", peer, "eth0"])?, "up");
     }
     // node1 dies; node2 takes its group over.
