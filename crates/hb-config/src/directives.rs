@@ -93,6 +93,8 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     imp("udp", udp, Many, false, None),
     imp("ucast", ucast, Many, false, None),
     imp("mcast", mcast, Many, false, None),
+    imp("ucast6", ucast6, Many, false, None),
+    imp("mcast6", mcast6, Many, false, None),
     imp(
         "auto_failback",
         auto_failback,
@@ -154,7 +156,6 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     uns("failfast", false, None),
     uns("hbaping", false, None),
     uns("log_badpack", true, Some("true")),
-    uns("mcast6", false, None),
     uns("memreserve", true, Some("6500")),
     uns("ping", false, None),
     uns("ping6", false, None),
@@ -169,7 +170,6 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     uns("stonith_host", false, None),
     uns("syslogmsgfmt", true, Some("true")),
     uns("traditional_compression", true, Some("no")),
-    uns("ucast6", false, None),
     uns("use_apphbd", false, None),
     Directive {
         name: "watchdog",
@@ -512,19 +512,41 @@ fn udpport(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
         );
         return;
     };
-    if let Some(first) = b.first_port_medium
-        && port != b.udpport
-    {
+    let fixed: Vec<String> = b
+        .udp_ports
+        .iter()
+        .filter(|(_, (p, _))| *p != port)
+        .map(|(kind, (p, first))| format!("{kind} (port {p} since line {first})"))
+        .collect();
+    if !fixed.is_empty() {
         diags.warn(
             Some(line.lineno),
             format!(
-                "udpport {port} applies only to bcast/ucast lines after it; media from line \
-                 {first} on keep port {}",
-                b.udpport
+                "udpport {port} does not apply to {}: Heartbeat reads udpport once per medium \
+                 type, at its first line; put udpport before the media",
+                fixed.join(", ")
             ),
         );
     }
     b.udpport = port;
+}
+
+/// The port of a `kind` line (`bcast`, `ucast`, `ucast6`): the `udpport` in effect at the
+/// first line of that kind, as in Heartbeat, whose plugins read `udpport` once (checked
+/// against Debian's binary). A line after a later `udpport` draws a warning.
+fn udp_port(b: &mut Builder, kind: &'static str, line: &Line<'_>, diags: &mut Diags) -> u16 {
+    let (port, first) = *b.udp_ports.entry(kind).or_insert((b.udpport, line.lineno));
+    if port != b.udpport {
+        diags.warn(
+            Some(line.lineno),
+            format!(
+                "{kind} uses port {port}, the udpport of the first {kind} line (line {first}), \
+                 as in Heartbeat: udpport {} does not apply to it",
+                b.udpport
+            ),
+        );
+    }
+    port
 }
 
 fn push_media(
@@ -534,18 +556,14 @@ fn push_media(
     media: Result<Vec<media::Medium>, String>,
 ) {
     match media {
-        Ok(media) => {
-            if b.first_port_medium.is_none() {
-                b.first_port_medium = Some(line.lineno);
-            }
-            b.media.extend(media);
-        }
+        Ok(media) => b.media.extend(media),
         Err(e) => diags.error(Some(line.lineno), e),
     }
 }
 
 fn bcast(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
-    let media = media::parse_bcast(&line.values(), b.udpport);
+    let port = udp_port(b, "bcast", line, diags);
+    let media = media::parse_bcast(&line.values(), port);
     push_media(b, line, diags, media);
 }
 
@@ -569,12 +587,45 @@ fn ucast(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
             ),
         );
     }
-    let media = media::parse_ucast(words.get(..2).unwrap_or(&words), b.udpport);
+    let port = udp_port(b, "ucast", line, diags);
+    let media = media::parse_ucast(words.get(..2).unwrap_or(&words), port);
     push_media(b, line, diags, media);
 }
 
 fn mcast(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
     match media::parse_mcast(&line.words()) {
+        Ok(m) => b.media.push(m),
+        Err(e) => diags.error(Some(line.lineno), e),
+    }
+}
+
+/// `ucast6 DEV PEER`: one peer per line, as `ucast`.
+fn ucast6(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    let words = line.words();
+    if let Some(extra) = words.get(2..).filter(|e| !e.is_empty()) {
+        diags.warn(
+            Some(line.lineno),
+            format!(
+                "ucast6 takes one peer per line: '{}' ignored, as Heartbeat does; add a ucast6 \
+                 line per peer",
+                extra.join(" ")
+            ),
+        );
+    }
+    let port = udp_port(b, "ucast6", line, diags);
+    match media::parse_ucast6(&words, port) {
+        Ok((m, warning)) => {
+            if let Some(w) = warning {
+                diags.warn(Some(line.lineno), w);
+            }
+            b.media.push(m);
+        }
+        Err(e) => diags.error(Some(line.lineno), e),
+    }
+}
+
+fn mcast6(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    match media::parse_mcast6(&line.words()) {
         Ok(m) => b.media.push(m),
         Err(e) => diags.error(Some(line.lineno), e),
     }

@@ -132,8 +132,9 @@ pub(crate) struct Builder {
     pub(crate) agent_timeout: Timed,
     pub(crate) udpport: u16,
     pub(crate) media: Vec<Medium>,
-    /// Line of the first bcast/ucast medium (those that use `udpport`).
-    pub(crate) first_port_medium: Option<usize>,
+    /// The port each medium type that uses `udpport` (`bcast`, `ucast`, `ucast6`) took at its
+    /// first line, with that line: Heartbeat's plugins read `udpport` once.
+    pub(crate) udp_ports: BTreeMap<&'static str, (u16, usize)>,
     pub(crate) nodes: Vec<NodeName>,
     pub(crate) auto_failback: Option<(AutoFailback, usize)>,
     pub(crate) msgfmt: MsgFmt,
@@ -167,7 +168,7 @@ impl Default for Builder {
             agent_timeout: None,
             udpport: DEFAULT_UDPPORT,
             media: Vec::new(),
-            first_port_medium: None,
+            udp_ports: BTreeMap::new(),
             nodes: Vec::new(),
             auto_failback: None,
             msgfmt: MsgFmt::default(),
@@ -265,7 +266,7 @@ fn finish(b: Builder, diags: &mut Diags) -> Option<HaCf> {
     if b.media.is_empty() {
         diags.error(
             None,
-            "no heartbeat media defined (add a bcast, mcast or ucast line)",
+            "no heartbeat media defined (add a bcast, ucast, mcast, ucast6 or mcast6 line)",
         );
     }
     if b.nodes.is_empty() {

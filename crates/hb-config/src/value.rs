@@ -66,8 +66,7 @@ pub(crate) fn check_peer(peer: &str) -> Result<(), String> {
     }
     if peer.contains(':') {
         return Err(format!(
-            "'{peer}' is not an IPv4 address or host name (IPv6 peers need ucast6, which is \
-             not supported yet)"
+            "'{peer}' is not an IPv4 address or host name (IPv6 peers need ucast6)"
         ));
     }
     let labels_ok = peer.len() <= 253

@@ -122,3 +122,40 @@ pub(crate) fn summary(cfg: &Config, node: &str) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(ha_cf: &str) -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("ha.cf"), ha_cf).unwrap();
+        std::fs::write(d.join("haresources"), "").unwrap();
+        std::fs::write(d.join("authkeys"), "auth 1\n1 sha1 secret\n").unwrap();
+        let mut opts = hb_config::LoadOptions::new("node1");
+        opts.check_permissions = false;
+        hb_config::load(d, &opts)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .config
+    }
+
+    #[test]
+    fn ipv6_media_are_listed_by_check_and_named_after_their_device() {
+        let cfg = config(
+            "udpport 7694\nucast6 eth0 2001:db8::12\nucast6 eth1 fe80::12\n\
+             mcast6 eth0 ff12::1:694 694 1 0\nauto_failback on\nnode node1 node2\n",
+        );
+        let s = summary(&cfg, "node1");
+        for line in [
+            "  medium: ucast6 eth0 2001:db8::12 (port 7694)",
+            "  medium: ucast6 eth1 fe80::12%eth1 (port 7694)",
+            "  medium: mcast6 eth0 ff12::1:694 694 1 0",
+        ] {
+            assert!(s.lines().any(|l| l == line), "no {line:?} in\n{s}");
+        }
+        // Links are devices, as Heartbeat names ucast6 and mcast6 links.
+        let converted = core_config(&cfg, "node1").unwrap();
+        assert_eq!(converted.core.links, ["eth0", "eth1"]);
+    }
+}

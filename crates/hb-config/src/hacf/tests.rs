@@ -189,9 +189,34 @@ fn udpport_applies_to_media_after_it() {
         vec![Diagnostic::new(
             "ha.cf",
             Some(3),
-            "udpport 701 applies only to bcast/ucast lines after it; media from line 2 on keep \
-             port 700"
+            "udpport 701 does not apply to bcast (port 700 since line 2): Heartbeat reads \
+             udpport once per medium type, at its first line; put udpport before the media"
         )]
+    );
+}
+
+#[test]
+fn udpport_is_read_once_per_medium_type_at_its_first_line() {
+    // Debian's Heartbeat 3.0.6 binds both bcast sockets to 7001 here (its plugins keep the
+    // port they read at their first line).
+    let text = "udpport 7001\nbcast eth0\nudpport 7002\nbcast eth1\nucast eth0 192.0.2.12\n\
+                udp eth2\nnode a\nauto_failback on\n";
+    let parsed = parse(text).unwrap();
+    let ports: Vec<u16> = parsed.value.media.iter().map(Medium::port).collect();
+    assert_eq!(ports, vec![7001, 7001, 7002, 7001]);
+    let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        vec![
+            "ha.cf:3: udpport 7002 does not apply to bcast (port 7001 since line 2): Heartbeat \
+             reads udpport once per medium type, at its first line; put udpport before the \
+             media",
+            "ha.cf:4: bcast uses port 7001, the udpport of the first bcast line (line 2), as in \
+             Heartbeat: udpport 7002 does not apply to it",
+            "ha.cf:6: directive 'udp' is an obsolete name for 'bcast'",
+            "ha.cf:6: bcast uses port 7001, the udpport of the first bcast line (line 2), as in \
+             Heartbeat: udpport 7002 does not apply to it",
+        ]
     );
 }
 
@@ -344,7 +369,7 @@ fn media_and_node_are_required() {
     assert_eq!(
         errors("auto_failback on\n"),
         vec![
-            "ha.cf: no heartbeat media defined (add a bcast, mcast or ucast line)",
+            "ha.cf: no heartbeat media defined (add a bcast, ucast, mcast, ucast6 or mcast6 line)",
             "ha.cf: no nodes defined (add a node line for every cluster node)",
         ]
     );
@@ -379,6 +404,106 @@ fn bad_media_lines_are_errors() {
     assert_eq!(
         line_errors("udpport 65536"),
         vec!["ha.cf:1: invalid udpport '65536': expected a port number 1-65535"]
+    );
+}
+
+#[test]
+fn ipv6_media_are_parsed_in_file_order_with_their_ports() {
+    // ucast6 takes the udpport of the first ucast6 line (Debian's binary binds 7001 for both
+    // here); mcast6 has its own port.
+    let text = "udpport 7001\nucast6 eth0 2001:db8::12\nudpport 7002\n\
+                ucast6 eth1 fe80::5054:ff:fe29:3949 2001:db8::99\n\
+                mcast6 eth0 ff12::1:2:3:4 694 1 0\nnode a\nauto_failback on\n";
+    let parsed = parse(text).unwrap();
+    assert_eq!(
+        parsed.value.media,
+        vec![
+            Medium::Ucast6 {
+                dev: "eth0".into(),
+                peer: "2001:db8::12".parse().unwrap(),
+                scope_id: None,
+                port: 7001,
+            },
+            Medium::Ucast6 {
+                dev: "eth1".into(),
+                peer: "fe80::5054:ff:fe29:3949".parse().unwrap(),
+                scope_id: None,
+                port: 7001,
+            },
+            Medium::Mcast6 {
+                dev: "eth0".into(),
+                group: "ff12::1:2:3:4".parse().unwrap(),
+                port: 694,
+                hops: 1,
+                looped: false,
+            },
+        ]
+    );
+    let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        vec![
+            "ha.cf:3: udpport 7002 does not apply to ucast6 (port 7001 since line 2): Heartbeat \
+             reads udpport once per medium type, at its first line; put udpport before the \
+             media",
+            "ha.cf:4: ucast6 takes one peer per line: '2001:db8::99' ignored, as Heartbeat \
+             does; add a ucast6 line per peer",
+            "ha.cf:4: ucast6 uses port 7001, the udpport of the first ucast6 line (line 2), as \
+             in Heartbeat: udpport 7002 does not apply to it",
+        ]
+    );
+    // An IPv6 medium alone is enough.
+    assert_eq!(
+        ok("mcast6 eth0 ff05::694 694 1 0\nnode a\nauto_failback on\n")
+            .media
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn bad_ipv6_media_lines_are_errors_with_their_line() {
+    assert_eq!(
+        line_errors("ucast6 eth0 node2"),
+        vec![
+            "ha.cf:1: invalid ucast6 peer 'node2': not an IPv6 address (ucast6 takes no host \
+             names, as in Heartbeat)"
+        ]
+    );
+    assert_eq!(
+        line_errors("ucast6 eth0 fe80::12%eth1"),
+        vec![
+            "ha.cf:1: invalid ucast6 peer 'fe80::12%eth1': its scope eth1 is not the device \
+             eth0 (leave the scope off: the device implies it)"
+        ]
+    );
+    assert_eq!(
+        line_errors("ucast6"),
+        vec!["ha.cf:1: ucast6 needs an interface and a peer: ucast6 DEV PEER"]
+    );
+    assert_eq!(
+        line_errors("mcast6 eth0 ff0e::694 694 1 0"),
+        vec![
+            "ha.cf:1: invalid mcast6 group 'ff0e::694': scope e is not allowed: use 2 \
+             (link-local, e.g. ff12::1:694), 4 (admin-local), 5 (site-local) or 8 \
+             (organisation-local), as in Heartbeat"
+        ]
+    );
+    assert_eq!(
+        line_errors("mcast6 eth0 ff12::694 694 5 0"),
+        vec!["ha.cf:1: invalid mcast6 hops '5': expected 0-4"]
+    );
+    assert_eq!(
+        line_errors("mcast6 eth0 ff12::694 694 1 0 extra"),
+        vec!["ha.cf:1: mcast6 needs 5 values: mcast6 DEV GROUP PORT HOPS LOOP (got 6)"]
+    );
+    // A global peer's numeric scope is ignored, as Heartbeat ignores it.
+    assert_eq!(
+        warnings(&format!("ucast6 eth0 2001:db8::12%5\n{BASE}")),
+        vec![
+            "ha.cf:1: ucast6 peer '2001:db8::12%5': the scope %5 of an address that is not \
+             link-local is ignored, as Heartbeat ignores it"
+        ]
     );
 }
 
