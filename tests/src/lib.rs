@@ -41,7 +41,7 @@ pub use lab::{CLIENT, Lab, LinkState, NODE_NAMES};
 pub use mixed::{Pair, Pairing, Tool};
 pub use probe::{Outage, Probe, ProbeConfig, ProbeOutcome, ProbeRecord, Prober};
 pub use process::Proc;
-pub use wait::{LogFollower, wait_for, wait_for_log_line, wait_for_some};
+pub use wait::{LogFollower, read_log, wait_for, wait_for_log_line, wait_for_some};
 
 /// The repository root (the parent of this crate's directory).
 pub fn repo_root() -> PathBuf {

@@ -12,6 +12,15 @@ use anyhow::{Context, Result, bail};
 /// Interval between two evaluations of a polled condition.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
+/// A log file as text, or empty when it does not exist (yet). Lossy: Heartbeat 3.0.6 dumps
+/// the datagrams it rejects into its log, bytes and all, which must not make a check of the
+/// log read nothing.
+pub fn read_log(path: &std::path::Path) -> String {
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
 /// Polls `cond` every [`POLL_INTERVAL`] until it returns `Ok(true)` and returns the time
 /// waited. Fails with a message naming `what` once `timeout` has passed, or at once with the
 /// condition's own error if it returns `Err`.

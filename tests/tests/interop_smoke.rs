@@ -46,11 +46,11 @@ fn heartbeat_306_and_heartbeat_rs_form_a_cluster_and_fail_over() -> Result<()> {
         "the real node reports node2 active",
         Duration::from_secs(10),
         || {
-            let log = std::fs::read_to_string(real.log_path("node1")?).unwrap_or_default();
+            let log = hb_nstests::read_log(&real.log_path("node1")?);
             Ok(log.contains("Status update for node node2: status active"))
         },
     )?;
-    let real_log = std::fs::read_to_string(real.log_path("node1")?)?;
+    let real_log = hb_nstests::read_log(&real.log_path("node1")?);
     for bad in [
         "authentication failed",
         "bad packet",

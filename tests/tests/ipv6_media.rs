@@ -152,7 +152,7 @@ fn mixed_pair_over(
     pair.start("node2")?;
     let hb_log = || -> Result<String> {
         let path = pair.cluster(real)?.log_path(real)?;
-        Ok(std::fs::read_to_string(path).unwrap_or_default())
+        Ok(hb_nstests::read_log(&path))
     };
     let ours_cluster = pair.cluster(ours)?;
     let sees_ours = format!("Status update for node {ours}: status active");
