@@ -553,3 +553,35 @@ fn with_auto_failback_on_a_standby_sticks_but_a_takeover_after_death_fails_back(
     );
     assert_clean(&sim);
 }
+
+#[test]
+fn rscstatus_of_a_node_without_groups_of_its_own_follows_heartbeats_flags() {
+    // Heartbeat 3.0.6 reports `local` on a node that has no group of its own once its
+    // start-up acquisition is done, and `all` after it took the peer's groups by standby
+    // (its i_hold_resources flags); found by the migration walk (tests/tests/migration.rs).
+    logs();
+    let mut params = Params::two_nodes(AutoFailback::Off, 7);
+    params.groups = vec![(0, 1)];
+    let mut sim = Sim::new(params);
+    let rsc = |s: &Sim, n: usize| s.core(n).unwrap().snapshot().rsc_class;
+    assert!(
+        sim.run_until(ms(3000), |s| s.placement_is(&[0])
+            && rsc(s, 0) == Some(Class::Local)
+            && rsc(s, 1) == Some(Class::Local)),
+        "start-up: {:?} {:?}\n{}",
+        rsc(&sim, 0),
+        rsc(&sim, 1),
+        tail(&sim)
+    );
+    sim.command(0, Command::Standby(Class::All));
+    assert!(
+        sim.run_until(ms(2000), |s| s.placement_is(&[1])
+            && rsc(s, 0) == Some(Class::None)
+            && rsc(s, 1) == Some(Class::All)),
+        "standby all: {:?} {:?}\n{}",
+        rsc(&sim, 0),
+        rsc(&sim, 1),
+        tail(&sim)
+    );
+    assert_clean(&sim);
+}

@@ -57,6 +57,10 @@ pub(crate) struct Nice {
     /// "Initial resource acquisition complete" was logged (once per run, as Heartbeat's
     /// `AnnounceTakeover`).
     announced: bool,
+    /// Heartbeat's `i_hold_resources` flags (local, foreign): what `cl_status rscstatus`
+    /// reports for a class that has no group here (a node without groups of its own says
+    /// `local` once its start-up acquisition is done, as Heartbeat's does).
+    pub(super) held: (bool, bool),
 }
 
 impl Nice {
@@ -69,6 +73,7 @@ impl Nice {
             needs_failback: false,
             rqst_deadline: None,
             announced: false,
+            held: (false, false),
         }
     }
 
@@ -204,6 +209,8 @@ impl Nice {
         }
         let newly_stable = self.rstate != RState::Stable;
         self.rstate = RState::Stable;
+        self.held.0 = true;
+        self.held.1 |= mach_down;
         if newly_stable {
             tracing::info!(
                 "local resource transition completed. (node {})",
@@ -428,6 +435,7 @@ impl Policy for Nice {
 
     fn on_shutdown(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
         self.rstate = RState::Shutdown;
+        self.held = (false, false);
         self.cancel_standby("shutting down");
         if b.negotiating && b.peer.is_some() {
             b.send_report_as(ctx, &GroupSet::new(), false, Some("shutdown"));
@@ -442,8 +450,22 @@ impl Policy for Nice {
         if !b.groups.all_settled() || self.standby != Standby::Not {
             return None;
         }
-        let running = b.groups.filter(|g| g.is_running());
-        Some(b.groups.class_of(&running, nodes.me()))
+        // Each part from the groups that run here; a part with no group at all from
+        // Heartbeat's flags.
+        let me = nodes.me();
+        let running = b.groups.class_of(&b.groups.filter(|g| g.is_running()), me);
+        let exists = b.groups.class_of(&b.groups.all(), me);
+        let local = if exists.has_local() {
+            running.has_local()
+        } else {
+            self.held.0
+        };
+        let foreign = if exists.has_foreign() {
+            running.has_foreign()
+        } else {
+            self.held.1
+        };
+        Some(Class::from_parts(local, foreign))
     }
 
     fn deadline(&self) -> Option<Instant> {

@@ -226,6 +226,8 @@ impl Nice {
             return;
         }
         tracing::info!("Local standby process completed [{class}].");
+        self.held.0 &= !class.has_local();
+        self.held.1 &= !class.has_foreign();
         ctx.send(wire::ask_resources(class, "done"));
         self.standby = Standby::Released {
             class,
@@ -239,6 +241,9 @@ impl Nice {
         };
         tracing::info!("Standby resource acquisition done [{class}].");
         self.standby = Standby::Not;
+        let ours = class.mirrored();
+        self.held.0 |= ours.has_local();
+        self.held.1 |= ours.has_foreign();
         // Groups that came because they failed on the peer go home after their cleanup
         // there (auto_failback on); groups an operator moved stay.
         if let Some(p) = b.peer
