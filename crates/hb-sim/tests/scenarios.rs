@@ -560,7 +560,7 @@ fn rscstatus_of_a_node_without_groups_of_its_own_follows_heartbeats_flags() {
     // start-up acquisition is done, and `all` after it took the peer's groups by standby
     // (its i_hold_resources flags); found by the migration walk (tests/tests/migration.rs).
     logs();
-    let mut params = Params::two_nodes(AutoFailback::Off, 7);
+    let mut params = Params::two_nodes(AutoFailback::On, 7);
     params.groups = vec![(0, 1)];
     let mut sim = Sim::new(params);
     let rsc = |s: &Sim, n: usize| s.core(n).unwrap().snapshot().rsc_class;
@@ -579,6 +579,37 @@ fn rscstatus_of_a_node_without_groups_of_its_own_follows_heartbeats_flags() {
             && rsc(s, 0) == Some(Class::None)
             && rsc(s, 1) == Some(Class::All)),
         "standby all: {:?} {:?}\n{}",
+        rsc(&sim, 0),
+        rsc(&sim, 1),
+        tail(&sim)
+    );
+    // node1 takes everything back (as Heartbeat: `all` and `none`), then node2 crashes.
+    sim.command(0, Command::Takeover(Class::All));
+    assert!(
+        sim.run_until(ms(2000), |s| s.placement_is(&[0])
+            && rsc(s, 0) == Some(Class::All)
+            && rsc(s, 1) == Some(Class::None)),
+        "takeover all: {:?} {:?}\n{}",
+        rsc(&sim, 0),
+        rsc(&sim, 1),
+        tail(&sim)
+    );
+    sim.crash(1);
+    assert!(
+        sim.run_until(ms(3000), |s| s.core(0).unwrap().node_status("node2")
+            == Some(NodeStatus::Dead)
+            && rsc(s, 0) == Some(Class::All)),
+        "after node2's death: {:?}\n{}",
+        rsc(&sim, 0),
+        tail(&sim)
+    );
+    // node2 returns: auto_failback gives back "foreign" (nothing moves): `local` again.
+    sim.restart(1);
+    assert!(
+        sim.run_until(ms(5000), |s| s.placement_is(&[0])
+            && rsc(s, 0) == Some(Class::Local)
+            && rsc(s, 1) == Some(Class::Local)),
+        "after node2's return: {:?} {:?}\n{}",
         rsc(&sim, 0),
         rsc(&sim, 1),
         tail(&sim)

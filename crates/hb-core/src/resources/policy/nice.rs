@@ -282,7 +282,10 @@ impl Nice {
             self.needs_failback = false;
             let _ = self.request_standby(b, ctx, Class::Foreign, "auto_failback");
         } else if foreign.is_empty() {
+            // Heartbeat goes standby for `foreign` by its flag even with no foreign group,
+            // which clears the flag: rscstatus says `local` again. Nothing moves either way.
             self.needs_failback = false;
+            self.held.1 = false;
             tracing::debug!("auto_failback: nothing foreign held here");
         }
         // Otherwise every foreign group failed on its node: wait for its cleanup there.
