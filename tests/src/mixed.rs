@@ -209,6 +209,61 @@ impl<'lab> Pair<'lab> {
         Ok(())
     }
 
+    /// From its next start, `node` runs `implementation` (a node-by-node migration, or its
+    /// rollback). `node` must be stopped.
+    pub fn replace(&mut self, node: &str, implementation: Implementation) -> Result<()> {
+        if self.up.contains(node) || self.is_running(node) {
+            bail!("stop {node} before replacing its implementation");
+        }
+        if implementation == Implementation::Keepalived {
+            bail!("keepalived does not speak Heartbeat's protocol");
+        }
+        if !self.clusters.contains_key(&implementation) {
+            let mut spec = self
+                .clusters
+                .values()
+                .next()
+                .ok_or_else(|| anyhow!("a pair without clusters"))?
+                .spec()
+                .clone();
+            spec.implementation = implementation;
+            self.clusters
+                .insert(implementation, Cluster::new(self.lab, spec)?);
+        }
+        // Both keep the node's generation and UUID in /var/lib/heartbeat (same files, same
+        // format); the lab gives each implementation its own directory, so carry them over as
+        // the shared directory of a real machine does.
+        let old = self.state_dir(node)?;
+        match node {
+            "node1" => self.pairing.node1 = implementation,
+            "node2" => self.pairing.node2 = implementation,
+            "node3" if self.pairing.node3.is_some() => self.pairing.node3 = Some(implementation),
+            _ => bail!(
+                "the cluster has nodes {:?}, not {node}",
+                self.pairing.nodes()
+            ),
+        }
+        let new = self.state_dir(node)?;
+        for file in ["hb_generation", "hb_uuid"] {
+            if old.join(file).exists() {
+                std::fs::create_dir_all(&new)?;
+                std::fs::copy(old.join(file), new.join(file))
+                    .with_context(|| format!("cannot carry {file} over to {}", new.display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The directory that stands for `node`'s /var/lib/heartbeat under its current
+    /// implementation.
+    fn state_dir(&self, node: &str) -> Result<PathBuf> {
+        let dir = self.cluster(node)?.node_dir(node);
+        Ok(match self.pairing.of(node)? {
+            Implementation::Heartbeat306 => dir.join("lib"),
+            _ => dir.join("state"),
+        })
+    }
+
     /// The pid of the Heartbeat 3.0.6 daemon that runs `node` now, if one does: the one the
     /// lab started, or its successor after a self-restart (from its pid file).
     fn hb306_daemon(&self, node: &str) -> Option<Pid> {
