@@ -97,6 +97,12 @@ pub struct CtsSpec {
     pub seed: Option<String>,
     /// Upper bound for the whole run.
     pub timeout: Duration,
+    /// Diagnosis only, never for results: work around what stops our daemon before CTS can
+    /// test anything, to see what fails beyond it. On our nodes, CTS's status command
+    /// (`heartbeat -s`, which our daemon does not have yet) is answered in Heartbeat's wording
+    /// from our `cl_status hbstatus`, and `/run/heartbeat` is root's (Debian's tmpfiles.d
+    /// makes it hacluster's, mode 0750, which our daemon refuses).
+    pub ours_workarounds: bool,
 }
 
 impl CtsSpec {
@@ -119,6 +125,7 @@ impl CtsSpec {
             // CTS sleeps 30 s after most steps (its StableTime): about 6 minutes for start-up,
             // shut-down and audits, and up to 5 per iteration.
             timeout: Duration::from_secs(360 + 300 * u64::from(iterations)),
+            ours_workarounds: false,
         }
     }
 
@@ -304,7 +311,7 @@ pub fn run(lab: &Lab, spec: &CtsSpec) -> Result<CtsOutcome> {
     for node in ["node1", "node2"] {
         let implementation = spec.pairing.of(node)?;
         let dir = root.join(node);
-        prepare_node(&cluster, implementation, node, &dir)?;
+        prepare_node(&cluster, implementation, node, &dir, spec.ours_workarounds)?;
         syslog.listen(node, &dir.join("syslog.sock"))?;
         let container = start_node(lab, node, &dir, &port)?;
         fs::write(root.join("nodes").join(node), container.1.to_string())?;
@@ -439,6 +446,7 @@ fn prepare_node(
     implementation: Implementation,
     node: &str,
     dir: &Path,
+    ours_workarounds: bool,
 ) -> Result<()> {
     // Heartbeat's layout for both: ours reads the same files at the same default paths.
     write_node_config(cluster, node, dir).with_context(|| format!("preparing {node}"))?;
@@ -459,12 +467,36 @@ fn prepare_node(
             fs::write(dir.join("etc/ha.cf"), cf)?;
             let bin = ours_binary(cluster.ours_bin_dir.as_deref())?;
             let agents = crate::repo_root().join("resource-agents");
-            let wrapper = format!(
-                "#!/bin/sh\n# heartbeat-rs, installed in place of Heartbeat's daemon (hb-nstests)\n\
-                 exec {} --agent-path {} \"$@\"\n",
+            let mut wrapper = String::from(
+                "#!/bin/sh\n# heartbeat-rs, installed in place of Heartbeat's daemon (hb-nstests)\n",
+            );
+            if ours_workarounds {
+                let cl_status = bin.with_file_name("cl_status");
+                wrapper += &format!(
+                    "# DIAGNOSIS ONLY: Heartbeat's `heartbeat -s` emulated with our cl_status\n\
+                     if [ \"$1\" = -s ]; then\n  \
+                       if {} hbstatus >/dev/null 2>&1; then\n    \
+                         echo \"heartbeat OK [pid $(cat /run/heartbeat/heartbeat.pid) et al] is running on $(uname -n) [$(uname -n)]...\"; exit 0\n  \
+                       fi\n  \
+                       echo 'heartbeat is stopped. No process'; exit 3\n\
+                     fi\n",
+                    sh_quote(path_str(&cl_status)?)
+                );
+            }
+            wrapper += &format!(
+                "exec {} --agent-path {} \"$@\"\n",
                 sh_quote(path_str(&bin)?),
                 sh_quote(path_str(&agents)?)
             );
+            if ours_workarounds {
+                let run = dir.join("run/heartbeat");
+                nix::unistd::chown(
+                    &run,
+                    Some(nix::unistd::Uid::from_raw(0)),
+                    Some(nix::unistd::Gid::from_raw(0)),
+                )?;
+                fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+            }
             let libexec = daemon_dir("libexec")?;
             for d in [&usrlib, &libexec] {
                 let f = d.join("heartbeat");

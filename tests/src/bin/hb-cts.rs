@@ -4,8 +4,13 @@
 //!
 //! ```text
 //! hb-cts [--pairing hb+hb|ours+ours|ours+hb|hb+ours|all]... [--test NAME|--each-test]
-//!        [--iterations N] [--seed S] [--keep] [--markdown FILE]
+//!        [--iterations N] [--seed S] [--keep] [--markdown FILE] [--ours-workarounds]
 //! ```
+//!
+//! `--ours-workarounds` is for diagnosis only: our nodes answer CTS's `heartbeat -s` (which our
+//! daemon lacks) with Heartbeat's wording from our `cl_status`, and get a root-owned
+//! `/run/heartbeat` (Debian makes it hacluster's, which our daemon refuses), to see what fails
+//! beyond these two.
 //!
 //! `--each-test` runs CTS once per classic test (`--choose`), N iterations each; without it
 //! one run picks N tests at random (or N iterations of `--test`). Pairings run one after the
@@ -27,6 +32,7 @@ struct Args {
     iterations: u32,
     seed: Option<String>,
     keep: bool,
+    ours_workarounds: bool,
     markdown: Option<String>,
 }
 
@@ -53,6 +59,7 @@ fn parse_args() -> Result<Args> {
         iterations: 1,
         seed: None,
         keep: false,
+        ours_workarounds: false,
         markdown: None,
     };
     let mut it = std::env::args().skip(1);
@@ -65,11 +72,13 @@ fn parse_args() -> Result<Args> {
             "--iterations" => a.iterations = value()?.parse()?,
             "--seed" => a.seed = Some(value()?),
             "--keep" => a.keep = true,
+            "--ours-workarounds" => a.ours_workarounds = true,
             "--markdown" => a.markdown = Some(value()?),
             "-h" | "--help" => {
                 println!(
                     "usage: hb-cts [--pairing hb+hb|ours+ours|ours+hb|hb+ours|all]... \
-                     [--test NAME|--each-test] [--iterations N] [--seed S] [--keep] [--markdown FILE]"
+                     [--test NAME|--each-test] [--iterations N] [--seed S] [--keep] [--markdown FILE] \
+                     [--ours-workarounds]"
                 );
                 std::process::exit(0);
             }
@@ -116,6 +125,7 @@ fn main() -> Result<()> {
             let label = test.clone().unwrap_or_else(|| "random".to_owned());
             let mut spec = CtsSpec::new(*pairing, test.as_deref(), args.iterations);
             spec.seed = args.seed.clone();
+            spec.ours_workarounds = args.ours_workarounds;
             println!("== CTS {label} x{} on {pairing}", args.iterations);
             let t0 = Instant::now();
             let lab = Lab::new("cts")?;
