@@ -11,8 +11,9 @@
 //!   and the daemon where CTS starts it, `/usr/lib/heartbeat/heartbeat` (Heartbeat 3.0.6's
 //!   upstream location, which Debian moved to `/usr/libexec/heartbeat`): Debian's daemon, or
 //!   ours (also at `/usr/libexec/heartbeat/heartbeat`, which Debian's init script and
-//!   `TestHeartbeatComm` call). `/usr/share/heartbeat/cts` is the ported copy (CTS runs its
-//!   `CTSproxy.py` there). Its own PID namespace keeps CTS's `killall -9 heartbeat` on one
+//!   `TestHeartbeatComm` call), each laid as a read-only overlay over the installed
+//!   directory. `/usr/share/heartbeat/cts` is the ported copy (CTS runs its `CTSproxy.py`
+//!   there), and `/dev` a small tmpfs with the usual devices and the node's `/dev/log`. Its own PID namespace keeps CTS's `killall -9 heartbeat` on one
 //!   node, and killing the init at the end kills everything that ran on the node.
 //! * **Remote commands**: CTS runs them as `/usr/bin/ssh -l root -n -x NODE 'COMMAND'`
 //!   (a fixed path). The CTS process has a private mount namespace where
