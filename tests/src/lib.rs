@@ -16,7 +16,9 @@
 //! * a TCP "who am I" service on hosts ([`Lab::start_listener`]) and a precise client prober
 //!   ([`Lab::start_prober`], [`ProbeRecord::outage_after`]);
 //! * drivers for the implementations we compare: heartbeat-rs, Debian's heartbeat 3.0.6 and
-//!   keepalived 2.2.7 ([`Cluster`]).
+//!   keepalived 2.2.7 ([`Cluster`]);
+//! * Heartbeat's own Cluster Test System run against a pair ([`cts`]), with a syslog collector
+//!   for the nodes ([`syslog`]).
 //!
 //! Tests that need the lab call [`root_or_skip`] first: without root they print a loud SKIP
 //! and return, unless `CI=true`, where missing root is a failure.
@@ -25,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod cluster;
+pub mod cts;
 pub mod lab;
 pub mod mixed;
 pub mod netns;
@@ -32,6 +35,7 @@ pub mod ours;
 pub mod probe;
 pub mod process;
 mod service;
+pub mod syslog;
 pub mod wait;
 
 use std::path::PathBuf;
