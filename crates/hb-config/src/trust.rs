@@ -181,6 +181,20 @@ pub fn check_path(path: &Path) -> Result<(), Untrusted> {
     check_path_as(path, trusted_uid())
 }
 
+/// Like [`check_path`], but `path` itself may also be owned by the user `also` (still not
+/// writable by group or others). Heartbeat's packaging makes the run directory
+/// `/run/heartbeat` `hacluster:haclient` 0750 (its tmpfiles.d), and heartbeat-rs runs there
+/// when it replaces Heartbeat.
+///
+/// # Errors
+/// As [`check_path`].
+pub fn check_path_also_owned_by(path: &Path, also: u32) -> Result<(), Untrusted> {
+    let trusted = trusted_uid();
+    check_ancestors_as(path, trusted)?;
+    let owner = inspect(path)?.uid();
+    judge(path, if owner == also { also } else { trusted }, false)
+}
+
 fn check_path_as(path: &Path, euid: u32) -> Result<(), Untrusted> {
     check_ancestors_as(path, euid)?;
     judge(path, euid, false)
@@ -208,6 +222,30 @@ mod tests {
         }
         eprintln!("not root: the ownership cases need root to chown");
         false
+    }
+
+    #[test]
+    fn a_directory_of_the_extra_owner_is_accepted_but_not_when_group_writable() {
+        if !running_as_root() {
+            return;
+        }
+        let top = root_dir();
+        let run = top.path().join("run");
+        fs::create_dir(&run).unwrap();
+        chmod(&run, 0o750);
+        nix::unistd::chown(&run, Some(nix::unistd::Uid::from_raw(4242)), None).unwrap();
+        assert!(check_path_also_owned_by(&run, 4242).is_ok());
+        assert!(check_path_also_owned_by(&run, 4343).is_err());
+        assert!(check_path(&run).is_err());
+        chmod(&run, 0o770);
+        assert!(check_path_also_owned_by(&run, 4242).is_err());
+        // Only the directory itself: its parents are judged as ever.
+        let inner = run.join("inner");
+        fs::create_dir(&inner).unwrap();
+        chmod(&run, 0o750);
+        chmod(&inner, 0o750);
+        nix::unistd::chown(&inner, Some(nix::unistd::Uid::from_raw(4242)), None).unwrap();
+        assert!(check_path_also_owned_by(&inner, 4242).is_err());
     }
 
     #[test]

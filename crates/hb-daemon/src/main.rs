@@ -56,6 +56,14 @@ struct Args {
     /// Stop the daemon running with the same run dir, gracefully, and wait for it.
     #[arg(short = 'k')]
     kill: bool,
+    /// Report whether a daemon runs with the same run dir (Heartbeat's wording; exit 0 if it
+    /// does, 3 if not).
+    #[arg(short = 's')]
+    status: bool,
+    /// Make the running daemon re-read its configuration (SIGHUP) after checking it; with no
+    /// daemon running, start one.
+    #[arg(short = 'r')]
+    reread: bool,
 }
 
 fn main() -> ExitCode {
@@ -70,6 +78,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if args.status {
+        return setup::report_status(&args.run_dir, &node);
+    }
     let opts = hb_config::LoadOptions {
         node_name: node.clone(),
         agent_path: args.agent_path.clone(),
@@ -81,15 +92,28 @@ fn main() -> ExitCode {
             eprintln!("warning: {w}");
         }
     }
+    let running = args
+        .reread
+        .then(|| setup::running_daemon(&args.run_dir).ok())
+        .flatten();
     let config = match (report.config, report.errors.is_empty()) {
         (Some(c), true) => c,
         _ => {
             for e in &report.errors {
                 eprintln!("{e}");
             }
+            if let Some(d) = running {
+                eprintln!(
+                    "heartbeat: Config errors: Heartbeat pid {} NOT restarted",
+                    d.pid()
+                );
+            }
             return ExitCode::from(1);
         }
     };
+    if let Some(d) = running {
+        return setup::signal_reread(&d);
+    }
     let converted = match convert::core_config(&config, &node) {
         Ok(c) => c,
         Err(e) => {

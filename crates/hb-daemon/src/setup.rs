@@ -15,6 +15,8 @@ use hb_sys::pidfile::{self, Holder, PidFileError, PidLock};
 
 /// The pid file's name in the run dir.
 const PID_FILE: &str = "heartbeat.pid";
+/// The user Heartbeat's packaging runs its helpers as, owner of Debian's `/run/heartbeat`.
+const HACLUSTER: &str = "hacluster";
 
 /// Setup failures; each is one clear line.
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +119,12 @@ pub(crate) fn prepare(
     node: &str,
 ) -> Result<Prepared, SetupError> {
     hb_sys::fs::ensure_private_dir(state_dir)?;
-    hb_sys::fs::ensure_private_dir(run_dir)?;
+    // Debian's heartbeat package makes /run/heartbeat hacluster's (mode 0750): accepted as
+    // Heartbeat's own run directory.
+    match nix::unistd::User::from_name(HACLUSTER).ok().flatten() {
+        Some(u) => hb_sys::fs::ensure_dir_also_owned_by(run_dir, u.uid.as_raw())?,
+        None => hb_sys::fs::ensure_private_dir(run_dir)?,
+    }
     let pid_file = acquire_pid_file(run_dir)?;
     let generation = next_generation(&state_dir.join("hb_generation"), cfg.ha_cf.hbgenmethod)?;
     let uuid = match cfg.ha_cf.uuidfrom {
@@ -284,35 +291,80 @@ fn acquire_pid_file(run_dir: &Path) -> Result<PidLock, SetupError> {
 /// `heartbeat -k`: SIGTERM to the daemon of this run dir, then wait until it is gone. Only a
 /// process proven to hold the pid file's lock is signalled; a stale file is reported and
 /// nothing is signalled.
-pub(crate) fn stop_running_daemon(run_dir: &Path) -> ExitCode {
+/// The daemon running with `run_dir`, proven by its pid file's lock; otherwise the line that
+/// says why none is (for stderr).
+pub(crate) fn running_daemon(run_dir: &Path) -> Result<pidfile::Daemon, String> {
     let path = pid_path(run_dir);
-    let daemon = match pidfile::holder(&path) {
-        Ok(Holder::Daemon(d)) => d,
-        Ok(Holder::Nobody { recorded: None }) => {
-            eprintln!("heartbeat: not running (no live pid in {})", path.display());
-            return ExitCode::from(1);
-        }
+    match pidfile::holder(&path) {
+        Ok(Holder::Daemon(d)) => Ok(d),
+        Ok(Holder::Nobody { recorded: None }) => Err(format!(
+            "heartbeat: not running (no live pid in {})",
+            path.display()
+        )),
         Ok(Holder::Nobody {
             recorded: Some(pid),
-        }) => {
-            eprintln!(
-                "heartbeat: not running (stale pid file {}: pid {pid} does not hold its lock; \
-                 nothing signalled)",
-                path.display()
-            );
-            return ExitCode::from(1);
-        }
+        }) => Err(format!(
+            "heartbeat: not running (stale pid file {}: pid {pid} does not hold its lock; \
+             nothing signalled)",
+            path.display()
+        )),
         Ok(Holder::Unproven { recorded }) => {
             let names = recorded.map_or_else(|| "no pid".to_owned(), |p| format!("pid {p}"));
-            eprintln!(
+            Err(format!(
                 "heartbeat: {} is locked by a process other than the one it names ({names}); \
                  nothing signalled",
                 path.display()
+            ))
+        }
+        Err(e) => Err(format!("heartbeat: {}: {e}", path.display())),
+    }
+}
+
+/// `heartbeat -s`, in Heartbeat's words: `heartbeat OK [pid N et al] is running on HOST
+/// [NODE]...` and exit 0, or `heartbeat is stopped. No process` and exit 3 (LSB "not
+/// running"); Heartbeat's CTS and init scripts read them.
+pub(crate) fn report_status(run_dir: &Path, node: &str) -> ExitCode {
+    match running_daemon(run_dir) {
+        Ok(d) => {
+            let host = nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| node.to_owned())
+                .to_ascii_lowercase();
+            println!(
+                "heartbeat OK [pid {} et al] is running on {host} [{node}]...",
+                d.pid()
             );
-            return ExitCode::from(1);
+            ExitCode::SUCCESS
+        }
+        Err(_) => {
+            println!("heartbeat is stopped. No process");
+            ExitCode::from(3)
+        }
+    }
+}
+
+/// `heartbeat -r` with a daemon running and a valid configuration: SIGHUP it (it re-reads
+/// the files), as Heartbeat does.
+pub(crate) fn signal_reread(daemon: &pidfile::Daemon) -> ExitCode {
+    let pid = daemon.pid();
+    match daemon.hang_up() {
+        Ok(()) => {
+            eprintln!("heartbeat: Signalling heartbeat pid {pid} to reread config files");
+            ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("heartbeat: {}: {e}", path.display());
+            eprintln!("heartbeat: Unable to send SIGHUP to pid {pid}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+pub(crate) fn stop_running_daemon(run_dir: &Path) -> ExitCode {
+    let daemon = match running_daemon(run_dir) {
+        Ok(d) => d,
+        Err(why) => {
+            eprintln!("{why}");
             return ExitCode::from(1);
         }
     };

@@ -61,6 +61,22 @@ pub fn ensure_private_dir(path: &Path) -> Result<(), DirError> {
     })
 }
 
+/// [`ensure_private_dir`] for a directory that may also be owned by the user `also`
+/// (Debian's `/run/heartbeat`, `hacluster`'s): see
+/// [`hb_config::trust::check_path_also_owned_by`].
+///
+/// # Errors
+/// As [`ensure_private_dir`].
+pub fn ensure_dir_also_owned_by(path: &Path, also: u32) -> Result<(), DirError> {
+    if fs::symlink_metadata(path).is_err() {
+        return ensure_private_dir(path);
+    }
+    trust::check_path_also_owned_by(path, also).map_err(|source| DirError::Untrusted {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// Opens `path` for reading without following a symbolic link (`ELOOP` if it is one) and
 /// refuses anything but a regular file (a FIFO planted there cannot block the reader).
 ///

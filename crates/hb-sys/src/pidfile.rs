@@ -255,13 +255,25 @@ impl Daemon {
     /// # Errors
     /// `ESRCH` when it has exited, `EPERM` without the right to signal it.
     pub fn terminate(&self) -> io::Result<()> {
+        self.signal(libc::SIGTERM)
+    }
+
+    /// Sends it SIGHUP (re-read the configuration), through the pidfd.
+    ///
+    /// # Errors
+    /// As [`Daemon::terminate`].
+    pub fn hang_up(&self) -> io::Result<()> {
+        self.signal(libc::SIGHUP)
+    }
+
+    fn signal(&self, signal: libc::c_int) -> io::Result<()> {
         // SAFETY: pidfd_send_signal reads only its integer arguments; a null siginfo is
         // allowed (the kernel fills in one as for kill(2)); the descriptor is ours and open.
         let r = unsafe {
             libc::syscall(
                 libc::SYS_pidfd_send_signal,
                 self.pidfd.as_raw_fd(),
-                libc::SIGTERM,
+                signal,
                 std::ptr::null::<libc::siginfo_t>(),
                 0,
             )
