@@ -23,6 +23,7 @@ mod load;
 mod media;
 mod monitor;
 mod node;
+mod testopts;
 mod time;
 mod timing;
 pub mod trust;
@@ -49,5 +50,6 @@ pub use monitor::{
     ResourcePolicy, resolve as resource_policy,
 };
 pub use node::NodeName;
+pub use testopts::{TEST_OPTIONS_FILE, TestOptions};
 pub use time::{MAX_MILLIS, TimeError, parse_time};
 pub use timing::{Timing, TimingAdvice, TimingError, advise as advise_timing, default_initdead};

@@ -50,6 +50,7 @@ mod time;
 mod wire;
 
 use rand_chacha::ChaCha8Rng;
+use rand_core::RngCore as _;
 use rand_core::SeedableRng;
 
 pub use action::{Action, AgentOp, AgentResult, Class, Command, OpId};
@@ -106,6 +107,8 @@ pub struct Core {
     cfg: CoreConfig,
     generation: u64,
     rng: ChaCha8Rng,
+    /// Heartbeat's `OnlyForTesting` hook, when enabled: deliberate message loss.
+    test_options: Option<hb_config::TestOptions>,
     /// Latest `now` seen; inputs with an earlier `now` are treated as happening at it.
     now: Instant,
     out: Outbox,
@@ -136,6 +139,7 @@ impl Core {
         let mut core = Core {
             generation: boot.generation,
             rng: ChaCha8Rng::seed_from_u64(boot.seed),
+            test_options: None,
             now,
             out: Outbox::new(boot.uuid, boot.generation, now, boot.wall_clock_secs),
             warnings: Warnings::default(),
@@ -170,9 +174,54 @@ impl Core {
         true
     }
 
+    /// Enables (or with `None` disables) Heartbeat's test hook `OnlyForTesting`: messages
+    /// sent and received are dropped with its probabilities (Heartbeat's CTS partitions a node
+    /// this way). Logged with Heartbeat's words.
+    pub fn set_test_options(&mut self, options: Option<hb_config::TestOptions>) {
+        match &options {
+            Some(o) => {
+                tracing::warn!("WARNING: Enabling Test Code");
+                if let Some(p) = o.rcvloss {
+                    tracing::info!("Receive loss probability = {p:.3}");
+                }
+                if let Some(p) = o.xmitloss {
+                    tracing::info!("Xmit loss probability = {p:.3}");
+                }
+                if !o.allownodes.is_empty() {
+                    tracing::info!("Allow nodes = {}", o.allownodes);
+                }
+                for name in &o.unknown {
+                    tracing::warn!("Cannot recognize test param [{name}] in OnlyForTesting");
+                }
+                tracing::warn!("WARNING: Above Options Now Enabled.");
+            }
+            None if self.test_options.is_some() => tracing::info!("Test Code Now disabled."),
+            None => {}
+        }
+        self.test_options = options;
+    }
+
+    /// A uniform draw in [0, 1) from the core's generator.
+    fn draw(&mut self) -> f64 {
+        (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     /// The next action for the shell, if any.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.out.pop()
+        loop {
+            let action = self.out.pop()?;
+            if matches!(action, Action::Transmit(_))
+                && self.test_options.is_some()
+                && let draw = self.draw()
+                && self
+                    .test_options
+                    .as_ref()
+                    .is_some_and(|o| o.drop_sent(draw))
+            {
+                continue;
+            }
+            return Some(action);
+        }
     }
 
     /// When [`Core::handle_timeout`] must be called next, at the latest.

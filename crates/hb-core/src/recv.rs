@@ -51,6 +51,17 @@ impl Core {
         let Some(Sender { from, t, ts }) = self.sender(now, &msg) else {
             return;
         };
+        if self.test_options.is_some() {
+            let draw = self.draw();
+            let name = &self.nodes[from].name;
+            if self
+                .test_options
+                .as_ref()
+                .is_some_and(|o| o.drop_received(name, draw))
+            {
+                return;
+            }
+        }
         let Some(hg) = msg.str("hg").map_or(Some(0), parse_hex) else {
             self.malformed(now, "a message with a bad hg");
             return;

@@ -427,3 +427,43 @@ fn retransmissions_asked_for_and_served_are_counted() {
     assert!(c2.snapshot().counters.rexmit_sent >= 1);
     assert_eq!(c2.snapshot().counters.rexmit_asked, 0);
 }
+
+#[test]
+fn heartbeats_test_hook_drops_what_it_says_and_only_while_enabled() {
+    let mut c1 = core(0, 7, at(0));
+    let mut c2 = core(1, 9, at(0));
+    drain(&mut c1);
+    // TestHeartbeatComm break-communication: nothing in, nothing out.
+    c1.set_test_options(Some(hb_config::TestOptions::parse(
+        "xmitloss=1\nrcvloss=1\nallownodes=\n",
+    )));
+    c1.handle_timeout(at(100));
+    assert!(datagrams(&drain(&mut c1)).is_empty(), "nothing is sent");
+    for d in datagrams(&drain(&mut c2)) {
+        c1.handle_datagram(at(110), 0, &d);
+    }
+    assert_eq!(
+        c1.node_status("node2"),
+        Some(NodeStatus::Init),
+        "nothing is heard"
+    );
+    // fix-communication removes the file: traffic flows again.
+    c1.set_test_options(None);
+    c1.handle_timeout(at(200));
+    assert!(!datagrams(&drain(&mut c1)).is_empty());
+    c2.handle_timeout(at(200));
+    for d in datagrams(&drain(&mut c2)) {
+        c1.handle_datagram(at(210), 0, &d);
+    }
+    assert_eq!(c1.node_status("node2"), Some(NodeStatus::Up));
+    // An allowed node is heard whatever rcvloss says.
+    c1.set_test_options(Some(hb_config::TestOptions::parse(
+        "rcvloss=1\nallownodes=node2;\n",
+    )));
+    let before = c1.snapshot().counters.accepted;
+    c2.handle_timeout(at(300));
+    for d in datagrams(&drain(&mut c2)) {
+        c1.handle_datagram(at(310), 0, &d);
+    }
+    assert!(c1.snapshot().counters.accepted > before);
+}

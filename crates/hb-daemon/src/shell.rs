@@ -163,6 +163,7 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
     let status_info = control::StatusInfo::new(&node, &config);
     let mut core = Core::new(converted.core.clone(), boot, now())?;
     core.set_load_average(&load_average());
+    crate::reload::test_options(&mut core, &config.dir);
 
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
