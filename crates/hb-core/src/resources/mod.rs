@@ -114,6 +114,7 @@ impl Resources {
             // resolved by the rule of docs/protocol.md instead of Heartbeat's restart.
             self.b.send_report(ctx, self.policy.stable(), None);
         }
+        self.policy.on_peer_returned(&mut self.b, ctx);
     }
 
     /// Node `i` restarted (new generation): it holds nothing now and negotiates afresh.

@@ -48,6 +48,9 @@ pub(crate) trait Policy: Debug {
     /// A continuation this policy asked for.
     fn step(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, step: Step);
 
+    /// The peer came back from a partition (same generation).
+    fn on_peer_returned(&mut self, _b: &mut Board, _ctx: &mut Ctx<'_>) {}
+
     /// Every group is settled again (no agent running or queued): what waited for that may
     /// go on (Heartbeat retries a delayed auto-failback every second; we retry at once).
     fn on_settled(&mut self, _b: &mut Board, _ctx: &mut Ctx<'_>) {}

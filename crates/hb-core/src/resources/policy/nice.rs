@@ -61,6 +61,13 @@ pub(crate) struct Nice {
     /// reports for a class that has no group here (a node without groups of its own says
     /// `local` once its start-up acquisition is done, as Heartbeat's does).
     pub(super) held: (bool, bool),
+    /// The peer returned from a partition: once both sides' groups are settled again, say
+    /// "Initial resource acquisition complete" once more (Heartbeat's nodes restart after a
+    /// healed partition and say it then; CTS's Split_brain waits for it on both nodes).
+    reannounce: bool,
+    /// The dead peer restarted (a new generation) before it was heard again: its return is
+    /// a restart, not a healed partition.
+    restarted_while_dead: bool,
 }
 
 impl Nice {
@@ -74,6 +81,22 @@ impl Nice {
             rqst_deadline: None,
             announced: false,
             held: (false, false),
+            reannounce: false,
+            restarted_while_dead: false,
+        }
+    }
+
+    /// After a partition healed: the line Heartbeat's restarted nodes log, once our groups
+    /// and the peer's report settled the dual holdings.
+    fn maybe_reannounce(&mut self, b: &Board) {
+        if self.reannounce
+            && self.rstate == RState::Stable
+            && b.view.reported
+            && b.pending_conflicts.is_empty()
+            && b.groups.all_settled()
+        {
+            self.reannounce = false;
+            tracing::info!("Initial resource acquisition complete (partition healed)");
         }
     }
 
@@ -129,6 +152,7 @@ impl Nice {
                 self.announce_initial(b, ctx, "T_RESOURCES(them)");
             }
         }
+        self.maybe_reannounce(b);
         self.progress(b, ctx);
     }
 
@@ -380,6 +404,7 @@ impl Policy for Nice {
     }
 
     fn on_peer_restart(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        self.restarted_while_dead = b.peer.is_some_and(|p| !ctx.nodes[p].is_alive());
         self.cancel_standby("peer restarted");
         if !b.deciding() {
             return;
@@ -406,7 +431,16 @@ impl Policy for Nice {
     }
 
     fn on_settled(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        self.maybe_reannounce(b);
         self.try_failback(b, ctx);
+    }
+
+    fn on_peer_returned(&mut self, b: &mut Board, _ctx: &mut Ctx<'_>) {
+        if std::mem::take(&mut self.restarted_while_dead) {
+            return;
+        }
+        self.reannounce = true;
+        self.maybe_reannounce(b);
     }
 
     fn stable(&self) -> bool {
