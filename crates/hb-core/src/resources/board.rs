@@ -30,6 +30,8 @@ pub(crate) struct Board {
     /// The peer came back from a partition (same generation) and has not restarted since:
     /// Heartbeat 3.0.6 resolves the partition by restarting, which our reports cannot tell.
     pub(crate) peer_returned: bool,
+    /// The peer restarted while we held it dead: its coming back is not a partition's end.
+    pub(crate) restarted_while_dead: bool,
     /// The start-up probe of every resource is done.
     pub(crate) probe_done: bool,
     /// Negotiation has begun (active and probed).
@@ -51,6 +53,7 @@ impl Board {
             batches: Batches::default(),
             pending_conflicts: BTreeMap::new(),
             peer_returned: false,
+            restarted_while_dead: false,
             probe_done: false,
             negotiating: false,
             shutdown: None,

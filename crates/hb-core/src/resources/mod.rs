@@ -107,6 +107,11 @@ impl Resources {
         if self.b.peer != Some(i) {
             return;
         }
+        // A dead peer that restarted (a new generation) before it was heard again is back
+        // from a restart, not from a partition: it negotiates afresh (`on_peer_restart`).
+        if std::mem::take(&mut self.b.restarted_while_dead) {
+            return;
+        }
         self.b.view = PeerView::returned();
         self.b.peer_returned = true;
         if self.b.deciding() {
@@ -122,6 +127,7 @@ impl Resources {
         if self.b.peer != Some(i) {
             return;
         }
+        self.b.restarted_while_dead = !ctx.nodes[i].is_alive();
         self.b.view = PeerView::default();
         self.b.pending_conflicts.clear();
         if std::mem::take(&mut self.b.peer_returned) && self.b.deciding() {

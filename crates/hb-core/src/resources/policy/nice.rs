@@ -65,9 +65,6 @@ pub(crate) struct Nice {
     /// "Initial resource acquisition complete" once more (Heartbeat's nodes restart after a
     /// healed partition and say it then; CTS's Split_brain waits for it on both nodes).
     reannounce: bool,
-    /// The dead peer restarted (a new generation) before it was heard again: its return is
-    /// a restart, not a healed partition.
-    restarted_while_dead: bool,
 }
 
 impl Nice {
@@ -82,7 +79,6 @@ impl Nice {
             announced: false,
             held: (false, false),
             reannounce: false,
-            restarted_while_dead: false,
         }
     }
 
@@ -291,6 +287,11 @@ impl Nice {
         {
             return;
         }
+        // A Heartbeat peer back from a partition restarts at once (its resolution), dropping
+        // what it holds: give it nothing until then (its restart's negotiation fails back).
+        if b.peer_returned && !b.peer_is_hbrs(ctx.nodes) {
+            return;
+        }
         let me = ctx.nodes.me();
         let foreign: Vec<GroupId> = b
             .groups
@@ -404,7 +405,6 @@ impl Policy for Nice {
     }
 
     fn on_peer_restart(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
-        self.restarted_while_dead = b.peer.is_some_and(|p| !ctx.nodes[p].is_alive());
         self.cancel_standby("peer restarted");
         if !b.deciding() {
             return;
@@ -436,9 +436,6 @@ impl Policy for Nice {
     }
 
     fn on_peer_returned(&mut self, b: &mut Board, _ctx: &mut Ctx<'_>) {
-        if std::mem::take(&mut self.restarted_while_dead) {
-            return;
-        }
         self.reannounce = true;
         self.maybe_reannounce(b);
     }
