@@ -232,8 +232,10 @@ impl Core {
                 n.name
             );
             if from == NodeStatus::Dead {
+                // A node declared dead at initdead without ever being heard joins late; one
+                // heard before comes back from a partition.
                 let (res, mut ctx) = self.split();
-                res.on_peer_returned(&mut ctx, i);
+                res.on_peer_returned(&mut ctx, i, !first);
             }
             self.check_comm_up(now);
         } else if first {

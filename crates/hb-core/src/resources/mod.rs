@@ -103,7 +103,7 @@ impl Resources {
     }
 
     /// Node `i` is back with the same generation: it was cut off, not restarted.
-    pub(crate) fn on_peer_returned(&mut self, ctx: &mut Ctx<'_>, i: NodeId) {
+    pub(crate) fn on_peer_returned(&mut self, ctx: &mut Ctx<'_>, i: NodeId, partition: bool) {
         if self.b.peer != Some(i) {
             return;
         }
@@ -113,13 +113,15 @@ impl Resources {
             return;
         }
         self.b.view = PeerView::returned();
-        self.b.peer_returned = true;
+        self.b.peer_returned = partition;
         if self.b.deciding() {
             // Tell the peer exactly what we hold so that a group held on both sides is
             // resolved by the rule of docs/protocol.md instead of Heartbeat's restart.
             self.b.send_report(ctx, self.policy.stable(), None);
         }
-        self.policy.on_peer_returned(&mut self.b, ctx);
+        if partition {
+            self.policy.on_peer_returned(&mut self.b, ctx);
+        }
     }
 
     /// Node `i` restarted (new generation): it holds nothing now and negotiates afresh.
