@@ -5,50 +5,11 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
-const TIMEOUT: Duration = Duration::from_secs(20);
-
-fn runnable(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(
-        !std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true")),
-        "{test}: needs root, and CI=true forbids skipping"
-    );
-    eprintln!("SKIP {test}: needs root (the medium binds to a device)");
-    false
-}
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_line(path: &Path, text: &str) {
-    let until = Instant::now() + TIMEOUT;
-    loop {
-        let log = fs::read(path)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        if log.contains(text) {
-            return;
-        }
-        assert!(
-            Instant::now() < until,
-            "no {text:?} in {}:\n{log}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+mod common;
+use common::{Daemon, runnable, wait_line};
 
 struct Node {
     top: tempfile::TempDir,
@@ -82,7 +43,10 @@ impl Node {
 
 #[test]
 fn status_reread_and_debians_run_directory() {
-    if !runnable("status_reread_and_debians_run_directory") {
+    if !runnable(
+        "status_reread_and_debians_run_directory",
+        "the medium binds to a device",
+    ) {
         return;
     }
     let node = Node {

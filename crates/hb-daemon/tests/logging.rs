@@ -12,51 +12,13 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::net::UnixDatagram;
-use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const TIMEOUT: Duration = Duration::from_secs(20);
-
-fn runnable(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(
-        !std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true")),
-        "{test}: needs root, and CI=true forbids skipping"
-    );
-    eprintln!("SKIP {test}: needs root (the medium binds to a device; a mount namespace)");
-    false
-}
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits until `path` has a line containing `text`; returns that line.
-fn wait_line(path: &Path, text: &str) -> String {
-    let until = Instant::now() + TIMEOUT;
-    loop {
-        let log = fs::read_to_string(path).unwrap_or_default();
-        if let Some(line) = log.lines().find(|l| l.contains(text)) {
-            return line.to_owned();
-        }
-        assert!(
-            Instant::now() < until,
-            "timed out waiting for {text:?} in {}:\n{log}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+mod common;
+use common::{Daemon, TIMEOUT, runnable, wait_line};
 
 /// Splits `Mmm dd hh:mm:ss HOST ENTITY: [PID]: PRIO: TEXT` into (host, entity, pid, prio,
 /// text), checking the stamp's shape.
@@ -83,7 +45,7 @@ fn cl_log_fields(line: &str) -> (&str, &str, u32, &str, &str) {
 #[test]
 fn logs_go_where_heartbeat_puts_them_in_heartbeats_format() {
     let test = "logs_go_where_heartbeat_puts_them_in_heartbeats_format";
-    if !runnable(test) {
+    if !runnable(test, "the medium binds to a device; a mount namespace") {
         return;
     }
     let top = tempfile::tempdir().unwrap();
