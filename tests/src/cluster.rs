@@ -547,7 +547,7 @@ fn prepare_hb306(spec: &ClusterSpec, dir: &Path) -> Result<()> {
 
 /// `sh -ec SCRIPT` in its own mount and UTS namespaces (private mount propagation), so the
 /// script's bind mounts and host name stay invisible to the rest of the machine.
-fn in_private_mount_and_uts(script: &str) -> Command {
+pub(crate) fn in_private_mount_and_uts(script: &str) -> Command {
     let mut cmd = Command::new("unshare");
     cmd.args([
         "--mount",

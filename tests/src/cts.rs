@@ -351,17 +351,8 @@ pub fn run(lab: &Lab, spec: &CtsSpec) -> Result<CtsOutcome> {
         "cd {CTS_INSTALLED}\nexec /usr/bin/python3 -u CTSlab.py {}\n",
         args.join(" ")
     );
-    let mut cmd = Command::new("unshare");
-    cmd.args([
-        "--mount",
-        "--uts",
-        "--propagation",
-        "private",
-        "sh",
-        "-ec",
-        &script,
-    ])
-    .env("HB_CTS_NODES", root.join("nodes"));
+    let mut cmd = crate::cluster::in_private_mount_and_uts(&script);
+    cmd.env("HB_CTS_NODES", root.join("nodes"));
     let mut running = Running {
         cts: None,
         _nodes: nodes,
