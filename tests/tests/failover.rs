@@ -31,6 +31,10 @@ fn started<'l>(lab: &'l Lab, spec: ClusterSpec) -> Result<Cluster<'l>> {
         Ok(peer_status(&c, "node1", "node2")? == NodeStatus::Active
             && peer_status(&c, "node2", "node1")? == NodeStatus::Active)
     })?;
+    // The address appears while IPaddr is still announcing it: wait for the agent to finish.
+    wait_for("node1's group running", 10 * SECOND, || {
+        Ok(status(&c, "node1")?.groups[0].state == GroupState::Running)
+    })?;
     Ok(c)
 }
 
@@ -69,7 +73,9 @@ fn both_nodes_come_up_and_the_vip_runs_on_its_owner() -> Result<()> {
     assert_eq!(s.groups[0].state, GroupState::Running, "{s:?}");
     // node2 has no group of its own: `local` once its start-up acquisition is done, as
     // Heartbeat 3.0.6 answers (its i_hold_resources flags; docs/migration.md's tables).
-    assert_eq!(status(&c, "node2")?.rscstatus, Some(RscStatus::Local));
+    wait_for("node2 answers rscstatus local", 5 * SECOND, || {
+        Ok(status(&c, "node2")?.rscstatus == Some(RscStatus::Local))
+    })?;
     // The wire is Heartbeat's: nothing was rejected on either side.
     for n in ["node1", "node2"] {
         assert_eq!(counters(&c, n)?.auth_failed + counters(&c, n)?.malformed, 0);
