@@ -13,6 +13,7 @@ use crate::error::Diags;
 use crate::hacf::{AutoFailback, Builder, GenMethod, HaCf, Line, Timed, UuidFrom};
 use crate::media::{self, DEFAULT_UDPPORT, parse_port};
 use crate::node::NodeName;
+use crate::ping;
 use crate::proto::MsgFmt;
 use crate::time::{ms, parse_time};
 use crate::value::{edit_distance, parse_bool};
@@ -127,6 +128,19 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     imp("monitor", monitor, Many, false, None),
     imp("ocf_root", ocf_root, LastWins, true, Some("/usr/lib/ocf")),
     imp("control_group", control_group, LastWins, true, None),
+    imp("ping", ping::ping, Many, false, None),
+    imp("ping6", ping::ping6, Many, false, None),
+    imp("ping_group", ping::ping_group, Many, false, None),
+    imp("deadping", ping::deadping, LastWins, true, None),
+    imp("respawn", ping::respawn, Many, false, None),
+    imp("ipfail", ping::ipfail, LastWins, true, Some("off")),
+    imp(
+        "isolation",
+        ping::isolation,
+        LastWins,
+        true,
+        Some("release"),
+    ),
     // Recognised, not supported yet.
     Directive {
         name: "apiauth",
@@ -150,20 +164,15 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     uns("coreroot", true, None),
     uns("crm_daemon_dir", true, None),
     uns("crmd_spawns_pengine", true, None),
-    uns("deadping", true, None),
     uns("enable_config_writes", true, Some("on")),
     uns("env", false, None),
     uns("failfast", false, None),
     uns("hbaping", false, None),
     uns("log_badpack", true, Some("true")),
     uns("memreserve", true, Some("6500")),
-    uns("ping", false, None),
-    uns("ping6", false, None),
-    uns("ping_group", false, None),
     uns("quorum_server", true, None),
     uns("record_config_changes", true, Some("on")),
     uns("record_pengine_inputs", true, Some("on")),
-    uns("respawn", false, None),
     uns("rtprio", true, None),
     uns("serial", false, None),
     uns("stonith", false, None),
@@ -290,7 +299,7 @@ pub(crate) fn hbparameter(hacf: &HaCf, name: &str) -> Option<String> {
     match name {
         "warntime" => computed(hacf.timing.warntime()),
         "initdead" => computed(hacf.timing.initdead()),
-        "deadping" => computed(hacf.timing.deadtime()),
+        "deadping" => computed(hacf.ping.deadping),
         "udpport" => Some(DEFAULT_UDPPORT.to_string()),
         "debug" => Some("0".to_owned()),
         _ => d.default.map(str::to_owned),
@@ -301,7 +310,7 @@ pub(crate) fn hbparameter(hacf: &HaCf, name: &str) -> Option<String> {
 // Value helpers
 
 /// The single value of an option directive, or an error.
-fn one<'a>(line: &Line<'a>, diags: &mut Diags) -> Option<&'a str> {
+pub(crate) fn one<'a>(line: &Line<'a>, diags: &mut Diags) -> Option<&'a str> {
     match line.values().as_slice() {
         [v] => Some(v),
         [] => {
@@ -336,7 +345,12 @@ fn time_value(line: &Line<'_>, diags: &mut Diags) -> Option<Duration> {
     }
 }
 
-fn set_time(slot: &mut Timed, line: &Line<'_>, diags: &mut Diags, min_exclusive_zero: bool) {
+pub(crate) fn set_time(
+    slot: &mut Timed,
+    line: &Line<'_>,
+    diags: &mut Diags,
+    min_exclusive_zero: bool,
+) {
     if let Some(d) = time_value(line, diags) {
         if min_exclusive_zero && d.is_zero() {
             diags.error(

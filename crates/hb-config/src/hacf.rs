@@ -69,6 +69,8 @@ pub struct HaCf {
     pub ocf_root: PathBuf,
     /// `control_group` (heartbeat-rs extension): a group allowed to use the control socket.
     pub control_group: Option<String>,
+    /// Ping nodes, `deadping`, ipfail and the isolation rule.
+    pub ping: crate::ping::PingConfig,
     /// Every recognised directive as written, `(name, value text)`, in file order.
     pub parameters: Vec<(String, String)>,
 }
@@ -156,6 +158,8 @@ pub(crate) struct Builder {
     pub(crate) seen: BTreeMap<&'static str, usize>,
     /// `apiauth` clients already declared, with their line.
     pub(crate) apiauth_clients: BTreeMap<String, usize>,
+    /// Ping nodes and their policies.
+    pub(crate) ping: crate::ping::PingBuilder,
 }
 
 impl Default for Builder {
@@ -188,6 +192,7 @@ impl Default for Builder {
             control_group: None,
             seen: BTreeMap::new(),
             apiauth_clients: BTreeMap::new(),
+            ping: crate::ping::PingBuilder::default(),
         }
     }
 }
@@ -307,6 +312,14 @@ fn finish(b: Builder, diags: &mut Diags) -> Option<HaCf> {
     };
 
     let timing = timing?;
+    let ping = crate::ping::finish(
+        b.ping,
+        timing.keepalive(),
+        timing.deadtime(),
+        auto_failback != AutoFailback::Legacy,
+        &b.nodes,
+        diags,
+    );
     if diags.has_errors() {
         return None;
     }
@@ -333,6 +346,7 @@ fn finish(b: Builder, diags: &mut Diags) -> Option<HaCf> {
             .ocf_root
             .unwrap_or_else(|| PathBuf::from(crate::agents::DEFAULT_OCF_ROOT)),
         control_group: b.control_group,
+        ping,
         parameters: b.parameters,
     })
 }

@@ -23,6 +23,7 @@ mod load;
 mod media;
 mod monitor;
 mod node;
+mod ping;
 mod testopts;
 mod time;
 mod timing;
@@ -50,6 +51,7 @@ pub use monitor::{
     ResourcePolicy, resolve as resource_policy,
 };
 pub use node::NodeName;
+pub use ping::{IpfailFrom, Isolation, PingConfig, PingFamily, PingNode};
 pub use testopts::{TEST_OPTIONS_FILE, TestOptions};
 pub use time::{MAX_MILLIS, TimeError, parse_time};
 pub use timing::{Timing, TimingAdvice, TimingError, advise as advise_timing, default_initdead};

@@ -2,6 +2,7 @@ use std::net::Ipv4Addr;
 
 use super::*;
 use crate::error::Diagnostic;
+use crate::ping::{IpfailFrom, Isolation, PingFamily};
 
 /// A valid minimal tail: one medium, two nodes, auto_failback set (3 lines).
 const BASE: &str = "bcast eth0\nnode node1 node2\nauto_failback on\n";
@@ -272,16 +273,124 @@ fn unknown_directive_is_an_error_with_suggestion() {
 #[test]
 fn recognised_but_unsupported_directives_warn() {
     let w = warnings(&format!(
-        "{BASE}respawn hacluster /usr/lib/heartbeat/ipfail\nping 192.0.2.1\nwatchdog /dev/watchdog\n"
+        "{BASE}respawn hacluster /usr/lib/heartbeat/dopd\nhbaping eth0\nwatchdog /dev/watchdog\n"
     ));
     assert_eq!(
         w,
         vec![
-            "ha.cf:4: directive 'respawn' is not supported yet (ignored)",
-            "ha.cf:5: directive 'ping' is not supported yet (ignored)",
+            "ha.cf:4: respawn of '/usr/lib/heartbeat/dopd' is not supported: heartbeat-rs does not run it (ignored)",
+            "ha.cf:5: directive 'hbaping' is not supported yet (ignored)",
             "ha.cf:6: directive 'watchdog' is not supported yet (ignored)",
         ]
     );
+}
+
+#[test]
+fn ping_nodes_are_read_as_heartbeat_reads_them() {
+    let h = ok(&format!(
+        "ping 192.0.2.1 Gw.Example\n{BASE}ping6 2001:db8::1\nping_group lan 192.0.2.2 192.0.2.3\n\
+         respawn hacluster /usr/lib/heartbeat/ipfail\n"
+    ));
+    let nodes: Vec<(&str, Vec<&str>, PingFamily, bool, usize)> = h
+        .ping
+        .nodes
+        .iter()
+        .map(|n| {
+            (
+                n.name.as_str(),
+                n.hosts.iter().map(String::as_str).collect(),
+                n.family,
+                n.group,
+                n.nodes_before,
+            )
+        })
+        .collect();
+    assert_eq!(
+        nodes,
+        vec![
+            ("192.0.2.1", vec!["192.0.2.1"], PingFamily::V4, false, 0),
+            ("gw.example", vec!["Gw.Example"], PingFamily::V4, false, 0),
+            ("2001:db8::1", vec!["2001:db8::1"], PingFamily::V6, false, 2),
+            (
+                "lan",
+                vec!["192.0.2.2", "192.0.2.3"],
+                PingFamily::V4,
+                true,
+                2
+            ),
+        ]
+    );
+    assert_eq!(
+        h.ping.deadping,
+        h.timing.deadtime(),
+        "deadping defaults to deadtime"
+    );
+    assert_eq!(h.ping.ipfail, Some(IpfailFrom::Respawn { line: 7 }));
+    assert_eq!(h.ping.isolation, Isolation::Release);
+    assert!(h.ping.releases_when_isolated());
+    assert_eq!(h.hbparameter("deadping").as_deref(), Some("30000ms"));
+}
+
+#[test]
+fn ping_mistakes_are_errors_on_their_line() {
+    assert_eq!(
+        line_errors("ping6 192.0.2.1"),
+        vec![
+            "ha.cf:1: '192.0.2.1' is an IPv4 address: ping6 takes an IPv6 address or host name (use ping)"
+        ]
+    );
+    assert_eq!(
+        line_errors("ping 2001:db8::1"),
+        vec!["ha.cf:1: '2001:db8::1' is an IPv6 address: use ping6 for IPv6 ping nodes"]
+    );
+    assert_eq!(
+        line_errors("ping_group lan"),
+        vec!["ha.cf:1: ping_group needs a group name and at least one host"]
+    );
+    assert_eq!(
+        line_errors("ping node1"),
+        vec!["ha.cf:1: ping node 'node1' has the name of a cluster node"]
+    );
+    assert_eq!(
+        errors(&format!("{BASE}ping 192.0.2.1\nping 192.0.2.1\n")),
+        vec!["ha.cf:5: ping node '192.0.2.1' is declared twice (first on line 4)"]
+    );
+    assert_eq!(
+        errors(&format!("{BASE}keepalive 2\ndeadtime 10\ndeadping 4\n")),
+        vec![
+            "ha.cf:6: Ping dead time [4000ms] is too small compared to keepalive [2000ms]: deadping must be more than twice keepalive"
+        ]
+    );
+    assert_eq!(
+        line_errors("isolation maybe"),
+        vec!["ha.cf:1: isolation must be release or keep, not 'maybe'"]
+    );
+}
+
+#[test]
+fn ipfail_and_isolation_need_what_they_use() {
+    let legacy = "bcast eth0\nnode node1 node2\nauto_failback legacy\nping 192.0.2.1\nipfail on\n";
+    let w = warnings(legacy);
+    assert!(
+        w.contains(
+            &"ha.cf:5: ipfail needs auto_failback on or off (legacy mode has no standby); ignored"
+                .to_string()
+        ),
+        "{w:?}"
+    );
+    let p = ok(legacy).ping;
+    assert_eq!(p.ipfail, None);
+    let w = warnings(&format!("{BASE}ipfail on\nisolation keep\n"));
+    assert_eq!(
+        w,
+        vec![
+            "ha.cf:4: ipfail without ping nodes has nothing to compare (add a ping line); ignored",
+            "ha.cf:5: isolation needs ping nodes to tell an isolated node from a dead peer; ignored",
+        ]
+    );
+    let p = ok(&format!("{BASE}ping 192.0.2.1\nisolation keep\nipfail off\nrespawn hacluster /usr/lib/heartbeat/ipfail\n")).ping;
+    assert_eq!(p.ipfail, None, "ipfail off wins over the respawn line");
+    assert!(!p.releases_when_isolated());
 }
 
 #[test]
