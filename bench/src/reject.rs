@@ -70,6 +70,7 @@ fn core() -> Core {
         keys: keys("labsecret"),
         hopfudge: 1,
         max_rexmit_delay: Duration::from_millis(250),
+        ping: hb_core::PingSetup::default(),
     };
     let boot = Boot {
         generation: 100,

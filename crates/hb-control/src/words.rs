@@ -74,7 +74,7 @@ words! {
         Active = "active",
         /// Silent for longer than its deadtime, or gone.
         Dead = "dead",
-        /// A ping node that answers (Heartbeat's word; ping nodes are not supported yet).
+        /// A ping node that answers (Heartbeat's word).
         Ping = "ping",
     }
 }
@@ -84,7 +84,7 @@ words! {
     NodeType {
         /// A cluster member.
         Normal = "normal",
-        /// A ping node (not supported yet).
+        /// A ping node (`ping`, `ping6`, `ping_group`).
         Ping = "ping",
     }
 }

@@ -108,6 +108,9 @@ pub enum Action {
     /// if longer) while sequence numbers advance, and once more at the end of a graceful
     /// shutdown.
     RememberPeers(crate::RememberedPeers),
+    /// Send one ICMP (or ICMPv6) echo request to this ping node address; report a matching
+    /// echo reply with [`crate::Core::handle_ping_reply`]. Lost probes need no report.
+    Ping(std::net::IpAddr),
 }
 
 /// Resource classes as Heartbeat names them in `rsc_hold`, always from the point of view

@@ -89,6 +89,8 @@ pub struct CoreConfig {
     /// Upper bound of the random delay before asking for a retransmission, and the repeat
     /// interval of such requests.
     pub max_rexmit_delay: Duration,
+    /// Ping nodes, `deadping`, ipfail and the isolation rule (default: none).
+    pub ping: crate::PingSetup,
 }
 
 impl CoreConfig {
@@ -168,6 +170,7 @@ pub(crate) mod tests {
                 .expect("one sha1 key"),
             hopfudge: 1,
             max_rexmit_delay: Duration::from_millis(250),
+            ping: crate::PingSetup::default(),
         }
     }
 }

@@ -41,6 +41,8 @@ mod config;
 mod ctx;
 mod membership;
 mod nodes;
+mod ping;
+mod reach;
 mod recv;
 mod remember;
 mod resources;
@@ -55,10 +57,11 @@ use rand_core::SeedableRng;
 
 pub use action::{Action, AgentOp, AgentResult, Class, Command, OpId};
 pub use config::{AutoFailback, CoreConfig, GroupConfig, MonitorPolicy};
+pub use ping::{PingSetup, PingTarget};
 pub use remember::{PeerMark, RememberedPeers};
 pub use snapshot::{
-    Counters, GroupState, GroupView, LinkView, NodeStatus, NodeView, ResourceState, ResourceView,
-    Snapshot,
+    Counters, GroupState, GroupView, LinkView, NodeKind, NodeStatus, NodeView, ResourceState,
+    ResourceView, Snapshot,
 };
 pub use time::Instant;
 pub use wire::EXTENSION_VERSION;
@@ -66,6 +69,8 @@ pub use wire::EXTENSION_VERSION;
 use ctx::{Ctx, Warnings};
 use membership::ReqNodes;
 use nodes::Nodes;
+use ping::PingNodes;
+use reach::Reach;
 use resources::Resources;
 use send::Outbox;
 
@@ -125,6 +130,10 @@ pub struct Core {
     comm_up: bool,
     reqnodes: Option<ReqNodes>,
 
+    // Ping nodes and what they decide.
+    pings: PingNodes,
+    reach: Reach,
+
     res: Resources,
 }
 
@@ -136,6 +145,12 @@ impl Core {
         let mut nodes = Nodes::new(&cfg);
         nodes.remember(&boot.peers);
         let res = Resources::new(&cfg, &nodes);
+        let pings = PingNodes::new(
+            &cfg.ping,
+            cfg.timing.keepalive(),
+            cfg.timing.deadtime(),
+            now,
+        );
         let mut core = Core {
             generation: boot.generation,
             rng: ChaCha8Rng::seed_from_u64(boot.seed),
@@ -151,6 +166,8 @@ impl Core {
             status_dirty: false,
             comm_up: false,
             reqnodes: None,
+            pings,
+            reach: Reach::default(),
             res,
             cfg,
         };
@@ -233,6 +250,7 @@ impl Core {
             self.membership_deadline(),
             self.rexmit_deadline(),
             self.res.deadline(),
+            self.reach_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -246,6 +264,7 @@ impl Core {
         let now = self.advance(now);
         self.membership_tick(now);
         self.rexmit_tick(now);
+        self.reach_tick(now);
         let (res, mut ctx) = self.split();
         res.tick(&mut ctx);
         if now >= self.next_status_at || self.status_dirty {
@@ -329,7 +348,7 @@ impl Core {
     /// Everything at once.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
-            nodes: self.nodes.views(&self.cfg),
+            nodes: self.node_views(),
             groups: self.res.group_views(&self.nodes),
             rsc_class: self.res.rsc_class(&self.nodes),
             counters: Counters {
@@ -338,6 +357,19 @@ impl Core {
             },
             shutting_down: self.res.is_shutting_down(),
         }
+    }
+
+    /// Cluster nodes and ping nodes in `ha.cf` order.
+    fn node_views(&self) -> Vec<NodeView> {
+        let mut nodes = self.nodes.views(&self.cfg);
+        let mut pings: Vec<(usize, NodeView)> = self.pings.views().collect();
+        // Insert from the last so that earlier positions stay valid.
+        pings.reverse();
+        for (before, view) in pings {
+            let at = before.min(nodes.len());
+            nodes.insert(at, view);
+        }
+        nodes
     }
 
     fn advance(&mut self, now: Instant) -> Instant {

@@ -40,6 +40,7 @@ impl Core {
         self.send_status(now);
         self.set_own_status(NodeStatus::Up, "heartbeat media running");
         self.send_status(now);
+        self.send_probes(now);
         let (res, mut ctx) = self.split();
         res.start_probe(&mut ctx);
         self.check_comm_up(now);
@@ -48,7 +49,11 @@ impl Core {
     pub(crate) fn send_status(&mut self, now: Instant) {
         let st = self.nodes[self.nodes.me()].status.as_str();
         let dt = u64::try_from(self.cfg.timing.deadtime().as_millis()).unwrap_or(u64::MAX);
-        self.send(wire::status(st, dt));
+        let mut msg = wire::status(st, dt);
+        if !self.pings.is_empty() {
+            msg = msg.with(wire::F_PING, self.pings.alive().to_string());
+        }
+        self.send(msg);
         self.next_status_at = now + self.cfg.timing.keepalive();
         self.status_dirty = false;
     }
@@ -158,15 +163,24 @@ impl Core {
         n.since = Some(now);
         n.forget_sequence();
         n.awaiting_status = true;
+        n.ping_count = None;
         for l in &mut n.links {
             l.up = false;
         }
         if self.reqnodes.is_some_and(|r| r.target == i) {
             self.send_reqnodes(now);
         }
+        // The isolation rule decides before comm-up can start a negotiation that would take
+        // the dead peer's groups.
+        let gated = self.takeover_gated(now);
+        if gated {
+            self.res.defer_takeover();
+        }
+        self.reach_check(now);
         self.check_comm_up(now);
         let (res, mut ctx) = self.split();
-        res.on_peer_dead(&mut ctx, i);
+        res.on_peer_dead(&mut ctx, i, gated);
+        self.reach_check(now);
     }
 
     /// An accepted packet from node `i` arrived on `link`.
@@ -208,6 +222,9 @@ impl Core {
         n.last_status_seq = n.last_status_seq.max(seq);
         n.protocol = msg.get("protocol").is_some();
         n.hbrs = msg.str(wire::F_HBRS).is_some();
+        let ping_count = msg.str(wire::F_PING).and_then(wire::parse_dec);
+        let ping_changed = n.ping_count != ping_count;
+        n.ping_count = ping_count;
         if let Some(dt) = msg.str("dt").and_then(wire::parse_hex) {
             n.set_announced_deadtime(dt, &self.cfg);
         }
@@ -238,8 +255,12 @@ impl Core {
                 res.on_peer_returned(&mut ctx, i, !first);
             }
             self.check_comm_up(now);
+            self.reach_check(now);
         } else if first {
             self.check_comm_up(now);
+        }
+        if ping_changed {
+            self.reach_check(now);
         }
     }
 

@@ -119,6 +119,8 @@ pub(crate) struct NodeState {
     pub(crate) protocol: bool,
     /// It announced the heartbeat-rs extension.
     pub(crate) hbrs: bool,
+    /// How many ping nodes it reaches, as its last status said (`hbrs_ping`).
+    pub(crate) ping_count: Option<u64>,
     /// When `status` last changed.
     pub(crate) since: Option<Instant>,
     /// Declared dead: only a fresh status message revives it; everything else is dropped.
@@ -159,6 +161,7 @@ impl NodeState {
             held: BTreeMap::new(),
             floor: None,
             mark: None,
+            ping_count: None,
         }
     }
 
@@ -213,6 +216,7 @@ impl NodeState {
             is_self,
             heartbeat_rs: is_self || self.hbrs,
             since: self.since,
+            kind: crate::snapshot::NodeKind::Normal,
         }
     }
 }

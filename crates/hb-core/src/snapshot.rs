@@ -18,6 +18,17 @@ pub enum NodeStatus {
     Active,
     /// Silent for longer than its deadtime (or gone after a graceful stop).
     Dead,
+    /// A ping node that answers.
+    Ping,
+}
+
+/// Cluster node or ping node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NodeKind {
+    /// A cluster node (`node` line).
+    Normal,
+    /// A ping node (`ping`, `ping6`, `ping_group`).
+    Ping,
 }
 
 impl NodeStatus {
@@ -28,6 +39,7 @@ impl NodeStatus {
             NodeStatus::Up => "up",
             NodeStatus::Active => "active",
             NodeStatus::Dead => "dead",
+            NodeStatus::Ping => "ping",
         }
     }
 
@@ -173,6 +185,8 @@ pub struct NodeView {
     pub heartbeat_rs: bool,
     /// When its status last changed (`None`: not since the daemon started).
     pub since: Option<Instant>,
+    /// Cluster node or ping node.
+    pub kind: NodeKind,
 }
 
 /// One resource group.

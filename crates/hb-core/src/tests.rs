@@ -56,6 +56,7 @@ fn cfg(me: usize, secret: &[u8]) -> CoreConfig {
         keys: keys(secret),
         hopfudge: 1,
         max_rexmit_delay: Duration::from_millis(250),
+        ping: crate::PingSetup::default(),
     }
 }
 
@@ -84,7 +85,7 @@ fn datagrams(actions: &[Action]) -> Vec<Vec<u8>> {
         .iter()
         .filter_map(|a| match a {
             Action::Transmit(b) => Some(b.clone()),
-            Action::RunAgent { .. } | Action::RememberPeers(_) => None,
+            Action::RunAgent { .. } | Action::RememberPeers(_) | Action::Ping(_) => None,
         })
         .collect()
 }

@@ -14,6 +14,8 @@ pub const EXTENSION_VERSION: &str = "1";
 
 /// Status field announcing a heartbeat-rs peer.
 pub(crate) const F_HBRS: &str = "hbrs";
+/// Status field: how many ping nodes the sender reaches (sent only with ping nodes).
+pub(crate) const F_PING: &str = "hbrs_ping";
 /// `resource` field: the exact groups the sender holds, `key@epoch` separated by spaces,
 /// or `-` for none.
 pub(crate) const F_HELD: &str = "hbrs_held";
@@ -24,6 +26,9 @@ pub(crate) const F_FAILED: &str = "hbrs_failed";
 /// thousand acquisitions a second a cluster would take nearly 9,000 years to reach it. A
 /// larger one cannot be real; trusting it would make our next epoch overflow.
 pub(crate) const MAX_EPOCH: u64 = 1 << 48;
+/// `resource` field `1`: the sender asks for a full report in return (sent after an
+/// isolation, when reports may have been lost); the answer is a reply report.
+pub(crate) const F_ASK: &str = "hbrs_ask";
 /// `resource` field `1`: this report answers a report that showed a group held on both
 /// sides; it is not answered in turn.
 pub(crate) const F_REPLY: &str = "hbrs_reply";

@@ -16,7 +16,7 @@ use std::time::Duration;
 use hb_config::{NodeName, Timing};
 use hb_core::{
     Action, AgentOp, AgentResult, AutoFailback, Boot, Class, Command, Core, CoreConfig,
-    GroupConfig, Instant, MonitorPolicy, OpId, PeerMark, RememberedPeers,
+    GroupConfig, Instant, MonitorPolicy, OpId, PeerMark, PingSetup, PingTarget, RememberedPeers,
 };
 use hb_proto::{AuthMethod, KeyRing, Message, MsgFmt, Value};
 
@@ -186,6 +186,7 @@ impl Default for World {
                 keys: KeyRing::new(1, keys.clone()).unwrap(),
                 hopfudge: 1,
                 max_rexmit_delay: Duration::from_millis(250),
+                ping: PingSetup::default(),
             },
             keys,
             generation: 100,
@@ -245,6 +246,42 @@ impl World {
                     "legacy" => AutoFailback::Legacy,
                     other => return Err(format!("auto_failback {other}?")),
                 };
+                Ok(String::new())
+            }
+            "ping" => {
+                let [name, hosts @ ..] = args else {
+                    return Err("ping NAME ADDRESS...".into());
+                };
+                let hosts = hosts
+                    .iter()
+                    .map(|h| h.parse().map_err(|e| format!("{h}: {e}")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.cfg.ping.targets.push(PingTarget {
+                    name: name.clone(),
+                    hosts,
+                    nodes_before: self.cfg.nodes.len(),
+                });
+                Ok(String::new())
+            }
+            "deadping" => {
+                self.cfg.ping.deadping = Some(duration(self.one(args)?)?);
+                Ok(String::new())
+            }
+            "ipfail" => {
+                self.cfg.ping.ipfail = self.one(args)? == "on";
+                Ok(String::new())
+            }
+            "isolation" => {
+                self.cfg.ping.isolation = self.one(args)? == "release";
+                Ok(String::new())
+            }
+            "echo" => {
+                let from = self.one(args)?.parse().map_err(|e| format!("{e}"))?;
+                let now = self.now;
+                self.core
+                    .as_mut()
+                    .ok_or("not booted")?
+                    .handle_ping_reply(now, from);
                 Ok(String::new())
             }
             "group" => {
@@ -628,6 +665,9 @@ impl World {
                         let _ = writeln!(out, "remember {}", marks.join(" "));
                     }
                     self.remembered = table;
+                }
+                Action::Ping(addr) => {
+                    let _ = writeln!(out, "ping {addr}");
                 }
             }
         }

@@ -230,11 +230,15 @@ fn node(view: &NodeView, wall: &WallClock) -> Node {
         is_self,
         heartbeat_rs,
         since,
+        kind,
     } = view;
     Node {
         name: name.clone(),
         status: node_status(*status),
-        node_type: NodeType::Normal,
+        node_type: match kind {
+            hb_core::NodeKind::Normal => NodeType::Normal,
+            hb_core::NodeKind::Ping => NodeType::Ping,
+        },
         weight: 100,
         site: String::new(),
         is_self: *is_self,
@@ -322,6 +326,7 @@ fn node_status(s: hb_core::NodeStatus) -> NodeStatus {
         hb_core::NodeStatus::Up => NodeStatus::Up,
         hb_core::NodeStatus::Active => NodeStatus::Active,
         hb_core::NodeStatus::Dead => NodeStatus::Dead,
+        hb_core::NodeStatus::Ping => NodeStatus::Ping,
     }
 }
 

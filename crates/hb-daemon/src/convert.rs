@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use hb_config::{AutoFailback as CfgFailback, Config, Medium};
-use hb_core::{AutoFailback, CoreConfig, GroupConfig, MonitorPolicy};
+use hb_core::{AutoFailback, CoreConfig, GroupConfig, MonitorPolicy, PingSetup, PingTarget};
 
 /// The core's configuration plus the media to open.
 #[derive(Debug, Clone)]
@@ -67,9 +67,52 @@ pub(crate) fn core_config(cfg: &Config, node: &str) -> Result<Converted, hb_core
         keys: cfg.keys.clone(),
         hopfudge: hacf.hopfudge,
         max_rexmit_delay: hacf.max_rexmit_delay,
+        ping: ping_setup(&hacf.ping)?,
     };
     core.validate()?;
     Ok(Converted { core, media })
+}
+
+/// The ping nodes with their host names resolved (as Heartbeat resolves them at start-up).
+fn ping_setup(p: &hb_config::PingConfig) -> Result<PingSetup, hb_core::CoreError> {
+    let mut targets = Vec::new();
+    for node in &p.nodes {
+        let mut hosts = Vec::new();
+        for host in &node.hosts {
+            hosts.push(resolve(host, node.family).map_err(|why| {
+                hb_core::CoreError::InvalidConfig(format!(
+                    "ping node {} (ha.cf line {}): cannot resolve {host}: {why}",
+                    node.name, node.line
+                ))
+            })?);
+        }
+        targets.push(PingTarget {
+            name: node.name.clone(),
+            hosts,
+            nodes_before: node.nodes_before,
+        });
+    }
+    Ok(PingSetup {
+        targets,
+        deadping: Some(p.deadping),
+        ipfail: p.ipfail.is_some(),
+        isolation: p.releases_when_isolated(),
+    })
+}
+
+/// An address literal, or the first address of the family a host name resolves to.
+fn resolve(host: &str, family: hb_config::PingFamily) -> Result<std::net::IpAddr, String> {
+    use std::net::ToSocketAddrs as _;
+    let v6 = family == hb_config::PingFamily::V6;
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(ip);
+    }
+    (host, 0)
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .map(|a| a.ip())
+        .find(|ip| ip.is_ipv6() == v6)
+        .ok_or_else(|| format!("no {} address", if v6 { "IPv6" } else { "IPv4" }))
 }
 
 /// `1500 ms`.
@@ -94,6 +137,32 @@ pub(crate) fn summary(cfg: &Config, node: &str) -> String {
     );
     for m in &h.media {
         let _ = writeln!(s, "  medium: {m}");
+    }
+    for p in &h.ping.nodes {
+        let kind = match (p.group, p.family) {
+            (true, _) => "ping_group",
+            (false, hb_config::PingFamily::V4) => "ping",
+            (false, hb_config::PingFamily::V6) => "ping6",
+        };
+        let _ = writeln!(s, "  ping node: {} ({kind} {})", p.name, p.hosts.join(" "));
+    }
+    if !h.ping.nodes.is_empty() {
+        let ipfail = match h.ping.ipfail {
+            Some(hb_config::IpfailFrom::Respawn { line }) => {
+                format!("built in (replaces the respawned ipfail of line {line})")
+            }
+            Some(hb_config::IpfailFrom::Directive { .. }) => "built in".to_string(),
+            None => "off".to_string(),
+        };
+        let isolation = match h.ping.isolation {
+            hb_config::Isolation::Release => "release",
+            hb_config::Isolation::Keep => "keep",
+        };
+        let _ = writeln!(
+            s,
+            "  deadping {}; ipfail: {ipfail}; isolation: {isolation}",
+            prose(h.ping.deadping)
+        );
     }
     let _ = writeln!(
         s,

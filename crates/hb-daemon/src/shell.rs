@@ -113,6 +113,8 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
     media
         .spawn_receivers(dg_tx)
         .context("cannot start the receivers")?;
+    let (ping_tx, mut ping_rx) = mpsc::channel(64);
+    let pinger = open_pinger(&converted.core.ping, ping_tx)?;
     let sock_path = hb_control::socket_path(&args_run_dir);
     let listener = control::bind(&sock_path, config.ha_cf.control_group.as_deref())
         .with_context(|| format!("{}: cannot create the control socket", sock_path.display()))?;
@@ -207,6 +209,11 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                     });
                 }
                 Action::RememberPeers(table) => keeper.store(&table),
+                Action::Ping(to) => {
+                    if let Some(Err(e)) = pinger.as_ref().map(|p| p.send(to)) {
+                        tracing::debug!("echo request to ping node {to}: {e}");
+                    }
+                }
             }
         }
         if core.is_finished() {
@@ -246,6 +253,7 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                 let _ = core.handle_command(now(), Command::Shutdown);
             }
             Some((id, result)) = agent_rx.recv() => core.handle_agent_done(now(), id, result),
+            Some(from) = ping_rx.recv() => core.handle_ping_reply(now(), from),
             Some(r) = dg_rx.recv(), if streak < DATAGRAM_BURST => {
                 dg_streak = streak + 1;
                 core.handle_datagram(now(), r.link, &r.bytes);
@@ -320,4 +328,29 @@ async fn load_meta_data_all<'a>(
             r.meta_timeouts = t;
         }
     }
+}
+
+/// The ICMP sockets the ping nodes need (none without ping nodes), and the daemon's word on
+/// the ipfail it replaces.
+fn open_pinger(
+    setup: &hb_core::PingSetup,
+    replies: mpsc::Sender<std::net::IpAddr>,
+) -> anyhow::Result<Option<hb_sys::icmp::Pinger>> {
+    if setup.targets.is_empty() {
+        return Ok(None);
+    }
+    let hosts = || setup.targets.iter().flat_map(|t| &t.hosts);
+    let v4 = hosts().any(std::net::IpAddr::is_ipv4);
+    let v6 = hosts().any(std::net::IpAddr::is_ipv6);
+    let token = getrandom::u64()
+        .unwrap_or_else(|_| unix_secs())
+        .to_be_bytes();
+    let pinger = hb_sys::icmp::Pinger::open(v4, v6, token, replies)?;
+    if setup.ipfail {
+        tracing::info!(
+            "ipfail is built into heartbeat-rs: the respawn line's program is not started; ping \
+             node counts are compared in the daemon (docs/ha.cf.md#ipfail)"
+        );
+    }
+    Ok(Some(pinger))
 }

@@ -14,6 +14,8 @@ pub(crate) struct Lan {
     pub(crate) loss_permille: u32,
     /// Probability (per mille) that a datagram is duplicated.
     pub(crate) dup_permille: u32,
+    /// Nodes whose route to the ping node is lost (the LAN between nodes is unaffected).
+    pub(crate) ping_lost: BTreeSet<usize>,
 }
 
 impl Lan {
@@ -21,6 +23,11 @@ impl Lan {
     pub(crate) fn connected(&self, a: usize, b: usize) -> bool {
         a == b
             || (!self.cut.contains(&a) && !self.cut.contains(&b) && !self.blocked.contains(&(a, b)))
+    }
+
+    /// Whether node `n` reaches the ping node (a cut node reaches nothing).
+    pub(crate) fn reaches_ping(&self, n: usize) -> bool {
+        !self.cut.contains(&n) && !self.ping_lost.contains(&n)
     }
 
     /// No node cut off, no one-way block, no loss (duplication does not count).

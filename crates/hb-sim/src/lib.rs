@@ -24,5 +24,5 @@ pub mod sweep;
 mod world;
 
 pub use invariants::Violation;
-pub use params::Params;
+pub use params::{PING_NODE, Params, PingParams};
 pub use sim::Sim;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hb_core::{AutoFailback, CoreConfig, GroupConfig, MonitorPolicy};
+use hb_core::{AutoFailback, CoreConfig, GroupConfig, MonitorPolicy, PingSetup, PingTarget};
 use hb_proto::{AuthMethod, KeyRing, MsgFmt};
 
 /// What to simulate.
@@ -30,7 +30,24 @@ pub struct Params {
     pub monitor: MonitorPolicy,
     /// Seed of everything random.
     pub seed: u64,
+    /// One ping node (192.0.2.254) every node pings, and the policies that use it.
+    pub ping: Option<PingParams>,
 }
+
+/// The simulated ping node and what it decides.
+#[derive(Clone, Copy, Debug)]
+pub struct PingParams {
+    /// `deadping`.
+    pub deadping: Duration,
+    /// The built-in ipfail.
+    pub ipfail: bool,
+    /// The isolation rule.
+    pub isolation: bool,
+}
+
+/// The simulated ping node's address.
+pub const PING_NODE: std::net::IpAddr =
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 254));
 
 impl Params {
     /// Two nodes, one group each (one VIP-like resource plus one service), auto_failback
@@ -51,7 +68,33 @@ impl Params {
                 window: Duration::from_secs(1),
             },
             seed,
+            ping: None,
         }
+    }
+
+    /// [`Params::two_nodes`] with a ping node, `deadping` = deadtime, ipfail and isolation
+    /// as given.
+    pub fn two_nodes_with_ping(
+        mode: AutoFailback,
+        seed: u64,
+        ipfail: bool,
+        isolation: bool,
+    ) -> Params {
+        let mut p = Params::two_nodes(mode, seed);
+        p.ping = Some(PingParams {
+            deadping: p.deadtime,
+            ipfail,
+            isolation,
+        });
+        p
+    }
+
+    /// How long after a node is cut off it may still hold resources with the isolation rule:
+    /// the later of deadtime and deadping, a keepalive of phase, and stopping every resource.
+    pub fn isolation_bound(&self) -> Duration {
+        let deadping = self.ping.map_or(self.deadtime, |p| p.deadping);
+        let resources: u32 = self.groups.iter().map(|g| g.1 as u32).sum();
+        self.deadtime.max(deadping) + self.keepalive * 2 + self.agent_time.1 * (resources + 1)
     }
 
     /// The configuration of node `me`'s core (every node gets the same cluster).
@@ -90,6 +133,19 @@ impl Params {
             keys,
             hopfudge: 1,
             max_rexmit_delay: Duration::from_millis(250),
+            ping: match self.ping {
+                None => PingSetup::default(),
+                Some(p) => PingSetup {
+                    targets: vec![PingTarget {
+                        name: PING_NODE.to_string(),
+                        hosts: vec![PING_NODE],
+                        nodes_before: self.nodes,
+                    }],
+                    deadping: Some(p.deadping),
+                    ipfail: p.ipfail,
+                    isolation: p.isolation,
+                },
+            },
             nodes,
         }
     }

@@ -35,6 +35,11 @@ enum Event {
         node: usize,
         token: u64,
     },
+    PingReply {
+        node: usize,
+        incarnation: u64,
+        from: std::net::IpAddr,
+    },
 }
 
 /// Whether a datagram is a sequenced message (not `NS_*`).
@@ -137,6 +142,7 @@ impl Sim {
         let core = Core::new(self.params.core_config(n), boot, self.now)
             .unwrap_or_else(|e| panic!("simulated config must be valid: {e}"));
         host.core = Some(core);
+        host.booted_at = self.now;
         host.wake_at = None;
         self.note(|| format!("node{} boots", n + 1));
         self.after_input(n);
@@ -215,6 +221,20 @@ impl Sim {
                     );
                 }
                 Action::RememberPeers(table) => self.hosts[n].remembered(table),
+                Action::Ping(to) => {
+                    if self.lan.reaches_ping(n) && !self.chance(self.lan.loss_permille) {
+                        let d = self.between(self.params.delay) * 2;
+                        let incarnation = self.hosts[n].incarnation;
+                        self.schedule(
+                            self.now + d,
+                            Event::PingReply {
+                                node: n,
+                                incarnation,
+                                from: to,
+                            },
+                        );
+                    }
+                }
             }
         }
         let host = &mut self.hosts[n];
@@ -278,6 +298,21 @@ impl Sim {
                 {
                     host.wake_at = None;
                     core.handle_timeout(self.now);
+                    self.after_input(node);
+                }
+            }
+            Event::PingReply {
+                node,
+                incarnation,
+                from,
+            } => {
+                let host = &mut self.hosts[node];
+                // A reply still on the wire when the route was lost does not arrive.
+                if host.incarnation == incarnation
+                    && self.lan.reaches_ping(node)
+                    && let Some(core) = host.core.as_mut()
+                {
+                    core.handle_ping_reply(self.now, from);
                     self.after_input(node);
                 }
             }
@@ -350,6 +385,11 @@ impl Sim {
     /// Hosts on which any resource of group `g` is active.
     pub fn holders(&self, g: usize) -> Vec<usize> {
         self.view().holders(g)
+    }
+
+    /// How many resources are active on host `n`.
+    pub fn hosts_active(&self, n: usize) -> usize {
+        self.hosts[n].active.len()
     }
 
     /// Hosts on which every resource of group `g` is active.

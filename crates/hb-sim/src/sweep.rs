@@ -60,6 +60,15 @@ pub fn params_for(seed: u64) -> Params {
         p.deadtime = Duration::from_millis(30);
         p.initdead = Duration::from_millis(200);
     }
+    // One seed in four of the nice-failback modes has a ping node with ipfail and the
+    // isolation rule (and its route to the ping node fails too, see `run`).
+    if (seed / 6) % 4 == 3 && mode != AutoFailback::Legacy {
+        p.ping = Some(crate::PingParams {
+            deadping: p.deadtime,
+            ipfail: true,
+            isolation: true,
+        });
+    }
     p
 }
 
@@ -146,6 +155,16 @@ pub fn run(seed: u64) -> Outcome {
             }
         };
         faults.push(what);
+        // With a ping node, a node may also lose its route to it for a while (extra draws,
+        // only for these seeds: the other seeds' schedules are unchanged).
+        if sim.params.ping.is_some() && rng.next_u64() % 2 == 0 {
+            let m = (rng.next_u64() % 2) as usize;
+            sim.lose_ping(m);
+            let d = pause(&mut rng) + deadtime;
+            sim.run_for(d);
+            sim.restore_ping(m);
+            faults.push(format!("node{} loses the ping node for {d:?}", m + 1));
+        }
         let d = pause(&mut rng);
         sim.run_for(d);
     }

@@ -10,6 +10,8 @@ use hb_core::{AgentOp, AgentResult, Core, Instant, RememberedPeers};
 pub(crate) struct Host {
     /// Its daemon's core, while the daemon runs.
     pub(crate) core: Option<Core>,
+    /// When the daemon last started.
+    pub(crate) booted_at: Instant,
     /// Counts the daemon's starts: the results of agents of an earlier one are ignored.
     pub(crate) incarnation: u64,
     /// The generation the next daemon start gets (one more than the last).
@@ -44,6 +46,7 @@ impl Host {
     pub(crate) fn new() -> Host {
         Host {
             core: None,
+            booted_at: Instant::from_nanos(0),
             incarnation: 0,
             generation: 1000,
             active: BTreeSet::new(),

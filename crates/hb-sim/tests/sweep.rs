@@ -4,12 +4,17 @@
 /// Seeds that exposed bugs of the core (each fixed): they stay in every run. (A seed fixes
 /// the fault schedule; the exact interleaving also depends on the simulator's own random
 /// choices, so a change to the simulator can move a seed away from the case it found.)
-const REGRESSIONS: [u64; 5] = [
+const REGRESSIONS: [u64; 9] = [
     879,   // a standby cancelled by a peer restart left a group released by nobody
     2018,  // a first status mistaken for a restart reset already-acknowledged sequence state
     3406,  // a dual-holding report lost on a one-way link was never repeated
     14620, // a restart unnoticed when no status of the old incarnation had arrived
     40066, // a standby accepted, the peer declared dead mid-exchange, its late `done` ignored
+    // With a ping node, ipfail and the isolation rule:
+    2635, // groups released by an isolated node that its peer never took
+    2734, // a standby cut short by an isolation left the peer waiting for its guard timer
+    910,  // the peer's report lost around the return from an isolation
+    2685, // crossing standby requests (ipfail on one side, a takeover on the other) lapsed
 ];
 
 #[test]

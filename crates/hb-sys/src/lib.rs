@@ -21,6 +21,7 @@ pub mod addr;
 pub mod agent;
 pub mod fs;
 pub mod garp;
+pub mod icmp;
 pub mod media;
 pub mod ndisc;
 pub mod pidfile;

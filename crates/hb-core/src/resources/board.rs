@@ -32,6 +32,10 @@ pub(crate) struct Board {
     pub(crate) peer_returned: bool,
     /// The peer restarted while we held it dead: its coming back is not a partition's end.
     pub(crate) restarted_while_dead: bool,
+    /// This node is cut off (no peer, no ping node): it holds nothing and takes nothing.
+    pub(crate) isolated: bool,
+    /// The dead peer's groups wait until a ping node confirms we are not cut off.
+    pub(crate) takeover_deferred: bool,
     /// The start-up probe of every resource is done.
     pub(crate) probe_done: bool,
     /// Negotiation has begun (active and probed).
@@ -54,6 +58,8 @@ impl Board {
             pending_conflicts: BTreeMap::new(),
             peer_returned: false,
             restarted_while_dead: false,
+            isolated: false,
+            takeover_deferred: false,
             probe_done: false,
             negotiating: false,
             shutdown: None,
@@ -208,6 +214,16 @@ impl Board {
             Some("mach_down"),
             &ext,
         ));
+    }
+
+    /// A full report that asks the peer for its own in return (after an isolation, when
+    /// reports may have been lost).
+    pub(crate) fn send_asking_report(&self, ctx: &mut Ctx<'_>, stable: bool) {
+        let claimed = self.groups.claimed();
+        let class = self.groups.class_of(&claimed, ctx.nodes.me());
+        let msg =
+            wire::resource(class, Some(stable), None, &self.holdings()).with(wire::F_ASK, "1");
+        ctx.send(msg);
     }
 
     /// A report that answers one showing a group held on both sides (never answered in

@@ -79,8 +79,9 @@ impl Resources {
         self.maybe_begin_negotiation(ctx);
     }
 
-    /// Node `i` was declared dead.
-    pub(crate) fn on_peer_dead(&mut self, ctx: &mut Ctx<'_>, i: NodeId) {
+    /// Node `i` was declared dead. With `gated`, its groups are taken over only once
+    /// [`Resources::on_reachable`] says this node is not cut off.
+    pub(crate) fn on_peer_dead(&mut self, ctx: &mut Ctx<'_>, i: NodeId, gated: bool) {
         if self.b.peer != Some(i) {
             return;
         }
@@ -99,7 +100,78 @@ impl Resources {
         self.b.peer_returned = false;
         self.b.view = PeerView::default();
         self.b.pending_conflicts.clear();
+        if self.b.isolated {
+            tracing::warn!("not taking over {name}'s resources: this node is isolated");
+            return;
+        }
+        if gated && self.b.takeover_deferred && self.b.deciding() {
+            tracing::info!(
+                "node {}: taking over {name}'s resources once a ping node answers (isolation \
+                 check)",
+                ctx.my_name()
+            );
+            self.b.takeover_deferred = true;
+            return;
+        }
         self.policy.on_peer_dead(&mut self.b, ctx);
+    }
+
+    /// A peer was declared dead and the isolation rule applies: neither a takeover nor the
+    /// start of the negotiation until [`Resources::on_reachable`].
+    pub(crate) fn defer_takeover(&mut self) {
+        self.b.takeover_deferred = true;
+    }
+
+    /// This node hears no peer and no ping node: release every group held here and take
+    /// nothing over until [`Resources::on_reachable`].
+    pub(crate) fn on_isolated(&mut self, ctx: &mut Ctx<'_>) {
+        self.b.isolated = true;
+        self.b.takeover_deferred = false;
+        self.policy.on_isolated(&mut self.b, ctx);
+        let held = self.b.groups.filter(|g| g.claims());
+        for &g in &held {
+            self.b.groups.stop(ctx, g, "isolated");
+        }
+    }
+
+    /// The isolation ended but the peer is still held dead: nothing is taken over (nor the
+    /// negotiation begun) until [`Resources::on_reachable`].
+    pub(crate) fn leave_isolation_deferred(&mut self) {
+        self.b.isolated = false;
+        self.b.takeover_deferred = true;
+    }
+
+    /// This node is not (or no longer) cut off: a dead peer's groups are taken over now.
+    pub(crate) fn on_reachable(&mut self, ctx: &mut Ctx<'_>) {
+        let was_isolated = std::mem::take(&mut self.b.isolated);
+        let deferred = std::mem::take(&mut self.b.takeover_deferred);
+        if self.b.peer_alive(ctx.nodes) {
+            self.policy.on_rejoined(&mut self.b, ctx);
+            if (was_isolated || deferred) && self.b.peer_is_hbrs(ctx.nodes) {
+                // Our last reports and the peer's may have been lost while we were cut off:
+                // tell it what we hold and ask for its holdings in return.
+                self.b.send_asking_report(ctx, self.policy.stable());
+            }
+        }
+        if !self.b.negotiating {
+            self.maybe_begin_negotiation(ctx);
+        } else if (was_isolated || deferred)
+            && self.b.peer.is_some()
+            && !self.b.peer_alive(ctx.nodes)
+            && self.b.deciding()
+        {
+            self.policy.on_peer_dead(&mut self.b, ctx);
+        }
+    }
+
+    /// Whether a standby exchange is in progress.
+    pub(crate) fn exchanging(&self) -> bool {
+        self.policy.exchanging()
+    }
+
+    /// Whether any group is held (claimed) here.
+    pub(crate) fn holds_any(&self) -> bool {
+        !self.b.groups.claimed().is_empty()
     }
 
     /// Node `i` is back with the same generation: it was cut off, not restarted.
@@ -173,6 +245,70 @@ impl Resources {
             ctx.ack_now(from);
         }
         self.policy.on_message(&mut self.b, ctx, t, msg);
+        if t == "resource" && msg.str(wire::F_ASK) == Some("1") && self.b.deciding() {
+            self.b.send_reply_report(ctx, self.policy.stable());
+            self.policy.on_report_asked(&mut self.b, ctx);
+        }
+        self.adopt_orphans(ctx);
+    }
+
+    /// Groups held by nobody while both nodes are up and stable: only the isolation rule
+    /// makes them (the isolated side released groups its peer did not take, the peer having
+    /// declared it dead and come back). Each goes to its own node, or to the other node if
+    /// it failed on its own; both sides decide alike from the exact reports, so only one
+    /// starts it. Needs a heartbeat-rs peer (exact holdings) and a nice-failback mode.
+    fn adopt_orphans(&mut self, ctx: &mut Ctx<'_>) {
+        if !ctx.cfg.ping.gates_takeover()
+            || !ctx.cfg.auto_failback.is_nice()
+            || !self.b.deciding()
+            || self.b.isolated
+            || self.b.takeover_deferred
+            || !self.policy.stable()
+            || self.policy.exchanging()
+            || !self.b.peer_alive(ctx.nodes)
+        {
+            return;
+        }
+        let v = &self.b.view;
+        if !(v.reported && v.exact && v.stable) || v.leaving {
+            return;
+        }
+        let me = ctx.nodes.me();
+        let orphans: groups::GroupSet = self
+            .b
+            .groups
+            .iter()
+            .filter(|(g, group)| {
+                !group.claims()
+                    && group.settled()
+                    && !group.failed_here
+                    && !group.is_failed()
+                    && !v.holds.contains(g)
+                    && (group.preferred == me || v.failed.contains(g))
+            })
+            .map(|(g, _)| g)
+            .collect();
+        if orphans.is_empty() {
+            return;
+        }
+        let keys: Vec<&str> = orphans
+            .iter()
+            .map(|&g| self.b.groups[g].key.as_str())
+            .collect();
+        tracing::warn!(
+            "node {}: {} held by nobody since an isolation: starting here",
+            ctx.my_name(),
+            keys.join(", ")
+        );
+        let then = self.b.acquire(
+            ctx,
+            &orphans,
+            "held by nobody",
+            Then::Policy(batch::Step::Acquired { mach_down: false }),
+        );
+        if let Some(then) = then {
+            self.run_then(ctx, then);
+        }
     }
 
     /// The peer acknowledged our messages.
@@ -218,7 +354,17 @@ impl Resources {
 
     /// `hb_standby CLASS`.
     pub(crate) fn standby(&mut self, ctx: &mut Ctx<'_>, class: Class) -> Result<(), String> {
-        self.policy.standby(&mut self.b, ctx, class, "hb_standby")
+        self.standby_as(ctx, class, "hb_standby")
+    }
+
+    /// A standby asked for by `who` (`hb_standby`, `ipfail`).
+    pub(crate) fn standby_as(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        class: Class,
+        who: &str,
+    ) -> Result<(), String> {
+        self.policy.standby(&mut self.b, ctx, class, who)
     }
 
     /// `hb_takeover CLASS`: ask the peer to give us `class` (our view).
@@ -346,6 +492,8 @@ impl Resources {
 
     fn maybe_begin_negotiation(&mut self, ctx: &mut Ctx<'_>) {
         if self.b.negotiating
+            || self.b.isolated
+            || self.b.takeover_deferred
             || !self.b.probe_done
             || !ctx.nodes.i_am_active()
             || self.b.shutdown.is_some()
@@ -373,6 +521,7 @@ impl Resources {
         }
         if self.b.groups.all_settled() && self.b.deciding() {
             self.policy.on_settled(&mut self.b, ctx);
+            self.adopt_orphans(ctx);
         }
         if self.b.shutdown == Some(Shutdown::Waiting) {
             self.b.shutdown_progress(ctx);
@@ -427,6 +576,9 @@ impl Resources {
     /// the peer in any case (its auto_failback may now give the group back).
     fn place_after_cleanup(&mut self, ctx: &mut Ctx<'_>, g: GroupId) {
         if !self.b.deciding() || self.b.groups[g].claims() || self.policy.exchanging() {
+            return;
+        }
+        if self.b.isolated {
             return;
         }
         let peer_alive = self.b.peer_alive(ctx.nodes);

@@ -5,13 +5,16 @@
 //!
 //! 1. [`NoHiddenResources`] (`no_hidden_resources.rs`),
 //! 2. [`OneHolderWhenConnected`] (`one_holder_when_connected.rs`),
-//! 3. [`TakeoverLiveness`] (`takeover_liveness.rs`).
+//! 3. [`TakeoverLiveness`] (`takeover_liveness.rs`),
+//! 4. [`IsolatedHoldsNothing`] (`isolated_holds_nothing.rs`, invariant 6: with ping nodes and
+//!    the isolation rule).
 //!
 //! [`no_message_storm`] (invariant 4) is checked before each event instead, as it ends the run;
 //! [`replay_dropped`] (invariant 5) on each delivery of a replayed recording; [`converged`] at
 //! the end of a schedule.
 
 pub(crate) mod converged;
+pub(crate) mod isolated_holds_nothing;
 pub(crate) mod no_hidden_resources;
 pub(crate) mod no_message_storm;
 pub(crate) mod one_holder_when_connected;
@@ -30,6 +33,7 @@ use crate::Params;
 use crate::lan::Lan;
 use crate::world::Host;
 
+pub(crate) use isolated_holds_nothing::IsolatedHoldsNothing;
 pub(crate) use no_hidden_resources::NoHiddenResources;
 pub(crate) use one_holder_when_connected::OneHolderWhenConnected;
 pub(crate) use takeover_liveness::TakeoverLiveness;
@@ -90,15 +94,17 @@ pub(crate) struct Invariants {
     no_hidden_resources: NoHiddenResources,
     one_holder_when_connected: OneHolderWhenConnected,
     takeover_liveness: TakeoverLiveness,
+    isolated_holds_nothing: IsolatedHoldsNothing,
 }
 
 impl Invariants {
     /// The list, in the order they are checked.
-    fn list(&mut self) -> [&mut dyn Invariant; 3] {
+    fn list(&mut self) -> [&mut dyn Invariant; 4] {
         [
             &mut self.no_hidden_resources,
             &mut self.one_holder_when_connected,
             &mut self.takeover_liveness,
+            &mut self.isolated_holds_nothing,
         ]
     }
 

@@ -15,7 +15,8 @@ use super::{Invariant, View};
 /// Exempt, and counted again from zero: a group no running daemon could start (each has
 /// seen it fail there or has a start of one of its resources set to fail), and a group some
 /// daemon reports [`GroupState::Failed`] (a stop failed: it is unmanaged on purpose until an
-/// operator acts). Reports `"group {g} ran nowhere for longer than {bound:?}"`, then counts
+/// operator acts), and with the isolation rule a group only hosts cut off the LAN could
+/// start (they hold nothing on purpose). Reports `"group {g} ran nowhere for longer than {bound:?}"`, then counts
 /// again from then.
 ///
 /// [`Params::takeover_bound`]: crate::Params::takeover_bound
@@ -39,7 +40,13 @@ impl Invariant for TakeoverLiveness {
                 .hosts
                 .iter()
                 .any(|h| h.core.is_some() && h.active_in(g) == count);
-            let candidates = view.hosts.iter().any(|h| h.can_start(g));
+            // With the isolation rule, a node cut off the LAN starts nothing on purpose.
+            let isolation = view.params.ping.is_some_and(|p| p.isolation);
+            let candidates = view
+                .hosts
+                .iter()
+                .enumerate()
+                .any(|(n, h)| h.can_start(g) && !(isolation && view.lan.cut.contains(&n)));
             // A stop failed somewhere: the group is unmanaged on purpose until an operator acts.
             let blocked = view.hosts.iter().any(|h| {
                 h.core

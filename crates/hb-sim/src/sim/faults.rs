@@ -24,6 +24,18 @@ impl Sim {
         self.fault(format!("heal node{}", n + 1));
     }
 
+    /// Node `n` loses its route to the ping node (nothing else).
+    pub fn lose_ping(&mut self, n: usize) {
+        self.lan.ping_lost.insert(n);
+        self.fault(format!("node{} loses the ping node", n + 1));
+    }
+
+    /// Node `n` reaches the ping node again.
+    pub fn restore_ping(&mut self, n: usize) {
+        self.lan.ping_lost.remove(&n);
+        self.fault(format!("node{} reaches the ping node again", n + 1));
+    }
+
     /// Drops everything `from` sends to `to`.
     pub fn block(&mut self, from: usize, to: usize) {
         self.lan.blocked.insert((from, to));

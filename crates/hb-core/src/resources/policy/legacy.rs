@@ -200,6 +200,10 @@ impl Policy for Legacy {
         }
     }
 
+    fn on_isolated(&mut self, _b: &mut Board, _ctx: &mut Ctx<'_>) {
+        self.asked.clear();
+    }
+
     fn on_peer_restart(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
         if !b.deciding() {
             return;

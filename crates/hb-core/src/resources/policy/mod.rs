@@ -51,6 +51,18 @@ pub(crate) trait Policy: Debug {
     /// The peer came back from a partition (same generation).
     fn on_peer_returned(&mut self, _b: &mut Board, _ctx: &mut Ctx<'_>) {}
 
+    /// This node is cut off and is releasing every group: forget pending exchanges and what
+    /// was taken over.
+    fn on_isolated(&mut self, _b: &mut Board, _ctx: &mut Ctx<'_>) {}
+
+    /// The peer is heard again after this node was isolated: close what the isolation left
+    /// open on the peer's side.
+    fn on_rejoined(&mut self, _b: &mut Board, _ctx: &mut Ctx<'_>) {}
+
+    /// The peer asked for our report after an isolation: messages of ours it may have lost
+    /// that still matter are sent again.
+    fn on_report_asked(&mut self, _b: &mut Board, _ctx: &mut Ctx<'_>) {}
+
     /// Every group is settled again (no agent running or queued): what waited for that may
     /// go on (Heartbeat retries a delayed auto-failback every second; we retry at once).
     fn on_settled(&mut self, _b: &mut Board, _ctx: &mut Ctx<'_>) {}

@@ -65,6 +65,9 @@ pub(crate) struct Nice {
     /// "Initial resource acquisition complete" once more (Heartbeat's nodes restart after a
     /// healed partition and say it then; CTS's Split_brain waits for it on both nodes).
     reannounce: bool,
+    /// A standby exchange of this class was cut short by an isolation: the peer may still
+    /// wait for our `done`, which is sent when it is heard again.
+    owed_done: Option<Class>,
 }
 
 impl Nice {
@@ -79,6 +82,7 @@ impl Nice {
             announced: false,
             held: (false, false),
             reannounce: false,
+            owed_done: None,
         }
     }
 
@@ -405,6 +409,7 @@ impl Policy for Nice {
     }
 
     fn on_peer_restart(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        self.owed_done = None;
         self.cancel_standby("peer restarted");
         if !b.deciding() {
             return;
@@ -433,6 +438,39 @@ impl Policy for Nice {
     fn on_settled(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
         self.maybe_reannounce(b);
         self.try_failback(b, ctx);
+    }
+
+    fn on_isolated(&mut self, _b: &mut Board, _ctx: &mut Ctx<'_>) {
+        self.owed_done = match self.standby {
+            Standby::Not => None,
+            Standby::Asked { class, .. }
+            | Standby::Releasing { class }
+            | Standby::Released { class, .. }
+            | Standby::Accepted { class, .. }
+            | Standby::Acquiring { class } => Some(class),
+        };
+        self.cancel_standby("this node is isolated");
+        self.needs_failback = false;
+        self.rqst_deadline = None;
+        self.held = (false, false);
+    }
+
+    fn on_rejoined(&mut self, _b: &mut Board, ctx: &mut Ctx<'_>) {
+        if let Some(class) = self.owed_done.take() {
+            tracing::info!(
+                "standby [{class}] was cut short by the isolation: telling the peer it is over"
+            );
+            ctx.send(wire::ask_resources(class, "done"));
+        }
+    }
+
+    fn on_report_asked(&mut self, _b: &mut Board, ctx: &mut Ctx<'_>) {
+        if let Standby::Asked { class, .. } = self.standby {
+            tracing::info!(
+                "the peer may have lost our standby request [{class}]: sending it again"
+            );
+            ctx.send(wire::ask_resources(class, "me"));
+        }
     }
 
     fn on_peer_returned(&mut self, b: &mut Board, _ctx: &mut Ctx<'_>) {

@@ -136,6 +136,20 @@ impl Nice {
     /// The peer wants to give up `class` (its view).
     fn peer_goes_standby(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, class: Class) {
         let peer = b.peer_name(ctx.nodes);
+        // Crossing requests (each side asked and waits for the other's `other`): Heartbeat
+        // ignores both and each lapses after 10 s. Between heartbeat-rs nodes the request of
+        // the node whose name sorts first goes on and the other side withdraws its own: both
+        // apply the same rule, so exactly one exchange runs.
+        if let Standby::Asked { class: mine, .. } = self.standby
+            && b.peer_is_hbrs(ctx.nodes)
+            && peer.as_str() < ctx.my_name()
+        {
+            tracing::info!(
+                "crossing standby requests: {peer}'s [{class}] goes first, ours [{mine}] is \
+                 withdrawn"
+            );
+            self.standby = Standby::Not;
+        }
         if self.standby != Standby::Not {
             tracing::warn!("Standby in progress- new request from {peer} ignored [{class}]");
         } else if !b.view.stable {

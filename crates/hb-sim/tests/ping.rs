@@ -1,0 +1,192 @@
+//! Ping nodes in simulated time: the built-in ipfail, its hold-down against flapping, and
+//! the isolation rule (invariant 6 is checked after every event of each run).
+
+use std::time::Duration;
+
+use hb_core::{AutoFailback, NodeKind, NodeStatus};
+use hb_sim::{PING_NODE, Params, Sim};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .without_time()
+        .with_max_level(tracing::Level::DEBUG)
+        .try_init();
+}
+
+fn tail(sim: &Sim) -> String {
+    let n = sim.trace.len();
+    sim.trace[n.saturating_sub(60)..].join("\n")
+}
+
+fn assert_clean(sim: &Sim) {
+    assert!(
+        sim.violations.is_empty(),
+        "violations: {:?}\n{}",
+        sim.violations,
+        tail(sim)
+    );
+}
+
+fn started(mode: AutoFailback, ipfail: bool, isolation: bool) -> Sim {
+    logs();
+    let mut sim = Sim::new(Params::two_nodes_with_ping(mode, 11, ipfail, isolation));
+    let ok = sim.run_until(ms(3000), |s| s.placement_is(&[0, 1]));
+    assert!(ok, "groups not on their preferred nodes\n{}", tail(&sim));
+    assert_clean(&sim);
+    sim
+}
+
+/// Which node holds each group, sampled every keepalive for `d`; counts placement changes.
+fn moves_during(sim: &mut Sim, d: Duration) -> usize {
+    let step = sim.params.keepalive;
+    let mut last = (sim.holders(0), sim.holders(1));
+    let mut moves = 0;
+    let end = sim.elapsed() + d;
+    while sim.elapsed() < end {
+        sim.run_for(step);
+        let now = (sim.holders(0), sim.holders(1));
+        if now != last {
+            moves += 1;
+            last = now;
+        }
+    }
+    moves
+}
+
+#[test]
+fn the_ping_node_is_listed_as_a_node_of_type_ping() {
+    let sim = started(AutoFailback::On, false, true);
+    let snap = sim.core(0).unwrap().snapshot();
+    let names: Vec<(&str, NodeKind, NodeStatus)> = snap
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), n.kind, n.status))
+        .collect();
+    let ping = PING_NODE.to_string();
+    assert_eq!(
+        names,
+        [
+            ("node1", NodeKind::Normal, NodeStatus::Active),
+            ("node2", NodeKind::Normal, NodeStatus::Active),
+            (ping.as_str(), NodeKind::Ping, NodeStatus::Ping),
+        ]
+    );
+}
+
+#[test]
+fn ipfail_hands_the_groups_to_the_peer_that_reaches_more_and_auto_failback_brings_them_back() {
+    let mut sim = started(AutoFailback::On, true, true);
+    sim.lose_ping(0);
+    let p = sim.params.clone();
+    // deadping, then ipfail's two keepalives, then a standby exchange.
+    let moved = sim.run_until(p.deadtime * 3 + p.settle_bound(), |s| {
+        s.placement_is(&[1, 1])
+    });
+    assert!(moved, "node2 should hold both groups\n{}", tail(&sim));
+    // It stays there while node1 cannot reach the ping node.
+    assert_eq!(moves_during(&mut sim, p.deadtime * 10), 0);
+    sim.restore_ping(0);
+    let back = sim.run_until(p.deadtime * 4 + p.settle_bound(), |s| {
+        s.placement_is(&[0, 1])
+    });
+    assert!(back, "auto_failback on: g0 goes home\n{}", tail(&sim));
+    assert_clean(&sim);
+}
+
+#[test]
+fn with_auto_failback_off_the_groups_stay_where_ipfail_moved_them() {
+    let mut sim = started(AutoFailback::Off, true, true);
+    sim.lose_ping(0);
+    let p = sim.params.clone();
+    let moved = sim.run_until(p.deadtime * 3 + p.settle_bound(), |s| {
+        s.placement_is(&[1, 1])
+    });
+    assert!(moved, "{}", tail(&sim));
+    sim.restore_ping(0);
+    assert_eq!(moves_during(&mut sim, p.deadtime * 10), 0);
+    assert!(sim.placement_is(&[1, 1]));
+    assert_clean(&sim);
+}
+
+#[test]
+fn a_flapping_ping_route_moves_groups_at_most_once_per_deadping() {
+    let mut sim = started(AutoFailback::On, true, true);
+    let p = sim.params.clone();
+    let deadping = p.ping.unwrap().deadping;
+    // node1's route to the ping node flaps: lost for deadping + 3 keepalives (long enough
+    // for the ping node to die here), back for 1 keepalive, forty times.
+    let start = sim.elapsed();
+    let mut moves = 0;
+    for _ in 0..40 {
+        sim.lose_ping(0);
+        moves += moves_during(&mut sim, deadping + p.keepalive * 3);
+        sim.restore_ping(0);
+        moves += moves_during(&mut sim, p.keepalive);
+    }
+    let elapsed = sim.elapsed() - start;
+    let bound = (elapsed.as_millis() / deadping.as_millis()) as usize + 1;
+    assert!(moves >= 1, "ipfail acted at least once");
+    assert!(
+        moves <= bound,
+        "{moves} placement changes in {elapsed:?}: more than one per deadping ({bound})"
+    );
+    assert_clean(&sim);
+}
+
+#[test]
+fn a_node_cut_off_releases_its_groups_and_the_peer_alone_runs_them() {
+    let mut sim = started(AutoFailback::On, false, true);
+    let p = sim.params.clone();
+    sim.cut(0);
+    let t = sim.elapsed();
+    let ok = sim.run_until(p.isolation_bound() + p.takeover_bound(), |s| {
+        s.hosts_active(0) == 0 && s.placement_is(&[1, 1])
+    });
+    assert!(ok, "{}", tail(&sim));
+    let took = sim.elapsed() - t;
+    assert!(took <= p.isolation_bound() + p.takeover_bound(), "{took:?}");
+    // While cut off, node1 takes nothing over.
+    sim.run_for(p.deadtime * 5);
+    assert_eq!(sim.hosts_active(0), 0);
+    sim.heal(0);
+    sim.run_for(p.settle_bound() * 2);
+    assert_eq!(sim.converged(), Ok(()));
+    assert_clean(&sim);
+}
+
+#[test]
+fn without_the_isolation_rule_both_sides_hold_the_group_during_the_cut() {
+    let mut sim = started(AutoFailback::On, false, false);
+    let p = sim.params.clone();
+    sim.cut(0);
+    sim.run_for(p.takeover_bound() * 2);
+    assert_eq!(
+        sim.holders(0),
+        [0, 1],
+        "Heartbeat's behaviour: both hold g0"
+    );
+    sim.heal(0);
+    sim.run_for(p.settle_bound() * 2);
+    assert_eq!(sim.converged(), Ok(()));
+    assert_clean(&sim);
+}
+
+#[test]
+fn a_node_booting_without_network_starts_nothing() {
+    logs();
+    let p = Params::two_nodes_with_ping(AutoFailback::On, 13, false, true);
+    let mut sim = Sim::with_down(p.clone(), &[1]);
+    sim.cut(0);
+    sim.run_for(p.initdead + p.isolation_bound() * 3);
+    assert_eq!(sim.hosts_active(0), 0, "{}", tail(&sim));
+    // Once the ping node answers, node1 is not isolated and runs everything.
+    sim.heal(0);
+    let ok = sim.run_until(p.takeover_bound(), |s| s.placement_is(&[0, 0]));
+    assert!(ok, "{}", tail(&sim));
+    assert_clean(&sim);
+}
