@@ -513,6 +513,54 @@ impl Lab {
         Ok(())
     }
 
+    /// With `block`, drops every ICMP and ICMPv6 packet `host` sends to `peer` (its echo
+    /// requests to a ping node, say), in the host's namespace; without, removes the rule.
+    /// Everything else passes.
+    pub fn block_icmp_to(&self, host: &str, peer: IpAddr, block: bool) -> Result<()> {
+        const TABLE: &str = "hblab_icmp";
+        let _ = self.run_status(host, &["nft", "delete", "table", "inet", TABLE]);
+        if !block {
+            return Ok(());
+        }
+        let (family, proto) = match peer {
+            IpAddr::V4(_) => ("ip", "icmp"),
+            IpAddr::V6(_) => ("ip6", "icmpv6"),
+        };
+        self.run(host, &["nft", "add", "table", "inet", TABLE])?;
+        self.run(
+            host,
+            &[
+                "nft",
+                "add",
+                "chain",
+                "inet",
+                TABLE,
+                "output",
+                "{ type filter hook output priority 0; policy accept; }",
+            ],
+        )?;
+        self.run(
+            host,
+            &[
+                "nft",
+                "add",
+                "rule",
+                "inet",
+                TABLE,
+                "output",
+                family,
+                "daddr",
+                &peer.to_string(),
+                "meta",
+                "l4proto",
+                proto,
+                "counter",
+                "drop",
+            ],
+        )?;
+        Ok(())
+    }
+
     /// How many datagrams the rule of [`Lab::lose_udp`] dropped on `host` so far.
     pub fn udp_lost(&self, host: &str) -> Result<u64> {
         let out = self.run(host, &["nft", "list", "table", "inet", "hblab_loss"])?;

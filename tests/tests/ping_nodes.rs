@@ -1,0 +1,319 @@
+//! Ping nodes in namespaces (docs/ha.cf.md#ping): the tutorial's cable pull with the client
+//! host as ping node leaves one VIP holder during the cut and after it (the isolation rule),
+//! a node that loses only its route to the ping node hands the VIP to its peer and gets it
+//! back (the built-in ipfail, turned on by Heartbeat's `respawn ... ipfail` line), and a
+//! mixed cluster with Debian's Heartbeat 3.0.6 lists the ping node as Heartbeat does.
+//!
+//! Timing figures (dual holding during the cut) are printed; the assertions use generous
+//! bounds, so a loaded machine does not fail them, and the printed figures are what
+//! `docs/ha.cf.md` quotes.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use hb_control::NodeStatus;
+use hb_nstests::cluster::Failback;
+use hb_nstests::mixed::{Pair, Pairing};
+use hb_nstests::ours::status;
+use hb_nstests::{Cluster, ClusterSpec, Implementation, Lab, root_or_skip, wait_for};
+
+const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+/// The lab's client host: the ping node.
+const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 50);
+const SECOND: Duration = Duration::from_secs(1);
+
+fn spec(implementation: Implementation, extra: &[&str]) -> ClusterSpec {
+    let mut spec = ClusterSpec::new(implementation, "100/300".parse().expect("valid timing"));
+    spec.auto_failback = Failback::On;
+    spec.extra_ha_cf = extra.iter().map(|l| (*l).to_owned()).collect();
+    spec
+}
+
+/// Starts both nodes; waits until node1 alone holds the VIP and both see the ping node.
+fn started<'l>(lab: &'l Lab, spec: ClusterSpec) -> Result<Cluster<'l>> {
+    let mut c = Cluster::new(lab, spec)?;
+    c.start_all()?;
+    c.wait_for_sole_holder("node1", 20 * SECOND)?;
+    wait_for("both nodes see the ping node", 10 * SECOND, || {
+        Ok(["node1", "node2"].iter().all(|n| {
+            status(&c, n)
+                .ok()
+                .and_then(|s| s.node(&CLIENT.to_string()).map(|p| p.status.clone()))
+                == Some(NodeStatus::Ping)
+        }))
+    })?;
+    Ok(c)
+}
+
+/// Who held the VIP when, sampled as fast as `ip addr` allows while `during` runs.
+struct Timeline {
+    /// (time since the start, holders).
+    samples: Vec<(Duration, Vec<String>)>,
+}
+
+impl Timeline {
+    fn record(lab: &Lab, during: impl FnOnce() -> Result<()>) -> Result<Timeline> {
+        let stop = AtomicBool::new(false);
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            let sampler = s.spawn(|| -> Result<Vec<(Duration, Vec<String>)>> {
+                let mut samples = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let holders = lab.address_holders(VIP)?;
+                    samples.push((start.elapsed(), holders));
+                }
+                Ok(samples)
+            });
+            let result = during();
+            stop.store(true, Ordering::SeqCst);
+            let samples = sampler
+                .join()
+                .map_err(|_| anyhow::anyhow!("the sampler panicked"))??;
+            result?;
+            Ok(Timeline { samples })
+        })
+    }
+
+    fn first(&self, cond: impl Fn(&[String]) -> bool) -> Option<Duration> {
+        self.samples.iter().find(|(_, h)| cond(h)).map(|(t, _)| *t)
+    }
+
+    fn last(&self, cond: impl Fn(&[String]) -> bool) -> Option<Duration> {
+        self.samples
+            .iter()
+            .rev()
+            .find(|(_, h)| cond(h))
+            .map(|(t, _)| *t)
+    }
+
+    fn most_holders(&self) -> usize {
+        self.samples.iter().map(|(_, h)| h.len()).max().unwrap_or(0)
+    }
+
+    /// The mean sampling interval.
+    fn resolution(&self) -> Duration {
+        let n = u32::try_from(self.samples.len().max(1)).unwrap_or(u32::MAX);
+        self.samples.last().map_or(Duration::ZERO, |(t, _)| *t / n)
+    }
+}
+
+fn holds(h: &[String], node: &str) -> bool {
+    h.iter().any(|n| n == node)
+}
+
+#[test]
+fn a_cable_pull_with_a_ping_node_leaves_exactly_one_vip_holder() -> Result<()> {
+    if !root_or_skip("a_cable_pull_with_a_ping_node_leaves_exactly_one_vip_holder") {
+        return Ok(());
+    }
+    let lab = Lab::new("pingcut")?;
+    let c = started(&lab, spec(Implementation::Ours, &["ping 192.0.2.50"]))?;
+    let deadtime = c.spec().timing.deadtime;
+    let keepalive = c.spec().timing.keepalive;
+    // Pull node1's cable; watch until node2 alone holds the VIP.
+    let cut = Timeline::record(&lab, || {
+        lab.cut("node1")?;
+        wait_for("node2 alone holds the VIP", 15 * SECOND, || {
+            Ok(lab.address_holders(VIP)? == ["node2"])
+        })?;
+        Ok(())
+    })
+    .with_context(|| c.log_tail("node1", 30))?;
+    let released = cut
+        .last(|h| holds(h, "node1"))
+        .map_or(Duration::ZERO, |t| t + cut.resolution());
+    let taken = cut.first(|h| holds(h, "node2")).unwrap_or_default();
+    let dual_from = cut.first(|h| h.len() > 1);
+    let dual_to = cut.last(|h| h.len() > 1);
+    let dual = match (dual_from, dual_to) {
+        (Some(a), Some(b)) => b - a + cut.resolution(),
+        _ => Duration::ZERO,
+    };
+    println!(
+        "cable pull (keepalive {} ms, deadtime {} ms, deadping = deadtime): node1 released \
+         the VIP {} ms after the cut, node2 took it {} ms after; dual holding {} ms (sampling \
+         every {} ms, {} samples)",
+        keepalive.as_millis(),
+        deadtime.as_millis(),
+        released.as_millis(),
+        taken.as_millis(),
+        dual.as_millis(),
+        cut.resolution().as_millis(),
+        cut.samples.len()
+    );
+    // The bound: deadping (= deadtime), two keepalives of phase, and IPaddr's stop, with
+    // margin for a loaded machine.
+    let bound = deadtime + 2 * keepalive + SECOND;
+    ensure!(
+        released <= bound,
+        "node1 still held the VIP {} ms after the cut (bound {} ms)",
+        released.as_millis(),
+        bound.as_millis()
+    );
+    ensure!(
+        dual_to.is_none_or(|t| t <= bound),
+        "two holders {dual_to:?} after the cut"
+    );
+    // node1 stays isolated and holds nothing while the cable is out.
+    std::thread::sleep(3 * deadtime);
+    ensure!(lab.address_holders(VIP)? == ["node2"]);
+    let log = c.log_tail("node1", 200);
+    ensure!(log.contains("isolated"), "node1's log:\n{log}");
+
+    // Plug it back: never two holders; auto_failback on brings the VIP home.
+    let healed = Timeline::record(&lab, || {
+        lab.heal("node1")?;
+        wait_for("node1 alone holds the VIP again", 15 * SECOND, || {
+            Ok(lab.address_holders(VIP)? == ["node1"])
+        })?;
+        std::thread::sleep(SECOND);
+        Ok(())
+    })
+    .with_context(|| c.log_tail("node1", 30))?;
+    println!(
+        "cable back: at most {} holder(s) at once over {} samples; node1 holds the VIP again \
+         {} ms after",
+        healed.most_holders(),
+        healed.samples.len(),
+        healed
+            .first(|h| holds(h, "node1"))
+            .unwrap_or_default()
+            .as_millis()
+    );
+    ensure!(
+        healed.most_holders() <= 1,
+        "two holders after the cable came back"
+    );
+    c.check_running()?;
+    Ok(())
+}
+
+#[test]
+fn losing_only_the_ping_node_moves_the_vip_to_the_peer_and_back() -> Result<()> {
+    if !root_or_skip("losing_only_the_ping_node_moves_the_vip_to_the_peer_and_back") {
+        return Ok(());
+    }
+    let lab = Lab::new("ipfail")?;
+    let c = started(
+        &lab,
+        spec(
+            Implementation::Ours,
+            &[
+                "ping 192.0.2.50",
+                "respawn hacluster /usr/lib/heartbeat/ipfail",
+            ],
+        ),
+    )?;
+    let log = c.log_tail("node1", 400);
+    ensure!(
+        log.contains("ipfail is built into heartbeat-rs"),
+        "node1 says the respawn line is built in:\n{log}"
+    );
+    // node1's route to the ping node breaks; the cluster LAN is fine.
+    lab.block_icmp_to("node1", IpAddr::V4(CLIENT), true)?;
+    let t = Instant::now();
+    wait_for("node2 alone holds the VIP", 15 * SECOND, || {
+        Ok(lab.address_holders(VIP)? == ["node2"])
+    })
+    .with_context(|| c.log_tail("node1", 40))?;
+    println!(
+        "ipfail: the VIP moved to node2 {} ms after node1 lost its ping node",
+        t.elapsed().as_millis()
+    );
+    let log = c.log_tail("node1", 400);
+    ensure!(
+        log.contains("Giving up because we have less visible ping nodes."),
+        "ipfail's wording in node1's log:\n{log}"
+    );
+    // Both nodes stay members: only the ping node is lost.
+    let s = status(&c, "node1")?;
+    ensure!(s.node("node2").map(|n| n.status.clone()) == Some(NodeStatus::Active));
+    ensure!(s.node(&CLIENT.to_string()).map(|n| n.status.clone()) == Some(NodeStatus::Dead));
+    lab.block_icmp_to("node1", IpAddr::V4(CLIENT), false)?;
+    let t = Instant::now();
+    wait_for("node1 alone holds the VIP again", 15 * SECOND, || {
+        Ok(lab.address_holders(VIP)? == ["node1"])
+    })
+    .with_context(|| c.log_tail("node1", 40))?;
+    println!(
+        "ipfail: the VIP came back to node1 {} ms after its route to the ping node was \
+         restored (auto_failback on)",
+        t.elapsed().as_millis()
+    );
+    Ok(())
+}
+
+/// Debian's Heartbeat 3.0.6 with the same `ping` line: both implementations list the ping
+/// node the same way (`listnodes`, `nodetype`, `nodestatus`, `listhblinks`, `hblinkstatus`),
+/// each from its own node.
+#[test]
+fn a_mixed_cluster_lists_the_ping_node_as_heartbeat_does() -> Result<()> {
+    if !root_or_skip("a_mixed_cluster_lists_the_ping_node_as_heartbeat_does") {
+        return Ok(());
+    }
+    const HB: Implementation = Implementation::Heartbeat306;
+    const OURS: Implementation = Implementation::Ours;
+    let lab = Lab::new("pingmix")?;
+    let mut spec = spec(OURS, &["ping 192.0.2.50"]);
+    spec.timing = "200/2000/1000/6000".parse()?;
+    let pairing = Pairing::new(HB, OURS);
+    let mut pair = Pair::new(&lab, pairing, &spec)?;
+    for n in ["node1", "node2"] {
+        pair.start(n)?;
+    }
+    let ping = CLIENT.to_string();
+    wait_for(
+        "both nodes active, the ping node up on both",
+        40 * SECOND,
+        || {
+            pair.check_running()?;
+            Ok(
+                pair.nodestatus("node1", "node2").unwrap_or_default() == "active"
+                    && pair.nodestatus("node2", "node1").unwrap_or_default() == "active"
+                    && pair.nodestatus("node1", &ping).unwrap_or_default() == "ping"
+                    && pair.nodestatus("node2", &ping).unwrap_or_default() == "ping",
+            )
+        },
+    )
+    .with_context(|| pair.log_tails(20))?;
+    let queries: [Vec<&str>; 6] = [
+        vec!["listnodes"],
+        vec!["listnodes", "-p"],
+        vec!["listnodes", "-n"],
+        vec!["nodetype", &ping],
+        vec!["listhblinks", &ping],
+        vec!["hblinkstatus", &ping, &ping],
+    ];
+    for q in &queries {
+        let theirs = pair.cl_status("node1", q)?;
+        let ours = pair.cl_status("node2", q)?;
+        println!(
+            "cl_status {}: heartbeat {theirs:?}, ours {ours:?}",
+            q.join(" ")
+        );
+        ensure!(
+            theirs == ours,
+            "cl_status {}: Heartbeat 3.0.6 says {theirs:?}, ours {ours:?}",
+            q.join(" ")
+        );
+    }
+    // The ping node dies on both when the client stops answering either.
+    lab.block_icmp_to("node1", IpAddr::V4(CLIENT), true)?;
+    lab.block_icmp_to("node2", IpAddr::V4(CLIENT), true)?;
+    wait_for("the ping node dead on both", 20 * SECOND, || {
+        Ok(
+            pair.nodestatus("node1", &ping)? == "dead"
+                && pair.nodestatus("node2", &ping)? == "dead",
+        )
+    })
+    .with_context(|| pair.log_tails(20))?;
+    let theirs = pair.cl_status("node1", &["hblinkstatus", &ping, &ping])?;
+    let ours = pair.cl_status("node2", &["hblinkstatus", &ping, &ping])?;
+    ensure!(theirs == ours, "dead link: {theirs:?} vs {ours:?}");
+    // Membership is untouched.
+    ensure!(pair.nodestatus("node1", "node2")? == "active");
+    ensure!(pair.nodestatus("node2", "node1")? == "active");
+    Ok(())
+}
