@@ -134,13 +134,13 @@ fn a_cable_pull_with_a_ping_node_leaves_exactly_one_vip_holder() -> Result<()> {
     println!(
         "cable pull (keepalive {} ms, deadtime {} ms, deadping = deadtime): node1 released \
          the VIP {} ms after the cut, node2 took it {} ms after; dual holding {} ms (sampling \
-         every {} ms, {} samples)",
+         every {} us, {} samples)",
         keepalive.as_millis(),
         deadtime.as_millis(),
         released.as_millis(),
         taken.as_millis(),
         dual.as_millis(),
-        cut.resolution().as_millis(),
+        cut.resolution().as_micros(),
         cut.samples.len()
     );
     // The bound: deadping (= deadtime), two keepalives of phase, and IPaddr's stop, with
