@@ -71,6 +71,7 @@ fn core() -> Core {
         hopfudge: 1,
         max_rexmit_delay: Duration::from_millis(250),
         ping: hb_core::PingSetup::default(),
+        watchdog: false,
     };
     let boot = Boot {
         generation: 100,

@@ -141,6 +141,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         true,
         Some("release"),
     ),
+    imp("watchdog", watchdog, Once("watchdog"), true, None),
     // Recognised, not supported yet.
     Directive {
         name: "apiauth",
@@ -180,13 +181,6 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     uns("syslogmsgfmt", true, Some("true")),
     uns("traditional_compression", true, Some("no")),
     uns("use_apphbd", false, None),
-    Directive {
-        name: "watchdog",
-        status: Status::Unsupported(None),
-        repeat: Once("watchdog"),
-        recorded: true,
-        default: None,
-    },
 ];
 
 /// The table entry for `name` (exact, case-sensitive, as in Heartbeat).
@@ -740,6 +734,12 @@ fn debug(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
 fn logfile(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
     if let Some(p) = path_value(line, diags) {
         b.logfile = Some(p);
+    }
+}
+
+fn watchdog(b: &mut Builder, line: &Line<'_>, diags: &mut Diags) {
+    if let Some(p) = path_value(line, diags) {
+        b.watchdog = Some(p);
     }
 }
 

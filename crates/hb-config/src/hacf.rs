@@ -71,6 +71,8 @@ pub struct HaCf {
     pub control_group: Option<String>,
     /// Ping nodes, `deadping`, ipfail and the isolation rule.
     pub ping: crate::ping::PingConfig,
+    /// `watchdog DEVICE`: the device the daemon pets every keepalive.
+    pub watchdog: Option<PathBuf>,
     /// Every recognised directive as written, `(name, value text)`, in file order.
     pub parameters: Vec<(String, String)>,
 }
@@ -160,6 +162,7 @@ pub(crate) struct Builder {
     pub(crate) apiauth_clients: BTreeMap<String, usize>,
     /// Ping nodes and their policies.
     pub(crate) ping: crate::ping::PingBuilder,
+    pub(crate) watchdog: Option<PathBuf>,
 }
 
 impl Default for Builder {
@@ -193,6 +196,7 @@ impl Default for Builder {
             seen: BTreeMap::new(),
             apiauth_clients: BTreeMap::new(),
             ping: crate::ping::PingBuilder::default(),
+            watchdog: None,
         }
     }
 }
@@ -347,6 +351,7 @@ fn finish(b: Builder, diags: &mut Diags) -> Option<HaCf> {
             .unwrap_or_else(|| PathBuf::from(crate::agents::DEFAULT_OCF_ROOT)),
         control_group: b.control_group,
         ping,
+        watchdog: b.watchdog,
         parameters: b.parameters,
     })
 }

@@ -111,6 +111,9 @@ pub enum Action {
     /// Send one ICMP (or ICMPv6) echo request to this ping node address; report a matching
     /// echo reply with [`crate::Core::handle_ping_reply`]. Lost probes need no report.
     Ping(std::net::IpAddr),
+    /// Pet the watchdog device (asked with every status heartbeat sent, when
+    /// [`crate::CoreConfig::watchdog`] is set).
+    PetWatchdog,
 }
 
 /// Resource classes as Heartbeat names them in `rsc_hold`, always from the point of view

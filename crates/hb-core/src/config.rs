@@ -91,6 +91,8 @@ pub struct CoreConfig {
     pub max_rexmit_delay: Duration,
     /// Ping nodes, `deadping`, ipfail and the isolation rule (default: none).
     pub ping: crate::PingSetup,
+    /// A watchdog device is configured: ask for it to be petted with every status heartbeat.
+    pub watchdog: bool,
 }
 
 impl CoreConfig {
@@ -171,6 +173,7 @@ pub(crate) mod tests {
             hopfudge: 1,
             max_rexmit_delay: Duration::from_millis(250),
             ping: crate::PingSetup::default(),
+            watchdog: false,
         }
     }
 }

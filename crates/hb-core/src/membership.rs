@@ -54,6 +54,9 @@ impl Core {
             msg = msg.with(wire::F_PING, self.pings.alive().to_string());
         }
         self.send(msg);
+        if self.cfg.watchdog {
+            self.out.push(crate::Action::PetWatchdog);
+        }
         self.next_status_at = now + self.cfg.timing.keepalive();
         self.status_dirty = false;
     }

@@ -57,6 +57,7 @@ fn cfg(me: usize, secret: &[u8]) -> CoreConfig {
         hopfudge: 1,
         max_rexmit_delay: Duration::from_millis(250),
         ping: crate::PingSetup::default(),
+        watchdog: false,
     }
 }
 
@@ -85,7 +86,10 @@ fn datagrams(actions: &[Action]) -> Vec<Vec<u8>> {
         .iter()
         .filter_map(|a| match a {
             Action::Transmit(b) => Some(b.clone()),
-            Action::RunAgent { .. } | Action::RememberPeers(_) | Action::Ping(_) => None,
+            Action::RunAgent { .. }
+            | Action::RememberPeers(_)
+            | Action::Ping(_)
+            | Action::PetWatchdog => None,
         })
         .collect()
 }

@@ -187,6 +187,7 @@ impl Default for World {
                 hopfudge: 1,
                 max_rexmit_delay: Duration::from_millis(250),
                 ping: PingSetup::default(),
+                watchdog: false,
             },
             keys,
             generation: 100,
@@ -269,6 +270,10 @@ impl World {
             }
             "ipfail" => {
                 self.cfg.ping.ipfail = self.one(args)? == "on";
+                Ok(String::new())
+            }
+            "watchdog" => {
+                self.cfg.watchdog = self.one(args)? == "on";
                 Ok(String::new())
             }
             "isolation" => {
@@ -668,6 +673,9 @@ impl World {
                 }
                 Action::Ping(addr) => {
                     let _ = writeln!(out, "ping {addr}");
+                }
+                Action::PetWatchdog => {
+                    let _ = writeln!(out, "pet watchdog");
                 }
             }
         }

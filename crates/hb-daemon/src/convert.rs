@@ -68,6 +68,7 @@ pub(crate) fn core_config(cfg: &Config, node: &str) -> Result<Converted, hb_core
         hopfudge: hacf.hopfudge,
         max_rexmit_delay: hacf.max_rexmit_delay,
         ping: ping_setup(&hacf.ping)?,
+        watchdog: hacf.watchdog.is_some(),
     };
     core.validate()?;
     Ok(Converted { core, media })
@@ -145,6 +146,13 @@ pub(crate) fn summary(cfg: &Config, node: &str) -> String {
             (false, hb_config::PingFamily::V6) => "ping6",
         };
         let _ = writeln!(s, "  ping node: {} ({kind} {})", p.name, p.hosts.join(" "));
+    }
+    if let Some(w) = &h.watchdog {
+        let state = match std::fs::metadata(w) {
+            Ok(_) => String::new(),
+            Err(e) => format!(" (cannot be opened now: {e}; the daemon will not start)"),
+        };
+        let _ = writeln!(s, "  watchdog: {}{state}", w.display());
     }
     if !h.ping.nodes.is_empty() {
         let ipfail = match h.ping.ipfail {

@@ -167,6 +167,9 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
     core.set_load_average(&load_average());
     crate::reload::test_options(&mut core, &config.dir);
 
+    // Opened last, once everything else started: an open device is armed.
+    let mut watchdog = open_watchdog(&config.ha_cf)?;
+
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sighup = signal(SignalKind::hangup())?;
@@ -209,6 +212,16 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                     });
                 }
                 Action::RememberPeers(table) => keeper.store(&table),
+                Action::PetWatchdog => {
+                    if let Some(wd) = watchdog.as_mut()
+                        && let Err(e) = wd.pet()
+                    {
+                        tracing::error!(
+                            "Watchdog write failure: closing {}! ({e})",
+                            wd.path().display()
+                        );
+                    }
+                }
                 Action::Ping(to) => {
                     if let Some(Err(e)) = pinger.as_ref().map(|p| p.send(to)) {
                         tracing::debug!("echo request to ping node {to}: {e}");
@@ -302,8 +315,35 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
             () = std::future::ready(()), if streak >= DATAGRAM_BURST => {}
         }
     }
+    if let Some(wd) = watchdog.take() {
+        let path = wd.path().display().to_string();
+        match wd.disarm() {
+            Ok(()) => tracing::info!("watchdog {path} disarmed (magic character written)"),
+            Err(e) => tracing::error!("Watchdog write magic character failure: {path}: {e}"),
+        }
+    }
     let _ = std::fs::remove_file(&sock_path);
     Ok(())
+}
+
+/// `watchdog DEVICE`: opened (and armed) with Heartbeat's timeout; start-up stops if it
+/// cannot be opened.
+fn open_watchdog(hacf: &hb_config::HaCf) -> anyhow::Result<Option<hb_sys::watchdog::Watchdog>> {
+    let Some(path) = &hacf.watchdog else {
+        return Ok(None);
+    };
+    let (wd, timeout) = hb_sys::watchdog::Watchdog::open(path, hacf.timing.deadtime())?;
+    tracing::info!("Using watchdog device: {}", path.display());
+    match timeout {
+        hb_sys::watchdog::Timeout::Set(secs) => {
+            tracing::info!("Set watchdog timer to {secs} seconds.");
+        }
+        hb_sys::watchdog::Timeout::Unsupported => tracing::info!(
+            "watchdog {}: the device keeps its own timeout (no WDIOC_SETTIMEOUT)",
+            path.display()
+        ),
+    }
+    Ok(Some(wd))
 }
 
 /// Reads every OCF agent's meta-data concurrently.

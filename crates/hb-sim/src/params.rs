@@ -146,6 +146,7 @@ impl Params {
                     isolation: p.isolation,
                 },
             },
+            watchdog: false,
             nodes,
         }
     }

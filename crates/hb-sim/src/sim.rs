@@ -221,6 +221,7 @@ impl Sim {
                     );
                 }
                 Action::RememberPeers(table) => self.hosts[n].remembered(table),
+                Action::PetWatchdog => {}
                 Action::Ping(to) => {
                     if self.lan.reaches_ping(n) && !self.chance(self.lan.loss_permille) {
                         let d = self.between(self.params.delay) * 2;

@@ -26,3 +26,4 @@ pub mod media;
 pub mod ndisc;
 pub mod pidfile;
 pub mod rt;
+pub mod watchdog;

@@ -280,8 +280,11 @@ fn recognised_but_unsupported_directives_warn() {
         vec![
             "ha.cf:4: respawn of '/usr/lib/heartbeat/dopd' is not supported: heartbeat-rs does not run it (ignored)",
             "ha.cf:5: directive 'hbaping' is not supported yet (ignored)",
-            "ha.cf:6: directive 'watchdog' is not supported yet (ignored)",
         ]
+    );
+    assert_eq!(
+        ok(&format!("{BASE}watchdog /dev/watchdog\n")).watchdog,
+        Some(PathBuf::from("/dev/watchdog"))
     );
 }
 

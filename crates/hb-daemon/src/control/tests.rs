@@ -75,7 +75,7 @@ fn run(cores: &mut [Core; 2], end: Instant) {
                     busy = true;
                     match action {
                         Action::Transmit(bytes) => cores[1 - i].handle_datagram(now, 0, &bytes),
-                        Action::RememberPeers(_) | Action::Ping(_) => {}
+                        Action::RememberPeers(_) | Action::Ping(_) | Action::PetWatchdog => {}
                         Action::RunAgent {
                             id,
                             group,
