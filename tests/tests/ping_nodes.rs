@@ -317,3 +317,66 @@ fn a_mixed_cluster_lists_the_ping_node_as_heartbeat_does() -> Result<()> {
     ensure!(pair.nodestatus("node2", "node1")? == "active");
     Ok(())
 }
+
+/// `ping6` and `ping_group`: an IPv6 ping node (ICMPv6 from the daemon's raw socket) and a
+/// group that answers while any member does; Debian's Heartbeat 3.0.6 beside ours lists them
+/// the same way.
+#[test]
+fn an_ipv6_ping_node_and_a_ping_group_are_probed_and_listed_as_heartbeat_does() -> Result<()> {
+    if !root_or_skip("an_ipv6_ping_node_and_a_ping_group_are_probed_and_listed_as_heartbeat_does") {
+        return Ok(());
+    }
+    const HB: Implementation = Implementation::Heartbeat306;
+    const OURS: Implementation = Implementation::Ours;
+    let lab = Lab::new("ping6")?;
+    lab.add_ipv6()?;
+    let client6 = lab.ipv6("client")?;
+    // 192.0.2.99 is nobody: the group lives by its other member.
+    let ping6 = format!("ping6 {client6}");
+    let mut spec = spec(
+        OURS,
+        &[ping6.as_str(), "ping_group routers 192.0.2.99 192.0.2.50"],
+    );
+    spec.timing = "200/2000/1000/6000".parse()?;
+    let mut pair = Pair::new(&lab, Pairing::new(HB, OURS), &spec)?;
+    for n in ["node1", "node2"] {
+        pair.start(n)?;
+    }
+    let v6 = client6.to_string();
+    wait_for("both ping nodes up on both nodes", 40 * SECOND, || {
+        pair.check_running()?;
+        Ok(["node1", "node2"].iter().all(|n| {
+            pair.nodestatus(n, &v6).unwrap_or_default() == "ping"
+                && pair.nodestatus(n, "routers").unwrap_or_default() == "ping"
+        }))
+    })
+    .with_context(|| pair.log_tails(20))?;
+    for q in [
+        vec!["listnodes"],
+        vec!["listnodes", "-p"],
+        vec!["nodetype", v6.as_str()],
+        vec!["listhblinks", "routers"],
+        vec!["hblinkstatus", "routers", "routers"],
+    ] {
+        let theirs = pair.cl_status("node1", &q)?;
+        let ours = pair.cl_status("node2", &q)?;
+        println!(
+            "cl_status {}: heartbeat {theirs:?}, ours {ours:?}",
+            q.join(" ")
+        );
+        ensure!(
+            theirs == ours,
+            "cl_status {}: Heartbeat 3.0.6 says {theirs:?}, ours {ours:?}",
+            q.join(" ")
+        );
+    }
+    // Our node loses ICMPv6 to the client: the ping6 node dies there, the group lives on.
+    lab.block_icmp_to("node2", IpAddr::V6(client6), true)?;
+    wait_for("the IPv6 ping node dead on our node", 20 * SECOND, || {
+        Ok(pair.nodestatus("node2", &v6)? == "dead")
+    })
+    .with_context(|| pair.log_tails(20))?;
+    ensure!(pair.nodestatus("node2", "routers")? == "ping");
+    ensure!(pair.nodestatus("node1", &v6)? == "ping");
+    Ok(())
+}
