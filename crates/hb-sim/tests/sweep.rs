@@ -4,12 +4,14 @@
 /// Seeds that exposed bugs of the core (each fixed): they stay in every run. (A seed fixes
 /// the fault schedule; the exact interleaving also depends on the simulator's own random
 /// choices, so a change to the simulator can move a seed away from the case it found.)
-const REGRESSIONS: [u64; 9] = [
+const REGRESSIONS: [u64; 10] = [
     879,   // a standby cancelled by a peer restart left a group released by nobody
     2018,  // a first status mistaken for a restart reset already-acknowledged sequence state
     3406,  // a dual-holding report lost on a one-way link was never repeated
     14620, // a restart unnoticed when no status of the old incarnation had arrived
     40066, // a standby accepted, the peer declared dead mid-exchange, its late `done` ignored
+    5988,  // a restart seen while the peer was unheard (init) marked its later return from a
+    //        partition as a restart's: no report, the dual holding never resolved
     // With a ping node, ipfail and the isolation rule:
     2635, // groups released by an isolated node that its peer never took
     2734, // a standby cut short by an isolation left the peer waiting for its guard timer

@@ -201,7 +201,9 @@ impl Resources {
         if self.b.peer != Some(i) {
             return;
         }
-        self.b.restarted_while_dead = !ctx.nodes[i].is_alive();
+        // Only a peer held dead comes back through `on_peer_returned`, which consumes the
+        // mark; one never heard yet (init, after our own restart) goes up without it.
+        self.b.restarted_while_dead = ctx.nodes[i].status == crate::snapshot::NodeStatus::Dead;
         self.b.view = PeerView::default();
         self.b.pending_conflicts.clear();
         if std::mem::take(&mut self.b.peer_returned) && self.b.deciding() {
