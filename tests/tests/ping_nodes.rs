@@ -161,6 +161,11 @@ fn a_cable_pull_with_a_ping_node_leaves_exactly_one_vip_holder() -> Result<()> {
     ensure!(lab.address_holders(VIP)? == ["node2"]);
     let log = c.log_tail("node1", 200);
     ensure!(log.contains("isolated"), "node1's log:\n{log}");
+    ensure!(
+        status(&c, "node1")?.isolated,
+        "node1's status says isolated"
+    );
+    ensure!(!status(&c, "node2")?.isolated);
 
     // Plug it back: never two holders; auto_failback on brings the VIP home.
     let healed = Timeline::record(&lab, || {
@@ -186,6 +191,7 @@ fn a_cable_pull_with_a_ping_node_leaves_exactly_one_vip_holder() -> Result<()> {
         healed.most_holders() <= 1,
         "two holders after the cable came back"
     );
+    ensure!(!status(&c, "node1")?.isolated);
     c.check_running()?;
     Ok(())
 }

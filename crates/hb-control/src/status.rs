@@ -33,6 +33,10 @@ pub struct Status {
     /// Whether a graceful stop is under way. Missing: false.
     #[serde(default, deserialize_with = "nullable")]
     pub shutting_down: bool,
+    /// Whether the node is isolated (no peer, no ping node) and holds nothing on purpose.
+    /// Missing: false.
+    #[serde(default, deserialize_with = "nullable")]
+    pub isolated: bool,
     /// The daemon's clock, UNIX seconds with a fraction. Missing: `None`.
     #[serde(default)]
     pub now: Option<f64>,
@@ -60,6 +64,7 @@ impl Default for Status {
             managed_by: haresources(),
             rscstatus: None,
             shutting_down: false,
+            isolated: false,
             now: None,
             parameters: Parameters::new(),
             nodes: Vec::new(),

@@ -356,6 +356,7 @@ impl Core {
                 ..self.counters
             },
             shutting_down: self.res.is_shutting_down(),
+            isolated: self.reach.isolated,
         }
     }
 

@@ -123,10 +123,14 @@ impl Core {
         }
     }
 
+    /// Every peer is dead (and there is at least one: a node alone in `ha.cf` is never
+    /// isolated, it has no peer to leave its groups to).
     fn peers_all_dead(&self) -> bool {
-        self.nodes
-            .peers()
-            .all(|i| self.nodes[i].status == NodeStatus::Dead)
+        self.nodes.peers().next().is_some()
+            && self
+                .nodes
+                .peers()
+                .all(|i| self.nodes[i].status == NodeStatus::Dead)
     }
 
     fn isolation_check(&mut self, now: Instant) {

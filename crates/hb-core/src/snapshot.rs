@@ -248,4 +248,7 @@ pub struct Snapshot {
     pub counters: Counters,
     /// Whether a graceful shutdown is in progress.
     pub shutting_down: bool,
+    /// This node hears no peer and no ping node and holds nothing on purpose (the isolation
+    /// rule, `docs/ha.cf.md#isolation`).
+    pub isolated: bool,
 }

@@ -184,6 +184,7 @@ pub(crate) fn status(
         rsc_class,
         counters,
         shutting_down,
+        isolated,
     } = snap;
     let hb_core::Counters {
         malformed,
@@ -201,6 +202,7 @@ pub(crate) fn status(
         managed_by: "haresources".to_owned(),
         rscstatus: Some(rscstatus(*rsc_class)),
         shutting_down: *shutting_down,
+        isolated: *isolated,
         now: Some(WallClock::unix_now()),
         parameters: info.parameters.clone(),
         nodes: nodes.iter().map(|n| node(n, wall)).collect(),

@@ -190,3 +190,20 @@ fn a_node_booting_without_network_starts_nothing() {
     assert!(ok, "{}", tail(&sim));
     assert_clean(&sim);
 }
+
+#[test]
+fn a_node_alone_in_ha_cf_is_never_isolated() {
+    logs();
+    let mut p = Params::two_nodes_with_ping(AutoFailback::On, 17, false, true);
+    p.nodes = 1;
+    p.groups = vec![(0, 2)];
+    let mut sim = Sim::new(p.clone());
+    let ok = sim.run_until(p.initdead + p.takeover_bound(), |s| s.placement_is(&[0]));
+    assert!(ok, "{}", tail(&sim));
+    // Its route to the ping node goes: it has no peer to leave the group to, so it keeps it.
+    sim.lose_ping(0);
+    sim.run_for(p.isolation_bound() * 3);
+    assert!(sim.placement_is(&[0]), "{}", tail(&sim));
+    assert!(!sim.core(0).unwrap().snapshot().isolated);
+    assert_clean(&sim);
+}

@@ -86,6 +86,9 @@ pub(super) fn summary(ctx: &mut Ctx, cmd: &str, args: &[String], status: &Status
     if status.shutting_down {
         header.push_str(", SHUTTING DOWN");
     }
+    if status.isolated {
+        header.push_str(", ISOLATED (no peer, no ping node: holding nothing)");
+    }
     ctx.print(&format!("{header}\n"));
 
     ctx.print("Nodes:\n");

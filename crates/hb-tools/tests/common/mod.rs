@@ -242,6 +242,7 @@ pub(crate) fn cluster_status(node2_up: bool, rscstatus: RscStatus) -> Status {
         managed_by: "haresources".into(),
         rscstatus: Some(rscstatus),
         shutting_down: false,
+        isolated: false,
         now: Some(1795527935.5),
         parameters,
         nodes: vec![
