@@ -91,6 +91,19 @@ pub fn capture_core() -> Core {
         keys: capture_keys(),
         hopfudge: 1,
         max_rexmit_delay: Duration::from_millis(250),
+        // A ping node with ipfail and the isolation rule, so that the fields they read from
+        // datagrams (`hbrs_ping`, `hbrs_ask`) are fuzzed too.
+        ping: hb_core::PingSetup {
+            targets: vec![hb_core::PingTarget {
+                name: "192.0.2.254".into(),
+                hosts: vec![std::net::IpAddr::from([192, 0, 2, 254])],
+                nodes_before: 2,
+            }],
+            deadping: None,
+            ipfail: true,
+            isolation: true,
+        },
+        watchdog: false,
     };
     let boot = Boot {
         generation: 100,

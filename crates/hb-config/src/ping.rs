@@ -342,10 +342,25 @@ pub(crate) fn finish(
             "isolation needs ping nodes to tell an isolated node from a dead peer; ignored",
         );
     }
+    let mut isolation = p.isolation.map_or(Isolation::Release, |(v, _)| v);
+    if isolation == Isolation::Release && !nice_failback && !p.nodes.is_empty() {
+        // The legacy negotiation has no exact reports to place what an isolated node
+        // released: keep Heartbeat's behaviour there.
+        let line = p
+            .isolation
+            .map(|(_, l)| l)
+            .or(p.nodes.first().map(|n| n.line));
+        diags.warn(
+            line,
+            "the isolation rule needs auto_failback on or off; with legacy a node cut off \
+             keeps its groups, as Heartbeat's does",
+        );
+        isolation = Isolation::Keep;
+    }
     PingConfig {
         nodes: p.nodes,
         deadping,
         ipfail,
-        isolation: p.isolation.map_or(Isolation::Release, |(v, _)| v),
+        isolation,
     }
 }

@@ -381,8 +381,13 @@ fn ipfail_and_isolation_need_what_they_use() {
         ),
         "{w:?}"
     );
+    assert!(
+        w.contains(&"ha.cf:4: the isolation rule needs auto_failback on or off; with legacy a node cut off keeps its groups, as Heartbeat's does".to_string()),
+        "{w:?}"
+    );
     let p = ok(legacy).ping;
     assert_eq!(p.ipfail, None);
+    assert_eq!(p.isolation, Isolation::Keep);
     let w = warnings(&format!("{BASE}ipfail on\nisolation keep\n"));
     assert_eq!(
         w,
