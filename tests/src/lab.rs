@@ -463,102 +463,52 @@ impl Lab {
         Prober::start(self.ns(from)?, target, cfg)
     }
 
+    /// Replaces the nftables table `table` of `host`'s namespace by one with a single
+    /// accepting base chain on `hook` (`input` or `output`) holding one rule; with no rule,
+    /// only removes the table.
+    fn nft_rule(&self, host: &str, table: &str, hook: &str, rule: Option<&[&str]>) -> Result<()> {
+        let _ = self.run_status(host, &["nft", "delete", "table", "inet", table]);
+        let Some(rule) = rule else {
+            return Ok(());
+        };
+        self.run(host, &["nft", "add", "table", "inet", table])?;
+        let chain = format!("{{ type filter hook {hook} priority 0; policy accept; }}");
+        self.run(host, &["nft", "add", "chain", "inet", table, hook, &chain])?;
+        let mut add = vec!["nft", "add", "rule", "inet", table, hook];
+        add.extend_from_slice(rule);
+        self.run(host, &add)?;
+        Ok(())
+    }
+
     /// Drops `percent` % of the UDP datagrams to `port` that `host` receives, at random
     /// (nftables' `numgen random`, in the host's namespace: this kernel has no netem). Each
     /// call replaces the previous rule; 0 removes it.
     pub fn lose_udp(&self, host: &str, port: u16, percent: u8) -> Result<()> {
-        const TABLE: &str = "hblab_loss";
-        let _ = self.run_status(host, &["nft", "delete", "table", "inet", TABLE]);
-        if percent == 0 {
-            return Ok(());
-        }
         if percent > 100 {
             bail!("cannot lose {percent} % of the datagrams");
         }
-        self.run(host, &["nft", "add", "table", "inet", TABLE])?;
-        self.run(
-            host,
-            &[
-                "nft",
-                "add",
-                "chain",
-                "inet",
-                TABLE,
-                "input",
-                "{ type filter hook input priority 0; policy accept; }",
-            ],
-        )?;
-        self.run(
-            host,
-            &[
-                "nft",
-                "add",
-                "rule",
-                "inet",
-                TABLE,
-                "input",
-                "udp",
-                "dport",
-                &port.to_string(),
-                "numgen",
-                "random",
-                "mod",
-                "100",
-                "<",
-                &percent.to_string(),
-                "counter",
-                "drop",
-            ],
-        )?;
-        Ok(())
+        let (port, percent) = (port.to_string(), percent.to_string());
+        let rule = [
+            "udp", "dport", &port, "numgen", "random", "mod", "100", "<", &percent, "counter",
+            "drop",
+        ];
+        let rule = (percent != "0").then_some(&rule[..]);
+        self.nft_rule(host, "hblab_loss", "input", rule)
     }
 
     /// With `block`, drops every ICMP and ICMPv6 packet `host` sends to `peer` (its echo
     /// requests to a ping node, say), in the host's namespace; without, removes the rule.
     /// Everything else passes.
     pub fn block_icmp_to(&self, host: &str, peer: IpAddr, block: bool) -> Result<()> {
-        const TABLE: &str = "hblab_icmp";
-        let _ = self.run_status(host, &["nft", "delete", "table", "inet", TABLE]);
-        if !block {
-            return Ok(());
-        }
         let (family, proto) = match peer {
             IpAddr::V4(_) => ("ip", "icmp"),
             IpAddr::V6(_) => ("ip6", "icmpv6"),
         };
-        self.run(host, &["nft", "add", "table", "inet", TABLE])?;
-        self.run(
-            host,
-            &[
-                "nft",
-                "add",
-                "chain",
-                "inet",
-                TABLE,
-                "output",
-                "{ type filter hook output priority 0; policy accept; }",
-            ],
-        )?;
-        self.run(
-            host,
-            &[
-                "nft",
-                "add",
-                "rule",
-                "inet",
-                TABLE,
-                "output",
-                family,
-                "daddr",
-                &peer.to_string(),
-                "meta",
-                "l4proto",
-                proto,
-                "counter",
-                "drop",
-            ],
-        )?;
-        Ok(())
+        let peer = peer.to_string();
+        let rule = [
+            family, "daddr", &peer, "meta", "l4proto", proto, "counter", "drop",
+        ];
+        self.nft_rule(host, "hblab_icmp", "output", block.then_some(&rule[..]))
     }
 
     /// How many datagrams the rule of [`Lab::lose_udp`] dropped on `host` so far.

@@ -251,6 +251,24 @@ fn losing_only_the_ping_node_moves_the_vip_to_the_peer_and_back() -> Result<()> 
     Ok(())
 }
 
+/// Asks Heartbeat's node1 and our node2 the same `cl_status` queries: the answers must match.
+fn same_answers(pair: &Pair<'_>, queries: &[Vec<&str>]) -> Result<()> {
+    for q in queries {
+        let theirs = pair.cl_status("node1", q)?;
+        let ours = pair.cl_status("node2", q)?;
+        println!(
+            "cl_status {}: heartbeat {theirs:?}, ours {ours:?}",
+            q.join(" ")
+        );
+        ensure!(
+            theirs == ours,
+            "cl_status {}: Heartbeat 3.0.6 says {theirs:?}, ours {ours:?}",
+            q.join(" ")
+        );
+    }
+    Ok(())
+}
+
 /// Debian's Heartbeat 3.0.6 with the same `ping` line: both implementations list the ping
 /// node the same way (`listnodes`, `nodetype`, `nodestatus`, `listhblinks`, `hblinkstatus`),
 /// each from its own node.
@@ -292,19 +310,7 @@ fn a_mixed_cluster_lists_the_ping_node_as_heartbeat_does() -> Result<()> {
         vec!["listhblinks", &ping],
         vec!["hblinkstatus", &ping, &ping],
     ];
-    for q in &queries {
-        let theirs = pair.cl_status("node1", q)?;
-        let ours = pair.cl_status("node2", q)?;
-        println!(
-            "cl_status {}: heartbeat {theirs:?}, ours {ours:?}",
-            q.join(" ")
-        );
-        ensure!(
-            theirs == ours,
-            "cl_status {}: Heartbeat 3.0.6 says {theirs:?}, ours {ours:?}",
-            q.join(" ")
-        );
-    }
+    same_answers(&pair, &queries)?;
     // The ping node dies on both when the client stops answering either.
     lab.block_icmp_to("node1", IpAddr::V4(CLIENT), true)?;
     lab.block_icmp_to("node2", IpAddr::V4(CLIENT), true)?;
@@ -357,25 +363,16 @@ fn an_ipv6_ping_node_and_a_ping_group_are_probed_and_listed_as_heartbeat_does() 
         }))
     })
     .with_context(|| pair.log_tails(20))?;
-    for q in [
-        vec!["listnodes"],
-        vec!["listnodes", "-p"],
-        vec!["nodetype", v6.as_str()],
-        vec!["listhblinks", "routers"],
-        vec!["hblinkstatus", "routers", "routers"],
-    ] {
-        let theirs = pair.cl_status("node1", &q)?;
-        let ours = pair.cl_status("node2", &q)?;
-        println!(
-            "cl_status {}: heartbeat {theirs:?}, ours {ours:?}",
-            q.join(" ")
-        );
-        ensure!(
-            theirs == ours,
-            "cl_status {}: Heartbeat 3.0.6 says {theirs:?}, ours {ours:?}",
-            q.join(" ")
-        );
-    }
+    same_answers(
+        &pair,
+        &[
+            vec!["listnodes"],
+            vec!["listnodes", "-p"],
+            vec!["nodetype", v6.as_str()],
+            vec!["listhblinks", "routers"],
+            vec!["hblinkstatus", "routers", "routers"],
+        ],
+    )?;
     // Our node loses ICMPv6 to the client: the ping6 node dies there, the group lives on.
     lab.block_icmp_to("node2", IpAddr::V6(client6), true)?;
     wait_for("the IPv6 ping node dead on our node", 20 * SECOND, || {

@@ -6,31 +6,8 @@ use std::time::Duration;
 use hb_core::{AutoFailback, NodeKind, NodeStatus};
 use hb_sim::{PING_NODE, Params, Sim};
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .without_time()
-        .with_max_level(tracing::Level::DEBUG)
-        .try_init();
-}
-
-fn tail(sim: &Sim) -> String {
-    let n = sim.trace.len();
-    sim.trace[n.saturating_sub(60)..].join("\n")
-}
-
-fn assert_clean(sim: &Sim) {
-    assert!(
-        sim.violations.is_empty(),
-        "violations: {:?}\n{}",
-        sim.violations,
-        tail(sim)
-    );
-}
+mod common;
+use common::{assert_clean, logs, ms, tail};
 
 fn started(mode: AutoFailback, ipfail: bool, isolation: bool) -> Sim {
     logs();

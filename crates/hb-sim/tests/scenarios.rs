@@ -1,38 +1,12 @@
 //! Two-node scenarios of the core's decisions, in simulated time.
 
-use std::time::Duration;
-
 use hb_core::{AgentOp, AutoFailback, Class, Command, GroupState, NodeStatus};
 use hb_sim::{Params, Sim};
 
+mod common;
+use common::{assert_clean, logs, ms, tail};
+
 const MODES: [AutoFailback; 3] = [AutoFailback::On, AutoFailback::Off, AutoFailback::Legacy];
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// Core log lines go to the test output (shown for failing tests).
-fn logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .without_time()
-        .with_max_level(tracing::Level::DEBUG)
-        .try_init();
-}
-
-fn assert_clean(sim: &Sim) {
-    assert!(
-        sim.violations.is_empty(),
-        "violations: {:?}\n{}",
-        sim.violations,
-        tail(sim)
-    );
-}
-
-fn tail(sim: &Sim) -> String {
-    let n = sim.trace.len();
-    sim.trace[n.saturating_sub(60)..].join("\n")
-}
 
 /// Starts both nodes and waits until each group runs on its preferred node.
 fn started(mode: AutoFailback) -> Sim {
