@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::Diags;
+use crate::fence;
 use crate::hacf::{AutoFailback, Builder, GenMethod, HaCf, Line, Timed, UuidFrom};
 use crate::media::{self, DEFAULT_UDPPORT, parse_port};
 use crate::node::NodeName;
@@ -142,6 +143,10 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         Some("release"),
     ),
     imp("watchdog", watchdog, Once("watchdog"), true, None),
+    imp("stonith", fence::stonith, Many, false, None),
+    imp("stonith_host", fence::stonith_host, Many, false, None),
+    imp("fence_agent", fence::fence_agent, Many, false, None),
+    imp("fence_timeout", fence::fence_timeout, LastWins, true, None),
     // Recognised, not supported yet.
     Directive {
         name: "apiauth",
@@ -176,8 +181,6 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     uns("record_pengine_inputs", true, Some("on")),
     uns("rtprio", true, None),
     uns("serial", false, None),
-    uns("stonith", false, None),
-    uns("stonith_host", false, None),
     uns("syslogmsgfmt", true, Some("true")),
     uns("traditional_compression", true, Some("no")),
     uns("use_apphbd", false, None),
@@ -294,6 +297,7 @@ pub(crate) fn hbparameter(hacf: &HaCf, name: &str) -> Option<String> {
         "warntime" => computed(hacf.timing.warntime()),
         "initdead" => computed(hacf.timing.initdead()),
         "deadping" => computed(hacf.ping.deadping),
+        "fence_timeout" => computed(hacf.fence.timeout),
         "udpport" => Some(DEFAULT_UDPPORT.to_string()),
         "debug" => Some("0".to_owned()),
         _ => d.default.map(str::to_owned),

@@ -73,6 +73,8 @@ pub struct HaCf {
     pub ping: crate::ping::PingConfig,
     /// `watchdog DEVICE`: the device the daemon pets every keepalive.
     pub watchdog: Option<PathBuf>,
+    /// Fencing devices (`stonith`, `stonith_host`, `fence_agent`) and `fence_timeout`.
+    pub fence: crate::fence::FenceConfig,
     /// Every recognised directive as written, `(name, value text)`, in file order.
     pub parameters: Vec<(String, String)>,
 }
@@ -163,6 +165,8 @@ pub(crate) struct Builder {
     /// Ping nodes and their policies.
     pub(crate) ping: crate::ping::PingBuilder,
     pub(crate) watchdog: Option<PathBuf>,
+    /// Fencing device lines.
+    pub(crate) fence: crate::fence::FenceBuilder,
 }
 
 impl Default for Builder {
@@ -197,6 +201,7 @@ impl Default for Builder {
             apiauth_clients: BTreeMap::new(),
             ping: crate::ping::PingBuilder::default(),
             watchdog: None,
+            fence: crate::fence::FenceBuilder::default(),
         }
     }
 }
@@ -352,6 +357,7 @@ fn finish(b: Builder, diags: &mut Diags) -> Option<HaCf> {
         control_group: b.control_group,
         ping,
         watchdog: b.watchdog,
+        fence: crate::fence::finish(b.fence),
         parameters: b.parameters,
     })
 }

@@ -17,6 +17,7 @@ mod agents;
 mod authkeys;
 mod directives;
 mod error;
+mod fence;
 mod hacf;
 mod haresources;
 mod load;
@@ -39,6 +40,7 @@ pub use proto::{AuthMethod, KeyRing, MAX_KEY_INDEX, MsgFmt};
 pub use agents::{AgentSearch, DEFAULT_OCF_ROOT, INIT_DIR};
 pub use authkeys::{check_authkeys_permissions, parse_authkeys, parse_authkeys_bytes};
 pub use error::{ConfigErrors, Diagnostic, Parsed};
+pub use fence::{DEFAULT_FENCE_TIMEOUT, FenceConfig, FenceDevice, FenceLine, StonithParams};
 pub use hacf::{
     AutoFailback, DEFAULT_AGENT_TIMEOUT, DEFAULT_DEADTIME, DEFAULT_HOPFUDGE, DEFAULT_KEEPALIVE,
     DEFAULT_MAX_REXMIT_DELAY, GenMethod, HaCf, UuidFrom, parse_ha_cf,
