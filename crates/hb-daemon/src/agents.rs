@@ -135,7 +135,8 @@ impl Resource {
         let cmd = AgentCommand {
             program: &self.path,
             args: &[],
-            action: "meta-data",
+            action: Some("meta-data"),
+            stdin: None,
             timeout: META_DATA_TIMEOUT,
             env: &env,
         };
@@ -494,7 +495,8 @@ mod tests {
         let out = rt.block_on(run_agent(&AgentCommand {
             program: std::path::Path::new("/bin/sh"),
             args: &args,
-            action: "start",
+            action: Some("start"),
+            stdin: None,
             timeout: Duration::from_secs(10),
             env: &[],
         }));

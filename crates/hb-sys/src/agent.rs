@@ -35,8 +35,11 @@ pub struct AgentCommand<'a> {
     pub program: &'a Path,
     /// Arguments before the action (heartbeat's `Name::arg::arg`).
     pub args: &'a [String],
-    /// The action, passed last (`start`, `stop`, `status`).
-    pub action: &'a str,
+    /// The action, passed last (`start`, `stop`, `status`); `None` for a program that takes
+    /// no arguments (a fence agent reads its options from its standard input).
+    pub action: Option<&'a str>,
+    /// Written to the program's standard input, which is then closed; `None`: `/dev/null`.
+    pub stdin: Option<&'a [u8]>,
     /// After this the agent's process group is killed.
     pub timeout: Duration,
     /// The complete environment of the agent.
@@ -197,11 +200,15 @@ pub async fn run_agent(cmd: &AgentCommand<'_>) -> AgentOutcome {
     let mut command = tokio::process::Command::new(cmd.program);
     command
         .args(cmd.args)
-        .arg(cmd.action)
+        .args(cmd.action)
         .env_clear()
         .envs(cmd.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .current_dir("/")
-        .stdin(Stdio::null())
+        .stdin(if cmd.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
@@ -228,6 +235,15 @@ pub async fn run_agent(cmd: &AgentCommand<'_>) -> AgentOutcome {
         Ok(c) => c,
         Err(e) => return not_run(spawn_error(cmd.program, &e)),
     };
+    if let (Some(input), Some(mut pipe)) = (cmd.stdin, child.stdin.take()) {
+        // Small (a fence agent's options): written at once; a program that does not read it
+        // gets EPIPE, which is its business.
+        let input = input.to_vec();
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt as _;
+            let _ = pipe.write_all(&input).await;
+        });
+    }
     let (mut stdout, mut stderr) = (child.stdout.take(), child.stderr.take());
     let (mut out, mut err) = (Capture::default(), Capture::default());
     let pgid = child
@@ -292,6 +308,28 @@ async fn wait(child: &mut tokio::process::Child, pgid: Option<Pid>, timeout: Dur
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_program_without_action_reads_its_standard_input() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let args = vec![
+            "-c".to_string(),
+            "[ $# -eq 0 ] || exit 9; while read l; do echo \"<$l>\"; done".to_string(),
+        ];
+        let out = rt.block_on(run_agent(&AgentCommand {
+            program: Path::new("/bin/sh"),
+            args: &args,
+            action: None,
+            stdin: Some(b"action=reboot\nplug=node1\n"),
+            timeout: Duration::from_secs(5),
+            env: &[],
+        }));
+        assert_eq!(out.exit, Exit::Code(0), "{out:?}");
+        assert_eq!(out.stdout, "<action=reboot>\n<plug=node1>\n");
+    }
+
     fn sh(script: &str, timeout_ms: u64) -> AgentOutcome {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -305,7 +343,8 @@ mod tests {
         rt.block_on(run_agent(&AgentCommand {
             program: Path::new("/bin/sh"),
             args: &args,
-            action: "start",
+            action: Some("start"),
+            stdin: None,
             timeout: Duration::from_millis(timeout_ms),
             env: &env,
         }))
@@ -431,7 +470,8 @@ mod tests {
         let cmd = AgentCommand {
             program: Path::new("/bin/sh"),
             args: &args,
-            action: "start",
+            action: Some("start"),
+            stdin: None,
             timeout: Duration::from_secs(30),
             env: &[],
         };
@@ -523,7 +563,8 @@ mod tests {
         let out = rt.block_on(run_agent(&AgentCommand {
             program: Path::new("/bin/true"),
             args: &[],
-            action: "status",
+            action: Some("status"),
+            stdin: None,
             timeout: Duration::from_secs(5),
             env: &[],
         }));
@@ -542,7 +583,8 @@ mod tests {
         let out = rt.block_on(run_agent(&AgentCommand {
             program: Path::new("/nonexistent/agent"),
             args: &[],
-            action: "status",
+            action: Some("status"),
+            stdin: None,
             timeout: Duration::from_secs(1),
             env: &[],
         }));

@@ -131,7 +131,8 @@ mod tests {
         let out = rt.block_on(crate::agent::run_agent(&crate::agent::AgentCommand {
             program: std::path::Path::new("/bin/sh"),
             args: &args,
-            action: "status",
+            action: Some("status"),
+            stdin: None,
             timeout: std::time::Duration::from_secs(10),
             env: &[],
         }));
