@@ -72,6 +72,7 @@ fn core() -> Core {
         max_rexmit_delay: Duration::from_millis(250),
         ping: hb_core::PingSetup::default(),
         watchdog: false,
+        fencing: None,
     };
     let boot = Boot {
         generation: 100,

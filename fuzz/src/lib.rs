@@ -104,6 +104,7 @@ pub fn capture_core() -> Core {
             isolation: true,
         },
         watchdog: false,
+        fencing: None,
     };
     let boot = Boot {
         generation: 100,

@@ -81,6 +81,43 @@ impl fmt::Display for AgentResult {
     }
 }
 
+/// What a fencing attempt came to, as judged by the shell (cluster-glue's `stonith` exit
+/// code, or a fence agent's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FenceResult {
+    /// The node was reset (`stonith` exit 0, `S_OK`).
+    Ok,
+    /// The device cannot reset this node (`stonith` exit 4, `S_BADHOST`).
+    BadHost,
+    /// Any other failure: the exit code, or `None` if killed by a signal or not runnable.
+    Failed(Option<i32>),
+    /// The attempt exceeded `fence_timeout` and its process group was killed.
+    TimedOut,
+}
+
+impl FenceResult {
+    /// The `result` field of Heartbeat's `stonith` message (`OK`, `badhost`, `bad`).
+    pub fn wire_word(self) -> &'static str {
+        match self {
+            FenceResult::Ok => "OK",
+            FenceResult::BadHost => "badhost",
+            FenceResult::Failed(_) | FenceResult::TimedOut => "bad",
+        }
+    }
+}
+
+impl fmt::Display for FenceResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FenceResult::Ok => f.write_str("reset"),
+            FenceResult::BadHost => f.write_str("the device cannot reset this host"),
+            FenceResult::Failed(Some(c)) => write!(f, "failed (exit {c})"),
+            FenceResult::Failed(None) => f.write_str("failed (killed or not runnable)"),
+            FenceResult::TimedOut => f.write_str("timed out"),
+        }
+    }
+}
+
 /// Something the shell must do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -114,6 +151,15 @@ pub enum Action {
     /// Pet the watchdog device (asked with every status heartbeat sent, when
     /// [`crate::CoreConfig::watchdog`] is set).
     PetWatchdog,
+    /// Reset (fence) node `node` with the configured device and report with
+    /// [`crate::Core::handle_fence_done`]. At most one runs at a time; the shell bounds it
+    /// with `fence_timeout`.
+    Fence {
+        /// Token to hand back with the result.
+        id: OpId,
+        /// The node to reset.
+        node: String,
+    },
 }
 
 /// Resource classes as Heartbeat names them in `rsc_hold`, always from the point of view

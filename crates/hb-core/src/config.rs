@@ -63,6 +63,30 @@ impl MonitorPolicy {
     };
 }
 
+/// A fencing device is configured (`stonith`, `stonith_host`, `fence_agent`): a peer
+/// declared dead that may hold resources is reset before its groups are taken over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FenceSetup {
+    /// How log lines name the device (Heartbeat's `[DEVICE-ID]`).
+    pub device: String,
+    /// The wait before the first retry of a failed attempt (Heartbeat: 5 s); it doubles
+    /// after each failure up to `retry_max`.
+    pub retry: Duration,
+    /// The longest wait between two attempts.
+    pub retry_max: Duration,
+}
+
+impl FenceSetup {
+    /// Heartbeat's 5 s before the first retry, doubling up to a minute.
+    pub fn new(device: impl Into<String>) -> FenceSetup {
+        FenceSetup {
+            device: device.into(),
+            retry: Duration::from_secs(5),
+            retry_max: Duration::from_secs(60),
+        }
+    }
+}
+
 /// Everything the state machine needs.
 #[derive(Clone, Debug)]
 pub struct CoreConfig {
@@ -93,6 +117,9 @@ pub struct CoreConfig {
     pub ping: crate::PingSetup,
     /// A watchdog device is configured: ask for it to be petted with every status heartbeat.
     pub watchdog: bool,
+    /// The fencing device, if any (without one a dead peer is taken over unfenced, with
+    /// Heartbeat's warnings).
+    pub fencing: Option<FenceSetup>,
 }
 
 impl CoreConfig {
@@ -174,6 +201,7 @@ pub(crate) mod tests {
             max_rexmit_delay: Duration::from_millis(250),
             ping: crate::PingSetup::default(),
             watchdog: false,
+            fencing: None,
         }
     }
 }

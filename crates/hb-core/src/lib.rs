@@ -55,13 +55,13 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::RngCore as _;
 use rand_core::SeedableRng;
 
-pub use action::{Action, AgentOp, AgentResult, Class, Command, OpId};
-pub use config::{AutoFailback, CoreConfig, GroupConfig, MonitorPolicy};
+pub use action::{Action, AgentOp, AgentResult, Class, Command, FenceResult, OpId};
+pub use config::{AutoFailback, CoreConfig, FenceSetup, GroupConfig, MonitorPolicy};
 pub use ping::{PingSetup, PingTarget};
 pub use remember::{PeerMark, RememberedPeers};
 pub use snapshot::{
-    Counters, GroupState, GroupView, LinkView, NodeKind, NodeStatus, NodeView, ResourceState,
-    ResourceView, Snapshot,
+    Counters, FenceState, FenceView, GroupState, GroupView, LinkView, NodeKind, NodeStatus,
+    NodeView, ResourceState, ResourceView, Snapshot,
 };
 pub use time::Instant;
 pub use wire::EXTENSION_VERSION;
@@ -227,6 +227,12 @@ impl Core {
     pub fn poll_action(&mut self) -> Option<Action> {
         loop {
             let action = self.out.pop()?;
+            if matches!(action, Action::Transmit(_) | Action::PetWatchdog)
+                && self.res.awaiting_fence()
+            {
+                // Silent until the peer fences this node (a stop failed).
+                continue;
+            }
             if matches!(action, Action::Transmit(_))
                 && self.test_options.is_some()
                 && let draw = self.draw()
@@ -278,6 +284,15 @@ impl Core {
         let now = self.advance(now);
         let (res, mut ctx) = self.split();
         res.on_agent_done(&mut ctx, id, result);
+        self.flush_status(now);
+        self.remember_peers(now);
+    }
+
+    /// A fencing attempt ([`Action::Fence`]) finished.
+    pub fn handle_fence_done(&mut self, now: Instant, id: OpId, result: FenceResult) {
+        let now = self.advance(now);
+        let (res, mut ctx) = self.split();
+        res.on_fence_done(&mut ctx, id, result);
         self.flush_status(now);
         self.remember_peers(now);
     }
@@ -357,6 +372,8 @@ impl Core {
             },
             shutting_down: self.res.is_shutting_down(),
             isolated: self.reach.isolated,
+            fencing: self.res.fence_view(),
+            awaiting_fence: self.res.awaiting_fence(),
         }
     }
 

@@ -170,6 +170,10 @@ impl Core {
         for l in &mut n.links {
             l.up = false;
         }
+        // Whether it must be fenced is decided first: becoming active (below) may begin a
+        // negotiation that would take its groups.
+        let (res, mut ctx) = self.split();
+        res.on_peer_declared_dead(&mut ctx, i);
         if self.reqnodes.is_some_and(|r| r.target == i) {
             self.send_reqnodes(now);
         }
@@ -256,6 +260,10 @@ impl Core {
                 // heard before comes back from a partition.
                 let (res, mut ctx) = self.split();
                 res.on_peer_returned(&mut ctx, i, !first);
+            }
+            if self.nodes[i].is_alive() {
+                let (res, mut ctx) = self.split();
+                res.on_peer_up(&mut ctx, i);
             }
             self.check_comm_up(now);
             self.reach_check(now);

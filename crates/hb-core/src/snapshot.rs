@@ -251,4 +251,56 @@ pub struct Snapshot {
     /// This node hears no peer and no ping node and holds nothing on purpose (the isolation
     /// rule, `docs/ha.cf.md#isolation`).
     pub isolated: bool,
+    /// Fencing of the dead peer, while it blocks a takeover or after it reset the peer
+    /// (until the peer is heard again).
+    pub fencing: Option<FenceView>,
+    /// A stop failed here with fencing configured: this node stopped heartbeating so that its
+    /// peer fences it (`docs/ha.cf.md#stonith`).
+    pub awaiting_fence: bool,
+}
+
+/// Where fencing of the dead peer stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FenceState {
+    /// Needed, waiting for the isolation check before the first attempt.
+    Needed,
+    /// An attempt runs.
+    Running,
+    /// The last attempt failed; another follows.
+    Retrying,
+    /// The peer was reset (or an operator confirmed it down).
+    Fenced,
+}
+
+impl FenceState {
+    /// The word the control socket uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FenceState::Needed => "needed",
+            FenceState::Running => "running",
+            FenceState::Retrying => "retrying",
+            FenceState::Fenced => "fenced",
+        }
+    }
+}
+
+impl fmt::Display for FenceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Fencing of one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FenceView {
+    /// The node being (or that was) fenced.
+    pub node: String,
+    /// Where it stands.
+    pub state: FenceState,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// How the last finished attempt ended (`FenceResult`'s text), if any.
+    pub last_result: Option<String>,
+    /// When the next attempt starts (while retrying).
+    pub retry_at: Option<Instant>,
 }

@@ -58,6 +58,7 @@ fn cfg(me: usize, secret: &[u8]) -> CoreConfig {
         max_rexmit_delay: Duration::from_millis(250),
         ping: crate::PingSetup::default(),
         watchdog: false,
+        fencing: None,
     }
 }
 
@@ -89,7 +90,8 @@ fn datagrams(actions: &[Action]) -> Vec<Vec<u8>> {
             Action::RunAgent { .. }
             | Action::RememberPeers(_)
             | Action::Ping(_)
-            | Action::PetWatchdog => None,
+            | Action::PetWatchdog
+            | Action::Fence { .. } => None,
         })
         .collect()
 }

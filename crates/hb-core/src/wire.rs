@@ -32,6 +32,10 @@ pub(crate) const F_ASK: &str = "hbrs_ask";
 /// `resource` field `1`: this report answers a report that showed a group held on both
 /// sides; it is not answered in turn.
 pub(crate) const F_REPLY: &str = "hbrs_reply";
+/// On `ask_resources info=done` sent after an isolation cut our standby short (`1`): a
+/// heartbeat-rs peer that has no exchange to finish answers with its own `done` at once, so
+/// that we know it takes nothing.
+pub(crate) const F_OWED: &str = "hbrs_owed";
 
 pub(crate) fn hex(n: u64) -> String {
     format!("{n:x}")
@@ -214,11 +218,13 @@ pub(crate) fn shutdone() -> Message {
     Message::new().with("t", "shutdone").with("st", "dead")
 }
 
-pub(crate) fn stonith(node: &str, needed: bool) -> Message {
+/// Heartbeat's `stonith` message: `result` is `unneeded`, `n_stnth` (needed, no device),
+/// or an attempt's `OK`, `badhost` or `bad`.
+pub(crate) fn stonith_result(node: &str, result: &str) -> Message {
     Message::new()
         .with("t", "stonith")
         .with("node", node)
-        .with("result", if needed { "n_stnth" } else { "unneeded" })
+        .with("result", result)
 }
 
 #[cfg(test)]

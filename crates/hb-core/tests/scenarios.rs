@@ -16,7 +16,8 @@ use std::time::Duration;
 use hb_config::{NodeName, Timing};
 use hb_core::{
     Action, AgentOp, AgentResult, AutoFailback, Boot, Class, Command, Core, CoreConfig,
-    GroupConfig, Instant, MonitorPolicy, OpId, PeerMark, PingSetup, PingTarget, RememberedPeers,
+    FenceResult, FenceSetup, GroupConfig, Instant, MonitorPolicy, OpId, PeerMark, PingSetup,
+    PingTarget, RememberedPeers,
 };
 use hb_proto::{AuthMethod, KeyRing, Message, MsgFmt, Value};
 
@@ -188,6 +189,7 @@ impl Default for World {
                 max_rexmit_delay: Duration::from_millis(250),
                 ping: PingSetup::default(),
                 watchdog: false,
+                fencing: None,
             },
             keys,
             generation: 100,
@@ -276,6 +278,11 @@ impl World {
                 self.cfg.watchdog = self.one(args)? == "on";
                 Ok(String::new())
             }
+            "fencing" => {
+                self.cfg.fencing = Some(FenceSetup::new(self.one(args)?));
+                Ok(String::new())
+            }
+            "fenced" => self.fence_done(args),
             "isolation" => {
                 self.cfg.ping.isolation = self.one(args)? == "release";
                 Ok(String::new())
@@ -540,6 +547,27 @@ impl World {
         Ok(String::new())
     }
 
+    /// `fenced opN ok|badhost|exitN|killed|timeout`: a fencing attempt finished.
+    fn fence_done(&mut self, args: &[String]) -> Result<String, String> {
+        let [which, result] = args else {
+            return Err("fenced opN RESULT".into());
+        };
+        let id = OpId(number(which.strip_prefix("op").ok_or("fenced opN")?)?);
+        let result = match result.as_str() {
+            "ok" => FenceResult::Ok,
+            "badhost" => FenceResult::BadHost,
+            "timeout" => FenceResult::TimedOut,
+            "killed" => FenceResult::Failed(None),
+            other => match other.strip_prefix("exit") {
+                Some(code) => FenceResult::Failed(Some(code.parse().map_err(|e| format!("{e}"))?)),
+                None => return Err(format!("unknown result {other:?}")),
+            },
+        };
+        let now = self.now;
+        self.core()?.handle_fence_done(now, id, result);
+        Ok(String::new())
+    }
+
     /// `cmd shutdown | standby CLASS | takeover CLASS | cleanup [KEY]`.
     fn operator(&mut self, args: &[String]) -> Result<String, String> {
         let class = |a: Option<&String>| {
@@ -628,6 +656,19 @@ impl World {
                 ""
             }
         );
+        if let Some(f) = &s.fencing {
+            let _ = writeln!(
+                out,
+                "fencing {} {} attempts={} last={}",
+                f.node,
+                f.state,
+                f.attempts,
+                f.last_result.as_deref().unwrap_or("-")
+            );
+        }
+        if s.awaiting_fence {
+            out.push_str("awaiting fence\n");
+        }
         if core.is_finished() {
             out.push_str("finished\n");
         }
@@ -676,6 +717,9 @@ impl World {
                 }
                 Action::PetWatchdog => {
                     let _ = writeln!(out, "pet watchdog");
+                }
+                Action::Fence { id, node } => {
+                    let _ = writeln!(out, "fence {id} {node}");
                 }
             }
         }

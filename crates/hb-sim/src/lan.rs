@@ -1,5 +1,5 @@
-//! The simulated LAN's faults: which datagrams it drops, loses or duplicates. (Delays and the
-//! random draws themselves are the simulator's.)
+//! The simulated LAN's faults: which datagrams it drops, loses or duplicates, and how the
+//! fencing device behaves. (Delays and the random draws themselves are the simulator's.)
 
 use std::collections::BTreeSet;
 
@@ -16,6 +16,20 @@ pub(crate) struct Lan {
     pub(crate) dup_permille: u32,
     /// Nodes whose route to the ping node is lost (the LAN between nodes is unaffected).
     pub(crate) ping_lost: BTreeSet<usize>,
+    /// What the fencing device does with a reset request.
+    pub(crate) fence: FenceMode,
+}
+
+/// How the simulated fencing device answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FenceMode {
+    /// Resets the node (its daemon and every resource on it are gone; it boots again later).
+    #[default]
+    Works,
+    /// Fails every attempt (exit 1).
+    Fails,
+    /// Never answers: each attempt times out.
+    Hangs,
 }
 
 impl Lan {

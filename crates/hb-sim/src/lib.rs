@@ -24,5 +24,6 @@ pub mod sweep;
 mod world;
 
 pub use invariants::Violation;
-pub use params::{PING_NODE, Params, PingParams};
+pub use lan::FenceMode;
+pub use params::{FenceParams, PING_NODE, Params, PingParams};
 pub use sim::Sim;

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hb_core::{AutoFailback, CoreConfig, GroupConfig, MonitorPolicy, PingSetup, PingTarget};
+use hb_core::{
+    AutoFailback, CoreConfig, FenceSetup, GroupConfig, MonitorPolicy, PingSetup, PingTarget,
+};
 use hb_proto::{AuthMethod, KeyRing, MsgFmt};
 
 /// What to simulate.
@@ -32,6 +34,22 @@ pub struct Params {
     pub seed: u64,
     /// One ping node (192.0.2.254) every node pings, and the policies that use it.
     pub ping: Option<PingParams>,
+    /// A fencing device every node uses (its behaviour is a fault: [`Sim::set_fence_device`]).
+    ///
+    /// [`Sim::set_fence_device`]: crate::Sim::set_fence_device
+    pub fencing: Option<FenceParams>,
+}
+
+/// The simulated fencing device: how long a reset takes, when an attempt is killed, how long
+/// a reset node takes to boot its daemon again.
+#[derive(Clone, Copy, Debug)]
+pub struct FenceParams {
+    /// Run time range of an attempt that finishes.
+    pub time: (Duration, Duration),
+    /// `fence_timeout`: a hanging attempt is reported timed out after this.
+    pub timeout: Duration,
+    /// From the reset to the daemon's start.
+    pub reboot: Duration,
 }
 
 /// The simulated ping node and what it decides.
@@ -69,7 +87,19 @@ impl Params {
             },
             seed,
             ping: None,
+            fencing: None,
         }
+    }
+
+    /// These parameters with a fencing device: attempts take a third of a deadtime to a
+    /// deadtime, time out after two, and a reset node boots again after two.
+    pub fn with_fencing(mut self) -> Params {
+        self.fencing = Some(FenceParams {
+            time: (self.deadtime / 3, self.deadtime),
+            timeout: self.deadtime * 2,
+            reboot: self.deadtime * 2,
+        });
+        self
     }
 
     /// [`Params::two_nodes`] with a ping node, `deadping` = deadtime, ipfail and isolation
@@ -147,6 +177,11 @@ impl Params {
                 },
             },
             watchdog: false,
+            fencing: self.fencing.map(|_| FenceSetup {
+                device: "sim".into(),
+                retry: self.deadtime,
+                retry_max: self.deadtime * 4,
+            }),
             nodes,
         }
     }
@@ -156,7 +191,13 @@ impl Params {
     /// two, and stopping then starting the group's resources.
     pub fn takeover_bound(&self) -> Duration {
         let resources: u32 = self.groups.iter().map(|g| g.1 as u32).sum();
+        // An attempt that hung just before the device recovered still times out, and the
+        // retry waits at most 4 x deadtime (`core_config`); then one attempt succeeds.
+        let fencing = self
+            .fencing
+            .map_or(Duration::ZERO, |f| f.timeout + self.deadtime * 4 + f.time.1);
         self.deadtime
+            + fencing
             + self.keepalive * 4
             + Duration::from_millis(500)
             + self.agent_time.1 * (resources * 4 + 4)
@@ -168,7 +209,12 @@ impl Params {
     pub fn settle_bound(&self) -> Duration {
         let agents =
             self.agent_time.1 * (self.groups.iter().map(|g| g.1 as u32).sum::<u32>() * 4 + 4);
+        // A reset node boots again and negotiates; an attempt may time out and be retried.
+        let fencing = self.fencing.map_or(Duration::ZERO, |f| {
+            f.timeout + self.deadtime * 4 + f.reboot + self.initdead
+        });
         self.initdead.max(self.deadtime)
+            + fencing
             + self.keepalive * 10
             + agents
             + self.delay.1 * 40

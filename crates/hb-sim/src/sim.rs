@@ -5,7 +5,7 @@ mod faults;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hb_core::{Action, AgentOp, Boot, Core, Instant, OpId};
+use hb_core::{Action, AgentOp, Boot, Core, FenceResult, Instant, OpId};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -39,6 +39,20 @@ enum Event {
         node: usize,
         incarnation: u64,
         from: std::net::IpAddr,
+    },
+    /// A fencing attempt of `node` against `target` ends.
+    FenceDone {
+        node: usize,
+        incarnation: u64,
+        id: OpId,
+        target: Option<usize>,
+        /// The device hung: the shell's timeout reports it.
+        timed_out: bool,
+    },
+    /// A node reset by fencing boots its daemon again.
+    Reboot {
+        node: usize,
+        reset: u64,
     },
 }
 
@@ -222,6 +236,34 @@ impl Sim {
                 }
                 Action::RememberPeers(table) => self.hosts[n].remembered(table),
                 Action::PetWatchdog => {}
+                Action::Fence { id, node } => {
+                    let target = node
+                        .strip_prefix("node")
+                        .and_then(|k| k.parse::<usize>().ok())
+                        .and_then(|k| k.checked_sub(1))
+                        .filter(|&k| k < self.hosts.len());
+                    let fence = self.params.fencing.unwrap_or_else(|| {
+                        panic!("node{} fences without a simulated device", n + 1)
+                    });
+                    let hang = self.lan.fence == crate::lan::FenceMode::Hangs;
+                    let d = if hang {
+                        fence.timeout
+                    } else {
+                        self.between(fence.time)
+                    };
+                    let incarnation = self.hosts[n].incarnation;
+                    self.note(|| format!("node{} fences {node} ({id})", n + 1));
+                    self.schedule(
+                        self.now + d,
+                        Event::FenceDone {
+                            node: n,
+                            incarnation,
+                            id,
+                            target,
+                            timed_out: hang,
+                        },
+                    );
+                }
                 Action::Ping(to) => {
                     if self.lan.reaches_ping(n) && !self.chance(self.lan.loss_permille) {
                         let d = self.between(self.params.delay) * 2;
@@ -270,6 +312,17 @@ impl Sim {
             self.queue.clear();
             return false;
         }
+        // The core's log lines name the node whose event this is (`hb-sim -v`).
+        let node = match &ev {
+            Event::Deliver { to, .. } => *to,
+            Event::Wake { node, .. }
+            | Event::PingReply { node, .. }
+            | Event::FenceDone { node, .. }
+            | Event::Reboot { node, .. }
+            | Event::AgentDone { node, .. } => *node,
+        };
+        let t = self.elapsed().as_secs_f64();
+        let _span = tracing::info_span!("", t = format_args!("{t:.6}"), node = node + 1).entered();
         match ev {
             Event::Deliver {
                 from,
@@ -315,6 +368,38 @@ impl Sim {
                 {
                     core.handle_ping_reply(self.now, from);
                     self.after_input(node);
+                }
+            }
+            Event::FenceDone {
+                node,
+                incarnation,
+                id,
+                target,
+                timed_out,
+            } => {
+                // An attempt whose daemon died (or whose host was reset) reports to nobody; the
+                // device acts only on requests it still gets answered.
+                if self.hosts[node].incarnation == incarnation && self.hosts[node].core.is_some() {
+                    let result = match (timed_out, self.lan.fence, target) {
+                        (true, _, _) => FenceResult::TimedOut,
+                        (false, crate::lan::FenceMode::Works, Some(t)) => {
+                            self.reset(t);
+                            FenceResult::Ok
+                        }
+                        (false, crate::lan::FenceMode::Works, None) => FenceResult::BadHost,
+                        (false, _, _) => FenceResult::Failed(Some(1)),
+                    };
+                    self.note(|| format!("node{} fence {id} -> {result}", node + 1));
+                    if let Some(core) = self.hosts[node].core.as_mut() {
+                        core.handle_fence_done(self.now, id, result);
+                        self.after_input(node);
+                    }
+                }
+            }
+            Event::Reboot { node, reset } => {
+                if self.hosts[node].resets == reset && self.hosts[node].core.is_none() {
+                    self.note(|| format!("node{} boots after its reset", node + 1));
+                    self.boot(node);
                 }
             }
             Event::AgentDone {

@@ -36,6 +36,9 @@ pub(crate) struct Host {
     pub(crate) remembered_upto: usize,
     /// Recordings the daemon saw before its last write, kept at its crash for replay.
     pub(crate) replayable: Vec<Vec<u8>>,
+    /// How many times fencing reset this host (a reboot scheduled before a later reset is
+    /// stale).
+    pub(crate) resets: u64,
 }
 
 /// Datagrams recorded per host for replay.
@@ -58,6 +61,7 @@ impl Host {
             received: Vec::new(),
             remembered_upto: 0,
             replayable: Vec::new(),
+            resets: 0,
         }
     }
 

@@ -36,6 +36,13 @@ pub(crate) struct Board {
     pub(crate) isolated: bool,
     /// The dead peer's groups wait until a ping node confirms we are not cut off.
     pub(crate) takeover_deferred: bool,
+    /// The peer restarted and was not known to hold nothing: until its `starting` (a
+    /// heartbeat-rs node sends it once its start-up probe stopped what its previous run left
+    /// behind) it may still hold resources, so our groups are not started again yet.
+    pub(crate) peer_restart_pending: bool,
+    /// Fencing held the negotiation back and the peer came back before its status said it
+    /// is up (a restart: `init` first): begin it once it is up or active.
+    pub(crate) begin_when_peer_up: bool,
     /// The start-up probe of every resource is done.
     pub(crate) probe_done: bool,
     /// Negotiation has begun (active and probed).
@@ -60,6 +67,8 @@ impl Board {
             restarted_while_dead: false,
             isolated: false,
             takeover_deferred: false,
+            peer_restart_pending: false,
+            begin_when_peer_up: false,
             probe_done: false,
             negotiating: false,
             shutdown: None,

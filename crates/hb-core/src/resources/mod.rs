@@ -19,6 +19,7 @@
 mod batch;
 mod board;
 mod conflict;
+mod fence;
 mod group;
 mod groups;
 mod job;
@@ -31,7 +32,7 @@ mod shutdown;
 use hb_proto::Message;
 
 use crate::Instant;
-use crate::action::{AgentResult, Class, OpId};
+use crate::action::{AgentResult, Class, FenceResult, OpId};
 use crate::config::CoreConfig;
 use crate::ctx::Ctx;
 use crate::nodes::{NodeId, Nodes};
@@ -50,6 +51,7 @@ use shutdown::Shutdown;
 pub(crate) struct Resources {
     b: Board,
     policy: Box<dyn Policy>,
+    fence: fence::Fencer,
 }
 
 impl Resources {
@@ -58,6 +60,7 @@ impl Resources {
         Resources {
             b: Board::new(cfg, nodes.only_peer(), |i| nodes.id(i).unwrap_or(me)),
             policy: policy::for_mode(cfg.auto_failback),
+            fence: fence::Fencer::default(),
         }
     }
 
@@ -79,24 +82,44 @@ impl Resources {
         self.maybe_begin_negotiation(ctx);
     }
 
-    /// Node `i` was declared dead. With `gated`, its groups are taken over only once
-    /// [`Resources::on_reachable`] says this node is not cut off.
-    pub(crate) fn on_peer_dead(&mut self, ctx: &mut Ctx<'_>, i: NodeId, gated: bool) {
+    /// Node `i` was just declared dead: does it need fencing before a takeover? Heartbeat's
+    /// rule: unless it was heard and known to hold nothing. Called before anything can start
+    /// a negotiation that would take its groups.
+    pub(crate) fn on_peer_declared_dead(&mut self, ctx: &mut Ctx<'_>, i: NodeId) {
         if self.b.peer != Some(i) {
             return;
         }
         let name = ctx.nodes[i].name.clone();
-        let view = &self.b.view;
-        let known_empty = (view.reported || view.left) && view.holds.is_empty();
-        if known_empty {
+        // A standby exchange under way may be moving groups to it right now. With a fencing
+        // device, only a peer that shut down is left alone: one that merely reported holding
+        // nothing may be cut off rather than dead, and start groups again (its own negotiation,
+        // groups held by nobody) while we take them over (docs/ha.cf.md#stonith).
+        let known_empty = self.b.view.known_empty() && !self.policy.exchanging();
+        let fencing = ctx.cfg.fencing.is_some();
+        if known_empty && (!fencing || self.b.view.left) {
             tracing::info!("Dead node {name} gave up resources. (no takeover fencing needed)");
+            ctx.send(wire::stonith_result(&name, "unneeded"));
+        } else if self.b.shutdown.is_some() {
+            // Heartbeat gives everything up instead of fencing while it shuts down.
+        } else if fencing {
+            self.fence.needed(&name);
         } else {
             tracing::warn!(
                 "No STONITH device configured. Shared disks are not protected. (taking over \
                  {name}'s resources without fencing it)"
             );
+            ctx.send(wire::stonith_result(&name, "n_stnth"));
         }
-        ctx.send(wire::stonith(&name, !known_empty));
+    }
+
+    /// Node `i` was declared dead. With `gated`, its groups are taken over only once
+    /// [`Resources::on_reachable`] says this node is not cut off; with fencing needed, only
+    /// once it is reset ([`Resources::on_fence_done`]).
+    pub(crate) fn on_peer_dead(&mut self, ctx: &mut Ctx<'_>, i: NodeId, gated: bool) {
+        if self.b.peer != Some(i) {
+            return;
+        }
+        let name = ctx.nodes[i].name.clone();
         self.b.peer_returned = false;
         self.b.view = PeerView::default();
         self.b.pending_conflicts.clear();
@@ -113,7 +136,59 @@ impl Resources {
             self.b.takeover_deferred = true;
             return;
         }
+        if self.fence.blocks() {
+            if !self.b.takeover_deferred {
+                self.fence.start_if_needed(ctx);
+            }
+            return;
+        }
         self.policy.on_peer_dead(&mut self.b, ctx);
+    }
+
+    /// A fencing attempt finished: once the peer is reset, its groups are taken over.
+    pub(crate) fn on_fence_done(&mut self, ctx: &mut Ctx<'_>, id: OpId, result: FenceResult) {
+        if self.fence.done(ctx, id, result) {
+            self.after_fence(ctx);
+        }
+    }
+
+    /// The dead peer is fenced: take over what the gates allow.
+    fn after_fence(&mut self, ctx: &mut Ctx<'_>) {
+        if self.b.isolated || self.b.takeover_deferred || self.b.peer_alive(ctx.nodes) {
+            return;
+        }
+        if !self.b.negotiating {
+            self.maybe_begin_negotiation(ctx);
+        } else if self.b.deciding() {
+            self.policy.on_peer_dead(&mut self.b, ctx);
+        }
+    }
+
+    /// The dead peer is heard again (back from a partition or restarted): it is not fenced
+    /// any more, and a negotiation the fencing held back may begin.
+    fn peer_back(&mut self, ctx: &mut Ctx<'_>) {
+        let blocked = self.fence.blocks();
+        self.fence.peer_back();
+        if blocked && !self.b.negotiating {
+            if self.b.peer_alive(ctx.nodes) {
+                self.maybe_begin_negotiation(ctx);
+            } else {
+                // A restart is seen before the status that brings the peer back up: begin
+                // then, with the peer alive (`on_peer_up`).
+                self.b.begin_when_peer_up = true;
+            }
+        }
+    }
+
+    /// Fencing of the dead peer, for the control socket.
+    pub(crate) fn fence_view(&self) -> Option<crate::snapshot::FenceView> {
+        self.fence.view()
+    }
+
+    /// Whether this node stopped heartbeating to be fenced (a stop failed with fencing
+    /// configured).
+    pub(crate) fn awaiting_fence(&self) -> bool {
+        self.fence.self_requested
     }
 
     /// A peer was declared dead and the isolation rule applies: neither a takeover nor the
@@ -153,6 +228,10 @@ impl Resources {
                 self.b.send_asking_report(ctx, self.policy.stable());
             }
         }
+        if self.b.peer.is_some() && !self.b.peer_alive(ctx.nodes) && self.fence.start_if_needed(ctx)
+        {
+            return;
+        }
         if !self.b.negotiating {
             self.maybe_begin_negotiation(ctx);
         } else if (was_isolated || deferred)
@@ -174,6 +253,16 @@ impl Resources {
         !self.b.groups.claimed().is_empty()
     }
 
+    /// Node `i`'s status is now up or active.
+    pub(crate) fn on_peer_up(&mut self, ctx: &mut Ctx<'_>, i: NodeId) {
+        if self.b.peer == Some(i)
+            && std::mem::take(&mut self.b.begin_when_peer_up)
+            && !self.b.negotiating
+        {
+            self.maybe_begin_negotiation(ctx);
+        }
+    }
+
     /// Node `i` is back with the same generation: it was cut off, not restarted.
     pub(crate) fn on_peer_returned(&mut self, ctx: &mut Ctx<'_>, i: NodeId, partition: bool) {
         if self.b.peer != Some(i) {
@@ -188,12 +277,20 @@ impl Resources {
         self.b.peer_returned = partition;
         if self.b.deciding() {
             // Tell the peer exactly what we hold so that a group held on both sides is
-            // resolved by the rule of docs/protocol.md instead of Heartbeat's restart.
-            self.b.send_report(ctx, self.policy.stable(), None);
+            // resolved by the rule of docs/protocol.md instead of Heartbeat's restart. A
+            // heartbeat-rs peer is asked for its report in return: we forgot what it told us,
+            // and it may not have noticed the partition (one side only declared the other
+            // dead), so it would not repeat it by itself.
+            if self.b.peer_is_hbrs(ctx.nodes) {
+                self.b.send_asking_report(ctx, self.policy.stable());
+            } else {
+                self.b.send_report(ctx, self.policy.stable(), None);
+            }
         }
         if partition {
             self.policy.on_peer_returned(&mut self.b, ctx);
         }
+        self.peer_back(ctx);
     }
 
     /// Node `i` restarted (new generation): it holds nothing now and negotiates afresh.
@@ -204,12 +301,16 @@ impl Resources {
         // Only a peer held dead comes back through `on_peer_returned`, which consumes the
         // mark; one never heard yet (init, after our own restart) goes up without it.
         self.b.restarted_while_dead = ctx.nodes[i].status == crate::snapshot::NodeStatus::Dead;
+        // Its crashed run may have left resources up (a fencing that did not complete, or a
+        // restart quicker than deadtime): they run until its start-up probe stops them.
+        self.b.peer_restart_pending = !self.b.view.known_empty();
         self.b.view = PeerView::default();
         self.b.pending_conflicts.clear();
         if std::mem::take(&mut self.b.peer_returned) && self.b.deciding() {
             self.reannounce_after_partition(ctx);
         }
         self.policy.on_peer_restart(&mut self.b, ctx);
+        self.peer_back(ctx);
     }
 
     /// The peer restarted right after returning from a partition: that is how Heartbeat
@@ -374,6 +475,11 @@ impl Resources {
         let result = if self.b.peer.is_none() {
             Err("no peer".to_string())
         } else if !self.b.peer_alive(ctx.nodes) {
+            if self.fence.confirm() {
+                // The operator vouches that the unfenced peer is down.
+                self.after_fence(ctx);
+                return Ok(());
+            }
             Err("the peer is not up".to_string())
         } else {
             self.policy.takeover(&mut self.b, ctx, class)
@@ -430,10 +536,15 @@ impl Resources {
         } else {
             None
         };
-        [self.policy.deadline(), self.b.linger_deadline(), monitors]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.policy.deadline(),
+            self.b.linger_deadline(),
+            monitors,
+            self.fence.deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The clock reached (or passed) a deadline.
@@ -443,6 +554,7 @@ impl Resources {
         }
         self.b.linger_tick(ctx);
         self.policy.tick(&mut self.b, ctx);
+        self.fence.tick(ctx);
     }
 
     // ----- views -----
@@ -496,6 +608,7 @@ impl Resources {
         if self.b.negotiating
             || self.b.isolated
             || self.b.takeover_deferred
+            || self.fence.blocks()
             || !self.b.probe_done
             || !ctx.nodes.i_am_active()
             || self.b.shutdown.is_some()
@@ -520,6 +633,9 @@ impl Resources {
         }
         if std::mem::take(&mut self.b.groups[g].handoff_pending) {
             self.after_local_failure(ctx, g);
+        }
+        if self.b.groups[g].is_failed() {
+            self.ask_to_be_fenced(ctx, g);
         }
         if self.b.groups.all_settled() && self.b.deciding() {
             self.policy.on_settled(&mut self.b, ctx);
@@ -550,6 +666,26 @@ impl Resources {
             Then::CleanedUp { group } => self.place_after_cleanup(ctx, group),
             Then::Policy(step) => self.policy.step(&mut self.b, ctx, step),
         }
+    }
+
+    /// A stop of group `g` failed and its resources may still run here. Without fencing the
+    /// group stays unmanaged here (today's behaviour). With fencing configured this node
+    /// does what Heartbeat's `RecoverFromFailedStop` does short of rebooting: it stops
+    /// heartbeating, so its peer declares it dead, resets it and takes the group over (and a
+    /// watchdog, if configured, is no longer petted and resets it too).
+    fn ask_to_be_fenced(&mut self, ctx: &mut Ctx<'_>, g: GroupId) {
+        if ctx.cfg.fencing.is_none() || self.b.peer.is_none() || self.fence.self_requested {
+            return;
+        }
+        self.fence.self_requested = true;
+        let peer = self.b.peer_name(ctx.nodes);
+        tracing::error!(
+            "CRIT: Resource STOP failure. Reboot required! (group {}: a stop failed and its \
+             resources may still run here; instead of waiting for hb_cleanup, node {} stops \
+             heartbeating so that {peer} fences it and takes the group over)",
+            self.b.groups[g].key,
+            ctx.my_name()
+        );
     }
 
     /// Group `g` was stopped here because it failed (restart limit, or a restart's start

@@ -43,6 +43,14 @@ impl PeerView {
         self.leaving = false;
     }
 
+    /// The peer is known to hold nothing: it left, or its last report said it holds nothing
+    /// and is stable (a peer that is not stable may be starting groups as we speak, its report
+    /// of them still on the way: Heartbeat trusts any report, which a partition at that moment
+    /// turns into a group started on both sides).
+    pub(crate) fn known_empty(&self) -> bool {
+        self.holds.is_empty() && (self.left || (self.reported && self.stable))
+    }
+
     /// The peer sent `shutdone`.
     pub(crate) fn gone(&mut self) {
         self.left = true;

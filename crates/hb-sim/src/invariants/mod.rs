@@ -7,13 +7,16 @@
 //! 2. [`OneHolderWhenConnected`] (`one_holder_when_connected.rs`),
 //! 3. [`TakeoverLiveness`] (`takeover_liveness.rs`),
 //! 4. [`IsolatedHoldsNothing`] (`isolated_holds_nothing.rs`, invariant 6: with ping nodes and
-//!    the isolation rule).
+//!    the isolation rule),
+//! 5. [`FencedBeforeTakeover`] (`fenced_before_takeover.rs`, invariant 7: with a fencing
+//!    device).
 //!
 //! [`no_message_storm`] (invariant 4) is checked before each event instead, as it ends the run;
 //! [`replay_dropped`] (invariant 5) on each delivery of a replayed recording; [`converged`] at
 //! the end of a schedule.
 
 pub(crate) mod converged;
+pub(crate) mod fenced_before_takeover;
 pub(crate) mod isolated_holds_nothing;
 pub(crate) mod no_hidden_resources;
 pub(crate) mod no_message_storm;
@@ -33,6 +36,7 @@ use crate::Params;
 use crate::lan::Lan;
 use crate::world::Host;
 
+pub(crate) use fenced_before_takeover::FencedBeforeTakeover;
 pub(crate) use isolated_holds_nothing::IsolatedHoldsNothing;
 pub(crate) use no_hidden_resources::NoHiddenResources;
 pub(crate) use one_holder_when_connected::OneHolderWhenConnected;
@@ -95,16 +99,18 @@ pub(crate) struct Invariants {
     one_holder_when_connected: OneHolderWhenConnected,
     takeover_liveness: TakeoverLiveness,
     isolated_holds_nothing: IsolatedHoldsNothing,
+    fenced_before_takeover: FencedBeforeTakeover,
 }
 
 impl Invariants {
     /// The list, in the order they are checked.
-    fn list(&mut self) -> [&mut dyn Invariant; 4] {
+    fn list(&mut self) -> [&mut dyn Invariant; 5] {
         [
             &mut self.no_hidden_resources,
             &mut self.one_holder_when_connected,
             &mut self.takeover_liveness,
             &mut self.isolated_holds_nothing,
+            &mut self.fenced_before_takeover,
         ]
     }
 

@@ -16,7 +16,8 @@ use super::{Invariant, View};
 /// seen it fail there or has a start of one of its resources set to fail), and a group some
 /// daemon reports [`GroupState::Failed`] (a stop failed: it is unmanaged on purpose until an
 /// operator acts), and with the isolation rule a group only hosts cut off the LAN could
-/// start (they hold nothing on purpose). Reports `"group {g} ran nowhere for longer than {bound:?}"`, then counts
+/// start (they hold nothing on purpose), and anything while the fencing device fails or hangs.
+/// With fencing, the bound includes the longest attempt. Reports `"group {g} ran nowhere for longer than {bound:?}"`, then counts
 /// again from then.
 ///
 /// [`Params::takeover_bound`]: crate::Params::takeover_bound
@@ -28,7 +29,9 @@ pub(crate) struct TakeoverLiveness {
 
 impl Invariant for TakeoverLiveness {
     fn check(&mut self, view: &View<'_>, found: &mut Vec<String>) {
+        // A fencing device that does not reset blocks takeovers on purpose.
         let calm = view.lan.loss_permille == 0
+            && view.lan.fence == crate::lan::FenceMode::Works
             && view.hosts.iter().enumerate().all(|(n, h)| {
                 h.core.as_ref().is_none_or(|c| {
                     c.node_status(&format!("node{}", n + 1)) == Some(NodeStatus::Active)

@@ -91,6 +91,40 @@ impl Sim {
         self.fault(format!("crash node{}", n + 1));
     }
 
+    /// A fencing device reset host `n`: its daemon, its agents and every resource on it are
+    /// gone at once (a power cycle); it boots its daemon again after
+    /// [`FenceParams::reboot`](crate::FenceParams::reboot). Not a fault of the schedule: the
+    /// cluster asked for it.
+    pub(crate) fn reset(&mut self, n: usize) {
+        let incarnation = self.hosts[n].incarnation;
+        self.queue.retain(|_, ev| {
+            !matches!(ev, Event::AgentDone { node, incarnation: i, .. } if *node == n && *i == incarnation)
+        });
+        let host = &mut self.hosts[n];
+        if host.core.is_some() {
+            host.keep_replayable();
+        }
+        host.core = None;
+        host.wake_at = None;
+        host.active.clear();
+        host.resets += 1;
+        // Its incarnation changes now, so that its fencing attempts in flight report to nobody.
+        host.incarnation += 1;
+        let reset = host.resets;
+        let reboot = self
+            .params
+            .fencing
+            .map_or(self.params.deadtime, |f| f.reboot);
+        self.note(|| format!("RESET node{} by fencing", n + 1));
+        self.schedule(self.now + reboot, Event::Reboot { node: n, reset });
+    }
+
+    /// How the fencing device answers from now on.
+    pub fn set_fence_device(&mut self, mode: crate::FenceMode) {
+        self.lan.fence = mode;
+        self.fault(format!("fencing device {mode:?}"));
+    }
+
     /// Starts node `n`'s daemon again (new generation). Does nothing if it runs.
     pub fn restart(&mut self, n: usize) {
         if self.hosts[n].core.is_none() {

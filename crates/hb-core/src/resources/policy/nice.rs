@@ -121,7 +121,24 @@ impl Nice {
         }
     }
 
+    /// The peer restarted: our own groups that do not run here are started again.
+    fn restart_acquire(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        let ours = b.own_groups_to_restart(ctx);
+        if !ours.is_empty() {
+            let then = b.acquire(
+                ctx,
+                &ours,
+                "peer restarted",
+                Then::Policy(Step::Acquired { mach_down: false }),
+            );
+            self.then(b, ctx, then);
+        }
+    }
+
     fn peer_starting(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        if std::mem::take(&mut b.peer_restart_pending) {
+            self.restart_acquire(b, ctx);
+        }
         b.view.restart_negotiation();
         if self.rstate == RState::Starting {
             self.rstate = RState::BothStarting;
@@ -135,6 +152,7 @@ impl Nice {
         let Some(full) = b.absorb_report(ctx, msg, self.stable()) else {
             return;
         };
+
         if full {
             let stable = msg.str("isstable") == Some("1");
             b.view.stable = stable;
@@ -414,16 +432,24 @@ impl Policy for Nice {
         if !b.deciding() {
             return;
         }
-        let ours = b.own_groups_to_restart(ctx);
-        if !ours.is_empty() {
-            let then = b.acquire(
-                ctx,
-                &ours,
-                "peer restarted",
-                Then::Policy(Step::Acquired { mach_down: false }),
-            );
-            self.then(b, ctx, then);
+        let me = ctx.nodes.me();
+        let missing = b
+            .groups
+            .of_class(Class::Local, me)
+            .into_iter()
+            .any(|g| !b.groups[g].claims() && !b.groups[g].failed_here);
+        if !missing {
+            b.peer_restart_pending = false;
         }
+        if b.peer_restart_pending {
+            tracing::info!(
+                "peer {} restarted and may still run what it held: acquiring our own groups once \
+                 its start-up probe is done (its starting message)",
+                b.peer_name(ctx.nodes)
+            );
+            return;
+        }
+        self.restart_acquire(b, ctx);
     }
 
     fn step(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, step: Step) {
@@ -460,7 +486,15 @@ impl Policy for Nice {
             tracing::info!(
                 "standby [{class}] was cut short by the isolation: telling the peer it is over"
             );
-            ctx.send(wire::ask_resources(class, "done"));
+            ctx.send(wire::ask_resources(class, "done").with(wire::F_OWED, "1"));
+            // The peer takes the groups on this `done` if it had accepted our request, and
+            // answers `done` when it has (a heartbeat-rs peer without an exchange answers
+            // `done` at once): until then the exchange is on, and none of its groups is started
+            // here. A Heartbeat peer that ignores it: the exchange lapses after 10 s.
+            self.standby = Standby::Released {
+                class,
+                deadline: ctx.now + super::standby::STANDBY_REPLY,
+            };
         }
     }
 
