@@ -32,10 +32,6 @@ pub(crate) const F_ASK: &str = "hbrs_ask";
 /// `resource` field `1`: this report answers a report that showed a group held on both
 /// sides; it is not answered in turn.
 pub(crate) const F_REPLY: &str = "hbrs_reply";
-/// On `ask_resources info=done` sent after an isolation cut our standby short (`1`): a
-/// heartbeat-rs peer that has no exchange to finish answers with its own `done` at once, so
-/// that we know it takes nothing.
-pub(crate) const F_OWED: &str = "hbrs_owed";
 
 pub(crate) fn hex(n: u64) -> String {
     format!("{n:x}")

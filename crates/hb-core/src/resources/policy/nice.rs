@@ -486,15 +486,7 @@ impl Policy for Nice {
             tracing::info!(
                 "standby [{class}] was cut short by the isolation: telling the peer it is over"
             );
-            ctx.send(wire::ask_resources(class, "done").with(wire::F_OWED, "1"));
-            // The peer takes the groups on this `done` if it had accepted our request, and
-            // answers `done` when it has (a heartbeat-rs peer without an exchange answers
-            // `done` at once): until then the exchange is on, and none of its groups is started
-            // here. A Heartbeat peer that ignores it: the exchange lapses after 10 s.
-            self.standby = Standby::Released {
-                class,
-                deadline: ctx.now + super::standby::STANDBY_REPLY,
-            };
+            ctx.send(wire::ask_resources(class, "done"));
         }
     }
 

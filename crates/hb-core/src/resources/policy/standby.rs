@@ -18,7 +18,7 @@ use super::super::groups::GroupSet;
 use super::nice::{Nice, RState};
 
 /// How long a standby request waits for the peer's `other`.
-pub(super) const STANDBY_REPLY: Duration = Duration::from_secs(10);
+const STANDBY_REPLY: Duration = Duration::from_secs(10);
 /// Guard for the later phases of a standby exchange.
 const STANDBY_GUARD: Duration = Duration::from_secs(600);
 
@@ -128,10 +128,7 @@ impl Nice {
         match info {
             "me" => self.peer_goes_standby(b, ctx, class),
             "other" => self.peer_accepted(b, ctx, class),
-            "done" => {
-                let owed = msg.str(wire::F_OWED) == Some("1");
-                self.peer_done(b, ctx, class, owed);
-            }
+            "done" => self.peer_done(b, ctx, class),
             other => tracing::debug!("ignoring ask_resources info={other}"),
         }
     }
@@ -190,10 +187,8 @@ impl Nice {
         self.then(b, ctx, then);
     }
 
-    /// The peer finished its side: it released what it gave us, or took what we gave. With
-    /// `owed` (an exchange the peer's isolation cut short), a `done` we have no exchange for
-    /// is answered with `done`: we take nothing, and the peer may place the groups.
-    fn peer_done(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, class: Class, owed: bool) {
+    /// The peer finished its side: it released what it gave us, or took what we gave.
+    fn peer_done(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, class: Class) {
         match self.standby {
             Standby::Accepted {
                 class: accepted, ..
@@ -222,14 +217,6 @@ impl Nice {
                     b.peer_name(ctx.nodes)
                 );
                 b.send_report(ctx, true, None);
-            }
-            Standby::Not | Standby::Asked { .. } if owed && b.peer_is_hbrs(ctx.nodes) => {
-                tracing::info!(
-                    "{} ends a standby [{class}] cut short by its isolation, which we have no \
-                     exchange for: answering done (nothing taken here)",
-                    b.peer_name(ctx.nodes)
-                );
-                ctx.send(wire::ask_resources(class, "done"));
             }
             _ => {}
         }
