@@ -750,6 +750,12 @@ impl<'lab> Cluster<'lab> {
         Ok(status)
     }
 
+    /// The daemon on `node` is about to be killed by something other than the test (a
+    /// fencing device's reset): its exit is not a failure.
+    pub fn expect_exit(&mut self, node: &str) {
+        self.stopped.insert(node.to_owned());
+    }
+
     /// SIGKILLs `node`'s daemon and its process group (a crash; whatever it configured, such
     /// as the VIP, stays).
     pub fn kill(&mut self, node: &str) -> Result<ExitStatus> {

@@ -36,6 +36,7 @@ pub mod probe;
 pub mod process;
 mod service;
 pub mod syslog;
+pub mod timeline;
 pub mod wait;
 
 use std::path::PathBuf;
@@ -45,6 +46,7 @@ pub use lab::{CLIENT, Lab, LinkState, NODE_NAMES};
 pub use mixed::{Pair, Pairing, Tool};
 pub use probe::{Outage, Probe, ProbeConfig, ProbeOutcome, ProbeRecord, Prober};
 pub use process::Proc;
+pub use timeline::{Timeline, holds};
 pub use wait::{LogFollower, read_log, wait_for, wait_for_log_line, wait_for_some};
 
 /// The repository root (the parent of this crate's directory).

@@ -9,7 +9,6 @@
 //! `docs/ha.cf.md` quotes.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
@@ -17,7 +16,9 @@ use hb_control::NodeStatus;
 use hb_nstests::cluster::Failback;
 use hb_nstests::mixed::{Pair, Pairing};
 use hb_nstests::ours::status;
-use hb_nstests::{Cluster, ClusterSpec, Implementation, Lab, root_or_skip, wait_for};
+use hb_nstests::{
+    Cluster, ClusterSpec, Implementation, Lab, Timeline, holds, root_or_skip, wait_for,
+};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 /// The lab's client host: the ping node.
@@ -47,62 +48,6 @@ fn started<'l>(lab: &'l Lab, spec: ClusterSpec) -> Result<Cluster<'l>> {
     Ok(c)
 }
 
-/// Who held the VIP when, sampled as fast as `ip addr` allows while `during` runs.
-struct Timeline {
-    /// (time since the start, holders).
-    samples: Vec<(Duration, Vec<String>)>,
-}
-
-impl Timeline {
-    fn record(lab: &Lab, during: impl FnOnce() -> Result<()>) -> Result<Timeline> {
-        let stop = AtomicBool::new(false);
-        let start = Instant::now();
-        std::thread::scope(|s| {
-            let sampler = s.spawn(|| -> Result<Vec<(Duration, Vec<String>)>> {
-                let mut samples = Vec::new();
-                while !stop.load(Ordering::SeqCst) {
-                    let holders = lab.address_holders(VIP)?;
-                    samples.push((start.elapsed(), holders));
-                }
-                Ok(samples)
-            });
-            let result = during();
-            stop.store(true, Ordering::SeqCst);
-            let samples = sampler
-                .join()
-                .map_err(|_| anyhow::anyhow!("the sampler panicked"))??;
-            result?;
-            Ok(Timeline { samples })
-        })
-    }
-
-    fn first(&self, cond: impl Fn(&[String]) -> bool) -> Option<Duration> {
-        self.samples.iter().find(|(_, h)| cond(h)).map(|(t, _)| *t)
-    }
-
-    fn last(&self, cond: impl Fn(&[String]) -> bool) -> Option<Duration> {
-        self.samples
-            .iter()
-            .rev()
-            .find(|(_, h)| cond(h))
-            .map(|(t, _)| *t)
-    }
-
-    fn most_holders(&self) -> usize {
-        self.samples.iter().map(|(_, h)| h.len()).max().unwrap_or(0)
-    }
-
-    /// The mean sampling interval.
-    fn resolution(&self) -> Duration {
-        let n = u32::try_from(self.samples.len().max(1)).unwrap_or(u32::MAX);
-        self.samples.last().map_or(Duration::ZERO, |(t, _)| *t / n)
-    }
-}
-
-fn holds(h: &[String], node: &str) -> bool {
-    h.iter().any(|n| n == node)
-}
-
 #[test]
 fn a_cable_pull_with_a_ping_node_leaves_exactly_one_vip_holder() -> Result<()> {
     if !root_or_skip("a_cable_pull_with_a_ping_node_leaves_exactly_one_vip_holder") {
@@ -113,7 +58,7 @@ fn a_cable_pull_with_a_ping_node_leaves_exactly_one_vip_holder() -> Result<()> {
     let deadtime = c.spec().timing.deadtime;
     let keepalive = c.spec().timing.keepalive;
     // Pull node1's cable; watch until node2 alone holds the VIP.
-    let cut = Timeline::record(&lab, || {
+    let cut = Timeline::record(&lab, VIP, || {
         lab.cut("node1")?;
         wait_for("node2 alone holds the VIP", 15 * SECOND, || {
             Ok(lab.address_holders(VIP)? == ["node2"])
@@ -125,12 +70,8 @@ fn a_cable_pull_with_a_ping_node_leaves_exactly_one_vip_holder() -> Result<()> {
         .last(|h| holds(h, "node1"))
         .map_or(Duration::ZERO, |t| t + cut.resolution());
     let taken = cut.first(|h| holds(h, "node2")).unwrap_or_default();
-    let dual_from = cut.first(|h| h.len() > 1);
     let dual_to = cut.last(|h| h.len() > 1);
-    let dual = match (dual_from, dual_to) {
-        (Some(a), Some(b)) => b - a + cut.resolution(),
-        _ => Duration::ZERO,
-    };
+    let dual = cut.dual_holding();
     println!(
         "cable pull (keepalive {} ms, deadtime {} ms, deadping = deadtime): node1 released \
          the VIP {} ms after the cut, node2 took it {} ms after; dual holding {} ms (sampling \
@@ -168,7 +109,7 @@ fn a_cable_pull_with_a_ping_node_leaves_exactly_one_vip_holder() -> Result<()> {
     ensure!(!status(&c, "node2")?.isolated);
 
     // Plug it back: never two holders; auto_failback on brings the VIP home.
-    let healed = Timeline::record(&lab, || {
+    let healed = Timeline::record(&lab, VIP, || {
         lab.heal("node1")?;
         wait_for("node1 alone holds the VIP again", 15 * SECOND, || {
             Ok(lab.address_holders(VIP)? == ["node1"])

@@ -57,7 +57,7 @@ pub use reply::{
     CleanupReply, Empty, Reply, ReplyBody, Response, decode_reply, decode_reply_value,
 };
 pub use request::{Request, RequestClass, decode_request, encode_request};
-pub use status::{Counters, Group, Link, Node, Parameters, Resource, Status};
+pub use status::{Counters, Fencing, Group, Link, Node, Parameters, Resource, Status};
 pub use words::{
     GroupState, LinkStatus, NodeStatus, NodeType, ResourceClass, ResourceState, RscStatus,
 };

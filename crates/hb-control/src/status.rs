@@ -37,6 +37,14 @@ pub struct Status {
     /// Missing: false.
     #[serde(default, deserialize_with = "nullable")]
     pub isolated: bool,
+    /// Fencing of a dead peer: while it holds back the takeover of its groups, and after it
+    /// reset the peer (until the peer is heard again). Missing: `None`.
+    #[serde(default)]
+    pub fencing: Option<Fencing>,
+    /// A stop failed here with fencing configured: this node stopped heartbeating for its peer
+    /// to fence it. Missing: false.
+    #[serde(default, deserialize_with = "nullable")]
+    pub awaiting_fence: bool,
     /// The daemon's clock, UNIX seconds with a fraction. Missing: `None`.
     #[serde(default)]
     pub now: Option<f64>,
@@ -65,6 +73,8 @@ impl Default for Status {
             rscstatus: None,
             shutting_down: false,
             isolated: false,
+            fencing: None,
+            awaiting_fence: false,
             now: None,
             parameters: Parameters::new(),
             nodes: Vec::new(),
@@ -97,6 +107,27 @@ impl Status {
                 .map(|n| n.name.as_str())
         })
     }
+}
+
+/// Fencing of one node (docs/control.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fencing {
+    /// The node. Missing: empty.
+    #[serde(default, deserialize_with = "nullable")]
+    pub node: String,
+    /// `needed` (waiting for the isolation check), `running`, `retrying` or `fenced`.
+    /// Missing: empty.
+    #[serde(default, deserialize_with = "nullable")]
+    pub state: String,
+    /// Attempts started. Missing: 0.
+    #[serde(default, deserialize_with = "nullable")]
+    pub attempts: u32,
+    /// How the last finished attempt ended. Missing: `None`.
+    #[serde(default)]
+    pub last_result: Option<String>,
+    /// When the next attempt starts, UNIX seconds (while retrying). Missing: `None`.
+    #[serde(default)]
+    pub retry_at: Option<f64>,
 }
 
 /// One cluster node.

@@ -185,6 +185,8 @@ pub(crate) fn status(
         counters,
         shutting_down,
         isolated,
+        fencing,
+        awaiting_fence,
     } = snap;
     let hb_core::Counters {
         malformed,
@@ -203,6 +205,14 @@ pub(crate) fn status(
         rscstatus: Some(rscstatus(*rsc_class)),
         shutting_down: *shutting_down,
         isolated: *isolated,
+        fencing: fencing.as_ref().map(|f| hb_control::Fencing {
+            node: f.node.clone(),
+            state: f.state.as_str().to_owned(),
+            attempts: f.attempts,
+            last_result: f.last_result.clone(),
+            retry_at: f.retry_at.map(|t| wall.unix(t)),
+        }),
+        awaiting_fence: *awaiting_fence,
         now: Some(WallClock::unix_now()),
         parameters: info.parameters.clone(),
         nodes: nodes.iter().map(|n| node(n, wall)).collect(),

@@ -3,7 +3,9 @@
 use std::fmt::Write as _;
 
 use hb_config::{AutoFailback as CfgFailback, Config, Medium};
-use hb_core::{AutoFailback, CoreConfig, GroupConfig, MonitorPolicy, PingSetup, PingTarget};
+use hb_core::{
+    AutoFailback, CoreConfig, FenceSetup, GroupConfig, MonitorPolicy, PingSetup, PingTarget,
+};
 
 /// The core's configuration plus the media to open.
 #[derive(Debug, Clone)]
@@ -69,6 +71,10 @@ pub(crate) fn core_config(cfg: &Config, node: &str) -> Result<Converted, hb_core
         max_rexmit_delay: hacf.max_rexmit_delay,
         ping: ping_setup(&hacf.ping)?,
         watchdog: hacf.watchdog.is_some(),
+        fencing: hacf
+            .fence
+            .device_for(node)
+            .map(|l| FenceSetup::new(l.device.id())),
     };
     core.validate()?;
     Ok(Converted { core, media })
@@ -154,6 +160,31 @@ pub(crate) fn summary(cfg: &Config, node: &str) -> String {
         };
         let _ = writeln!(s, "  watchdog: {}{state}", w.display());
     }
+    match h.fence.device_for(node) {
+        Some(l) => {
+            let how = match &l.device {
+                hb_config::FenceDevice::Stonith {
+                    params: hb_config::StonithParams::File(f),
+                    ..
+                } => format!("cluster-glue stonith plugin, parameters in {}", f.display()),
+                hb_config::FenceDevice::Stonith { .. } => "cluster-glue stonith plugin".into(),
+                hb_config::FenceDevice::Agent { .. } => "fence agent".into(),
+            };
+            let _ = writeln!(
+                s,
+                "  fencing: {} ({how}, line {}; timeout {})",
+                l.device.id(),
+                l.line,
+                prose(h.fence.timeout)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "  fencing: none (a dead peer's resources are taken over without resetting it)"
+            );
+        }
+    }
     if !h.ping.nodes.is_empty() {
         let ipfail = match h.ping.ipfail {
             Some(hb_config::IpfailFrom::Respawn { line }) => {
@@ -234,5 +265,25 @@ mod tests {
         // Links are devices, as Heartbeat names ucast6 and mcast6 links.
         let converted = core_config(&cfg, "node1").unwrap();
         assert_eq!(converted.core.links, ["eth0", "eth1"]);
+    }
+
+    #[test]
+    fn check_names_the_fencing_device_this_node_uses_and_the_core_gets_it() {
+        let cfg = config(
+            "bcast eth0\nauto_failback on\nnode node1 node2\nstonith_host node2 null node1\n\
+             stonith_host node1 external/ipmi node2 192.0.2.9 admin secret\n",
+        );
+        let s = summary(&cfg, "node1");
+        assert!(
+            s.lines().any(|l| l
+                == "  fencing: external/ipmi (cluster-glue stonith plugin, line 5; timeout 60000 ms)"),
+            "{s}"
+        );
+        assert!(!s.contains("secret"), "parameters must not be printed: {s}");
+        let core = core_config(&cfg, "node1").unwrap().core;
+        assert_eq!(core.fencing.map(|f| f.device), Some("external/ipmi".into()));
+        let none = config("bcast eth0\nauto_failback on\nnode node1 node2\n");
+        assert!(summary(&none, "node1").contains("  fencing: none ("));
+        assert_eq!(core_config(&none, "node1").unwrap().core.fencing, None);
     }
 }

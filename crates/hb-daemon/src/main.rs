@@ -11,6 +11,7 @@
 mod agents;
 mod control;
 mod convert;
+mod fence;
 mod fifo;
 mod logging;
 mod peers;
@@ -121,6 +122,16 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let fencer = match config.ha_cf.fence.device_for(&node) {
+        None => None,
+        Some(line) => match fence::Fencer::new(line, config.ha_cf.fence.timeout) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("{}: {e:#}", args.config_dir.join("ha.cf").display());
+                return ExitCode::from(1);
+            }
+        },
+    };
     if args.check {
         print!("{}", convert::summary(&config, &node));
         return ExitCode::SUCCESS;
@@ -190,6 +201,7 @@ fn main() -> ExitCode {
         load_options: opts,
         config,
         converted,
+        fencer,
         prepared,
         args_run_dir: args.run_dir.clone(),
         state_dir: args.state_dir.clone(),

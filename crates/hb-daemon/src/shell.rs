@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use hb_config::Config;
-use hb_core::{Action, AgentResult, Boot, Command, Core, OpId};
+use hb_core::{Action, AgentResult, Boot, Command, Core, FenceResult, OpId};
 use hb_sys::agent::{AgentCommand, run_agent};
 use hb_sys::media::Media;
 use tokio::signal::unix::{SignalKind, signal};
@@ -34,6 +34,8 @@ pub(crate) struct Context {
     /// How `config` was loaded: SIGHUP reads the files again the same way.
     pub(crate) load_options: hb_config::LoadOptions,
     pub(crate) converted: Converted,
+    /// The fencing device this node uses, if any.
+    pub(crate) fencer: Option<crate::fence::Fencer>,
     pub(crate) prepared: Prepared,
     pub(crate) args_run_dir: PathBuf,
     /// Persistent state (the remembered peers live there).
@@ -99,6 +101,7 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
         config,
         load_options,
         converted,
+        fencer,
         mut prepared,
         args_run_dir,
         state_dir,
@@ -147,6 +150,10 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
     // agents at the same time.
     load_meta_data_all(resources.iter_mut().flatten(), &env).await;
     let (agent_tx, mut agent_rx) = mpsc::unbounded_channel::<(OpId, AgentResult)>();
+    let (fence_tx, mut fence_rx) = mpsc::unbounded_channel::<(OpId, FenceResult)>();
+    if let Some(f) = fencer.clone() {
+        tokio::spawn(async move { f.check_status().await });
+    }
 
     let clock = tokio::time::Instant::now();
     let now = move || {
@@ -202,7 +209,8 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                         let cmd = AgentCommand {
                             program: &res.path,
                             args: &res.args,
-                            action: res.action(op),
+                            action: Some(res.action(op)),
+                            stdin: None,
                             timeout: res.timeout(op),
                             env: &env,
                         };
@@ -220,6 +228,17 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                             "Watchdog write failure: closing {}! ({e})",
                             wd.path().display()
                         );
+                    }
+                }
+                Action::Fence { id, node } => {
+                    let tx = fence_tx.clone();
+                    match fencer.clone() {
+                        Some(f) => {
+                            tokio::spawn(async move {
+                                let _ = tx.send((id, f.reset(&node).await));
+                            });
+                        }
+                        None => core.handle_fence_done(now(), id, FenceResult::Failed(None)),
                     }
                 }
                 Action::Ping(to) => {
@@ -266,6 +285,7 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                 let _ = core.handle_command(now(), Command::Shutdown);
             }
             Some((id, result)) = agent_rx.recv() => core.handle_agent_done(now(), id, result),
+            Some((id, result)) = fence_rx.recv() => core.handle_fence_done(now(), id, result),
             Some(from) = ping_rx.recv() => core.handle_ping_reply(now(), from),
             Some(r) = dg_rx.recv(), if streak < DATAGRAM_BURST => {
                 dg_streak = streak + 1;

@@ -567,3 +567,36 @@ fn a_socket_this_user_may_not_use_is_reported() {
         )
     );
 }
+
+#[test]
+fn status_says_when_fencing_holds_a_takeover_back_and_when_this_node_awaits_it() {
+    let mut status = cluster_status(true, RscStatus::Local);
+    status.fencing = Some(hb_control::Fencing {
+        node: "node2".into(),
+        state: "retrying".into(),
+        attempts: 3,
+        last_result: Some("failed (exit 1)".into()),
+        retry_at: status.now.map(|t| t + 20.0),
+    });
+    let d = FakeDaemon::with_status(status.clone());
+    let r = cl_status(&d, &["status"]);
+    assert_eq!((r.stderr.as_str(), r.code), ("", 0));
+    let line = r.stdout.lines().nth(1).unwrap_or_default();
+    assert_eq!(
+        line,
+        "Fencing node2: retrying after 3 attempts, last: failed (exit 1), next attempt in 20s \
+         (node2's resources wait for its reset)"
+    );
+    status.fencing = None;
+    status.awaiting_fence = true;
+    let d = FakeDaemon::with_status(status);
+    let r = cl_status(&d, &["status"]);
+    let header = r.stdout.lines().next().unwrap_or_default();
+    assert!(
+        header.ends_with(
+            ", AWAITING FENCING (a stop failed: heartbeats stopped for the peer to reset this node)"
+        ),
+        "{header}"
+    );
+    assert!(!r.stdout.contains("Fencing node"));
+}

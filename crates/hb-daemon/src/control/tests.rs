@@ -75,7 +75,10 @@ fn run(cores: &mut [Core; 2], end: Instant) {
                     busy = true;
                     match action {
                         Action::Transmit(bytes) => cores[1 - i].handle_datagram(now, 0, &bytes),
-                        Action::RememberPeers(_) | Action::Ping(_) | Action::PetWatchdog => {}
+                        Action::RememberPeers(_)
+                        | Action::Ping(_)
+                        | Action::PetWatchdog
+                        | Action::Fence { .. } => {}
                         Action::RunAgent {
                             id,
                             group,

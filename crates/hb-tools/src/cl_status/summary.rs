@@ -89,7 +89,29 @@ pub(super) fn summary(ctx: &mut Ctx, cmd: &str, args: &[String], status: &Status
     if status.isolated {
         header.push_str(", ISOLATED (no peer, no ping node: holding nothing)");
     }
+    if status.awaiting_fence {
+        header.push_str(", AWAITING FENCING (a stop failed: heartbeats stopped for the peer to reset this node)");
+    }
     ctx.print(&format!("{header}\n"));
+    if let Some(f) = &status.fencing {
+        let mut line = format!(
+            "Fencing {}: {} after {} attempt{}",
+            f.node,
+            f.state,
+            f.attempts,
+            if f.attempts == 1 { "" } else { "s" }
+        );
+        if let Some(r) = &f.last_result {
+            line.push_str(&format!(", last: {r}"));
+        }
+        if let Some(t) = f.retry_at {
+            line.push_str(&format!(", next attempt in {}", age(t - now)));
+        }
+        if f.state != "fenced" {
+            line.push_str(&format!(" ({}'s resources wait for its reset)", f.node));
+        }
+        ctx.print(&format!("{line}\n"));
+    }
 
     ctx.print("Nodes:\n");
     let name_w = status.nodes.iter().map(|n| n.name.len()).max().unwrap_or(0);

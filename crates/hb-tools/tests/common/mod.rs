@@ -243,6 +243,8 @@ pub(crate) fn cluster_status(node2_up: bool, rscstatus: RscStatus) -> Status {
         rscstatus: Some(rscstatus),
         shutting_down: false,
         isolated: false,
+        fencing: None,
+        awaiting_fence: false,
         now: Some(1795527935.5),
         parameters,
         nodes: vec![
