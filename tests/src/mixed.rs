@@ -305,6 +305,14 @@ impl<'lab> Pair<'lab> {
         self.cluster_mut(node)?.stop(node, timeout).map(drop)
     }
 
+    /// `node`'s daemon is about to be killed by something other than the test (a fencing
+    /// device's reset): its exit is not a failure.
+    pub fn expect_exit(&mut self, node: &str) -> Result<()> {
+        self.up.remove(node);
+        self.cluster_mut(node)?.expect_exit(node);
+        Ok(())
+    }
+
     /// SIGKILLs `node`'s daemon (and its process group).
     pub fn kill(&mut self, node: &str) -> Result<()> {
         self.up.remove(node);
