@@ -48,6 +48,68 @@ fn started<'l>(lab: &'l Lab, spec: ClusterSpec) -> Result<Cluster<'l>> {
     Ok(c)
 }
 
+/// `isolation release` without ping nodes: the carrier of node1's heartbeat interface is the
+/// witness. The lab's cable pull leaves node1's eth0 without carrier: node1 releases the VIP
+/// as node2 takes it, never two holders; the cable back, node1 gets it back.
+#[test]
+fn a_cable_pull_without_ping_nodes_isolates_by_carrier() -> Result<()> {
+    if !root_or_skip("a_cable_pull_without_ping_nodes_isolates_by_carrier") {
+        return Ok(());
+    }
+    let lab = Lab::new("carrier")?;
+    let mut c = Cluster::new(&lab, spec(Implementation::Ours, &["isolation release"]))?;
+    c.start_all()?;
+    c.wait_for_sole_holder("node1", 20 * SECOND)?;
+    let deadtime = c.spec().timing.deadtime;
+    let keepalive = c.spec().timing.keepalive;
+    let cut = Timeline::record(&lab, VIP, || {
+        lab.cut("node1")?;
+        wait_for("node2 alone holds the VIP", 15 * SECOND, || {
+            Ok(lab.address_holders(VIP)? == ["node2"])
+        })?;
+        Ok(())
+    })
+    .with_context(|| c.log_tail("node1", 30))?;
+    let released = cut
+        .last(|h| holds(h, "node1"))
+        .map_or(Duration::ZERO, |t| t + cut.resolution());
+    let taken = cut.first(|h| holds(h, "node2")).unwrap_or_default();
+    println!(
+        "cable pull without ping nodes (keepalive {} ms, deadtime {} ms, isolation release): \
+         node1 released the VIP {} ms after the cut, node2 took it {} ms after; dual holding \
+         {} ms ({} samples)",
+        keepalive.as_millis(),
+        deadtime.as_millis(),
+        released.as_millis(),
+        taken.as_millis(),
+        cut.dual_holding().as_millis(),
+        cut.samples.len()
+    );
+    ensure!(cut.most_holders() <= 1, "two VIP holders during the cut");
+    let log = c.log_tail("node1", 200);
+    ensure!(
+        log.contains("no heartbeat interface has carrier"),
+        "node1's log:\n{log}"
+    );
+    ensure!(
+        status(&c, "node1")?.isolated,
+        "node1's status says isolated"
+    );
+    let healed = Timeline::record(&lab, VIP, || {
+        lab.heal("node1")?;
+        wait_for("node1 alone holds the VIP again", 15 * SECOND, || {
+            Ok(lab.address_holders(VIP)? == ["node1"])
+        })?;
+        Ok(())
+    })
+    .with_context(|| c.log_tail("node1", 30))?;
+    ensure!(
+        healed.most_holders() <= 1,
+        "two VIP holders after the cable is back"
+    );
+    Ok(())
+}
+
 #[test]
 fn a_cable_pull_with_a_ping_node_leaves_exactly_one_vip_holder() -> Result<()> {
     if !root_or_skip("a_cable_pull_with_a_ping_node_leaves_exactly_one_vip_holder") {

@@ -82,10 +82,11 @@ pub struct PingConfig {
 }
 
 impl PingConfig {
-    /// Whether the isolation rule applies (ping nodes configured, `isolation` not `keep`).
+    /// Whether the isolation rule applies: `isolation release`, the default with ping nodes
+    /// (without them the carrier of the heartbeat interfaces is the only witness).
     #[must_use]
     pub fn releases_when_isolated(&self) -> bool {
-        !self.nodes.is_empty() && self.isolation == Isolation::Release
+        self.isolation == Isolation::Release
     }
 }
 
@@ -334,16 +335,15 @@ pub(crate) fn finish(
             true
         }
     });
-    if let Some((_, line)) = p.isolation
-        && p.nodes.is_empty()
-    {
-        diags.warn(
-            Some(line),
-            "isolation needs ping nodes to tell an isolated node from a dead peer; ignored",
-        );
-    }
-    let mut isolation = p.isolation.map_or(Isolation::Release, |(v, _)| v);
-    if isolation == Isolation::Release && !nice_failback && !p.nodes.is_empty() {
+    // Default: release with ping nodes; without them only an explicit `isolation release`
+    // turns the rule on, with the carrier of the heartbeat interfaces as the only witness.
+    let default = if p.nodes.is_empty() {
+        Isolation::Keep
+    } else {
+        Isolation::Release
+    };
+    let mut isolation = p.isolation.map_or(default, |(v, _)| v);
+    if isolation == Isolation::Release && !nice_failback {
         // The legacy negotiation has no exact reports to place what an isolated node
         // released: keep Heartbeat's behaviour there.
         let line = p

@@ -34,14 +34,15 @@ pub struct PingSetup {
     pub deadping: Option<Duration>,
     /// The built-in ipfail: hand our groups to a peer that reaches more ping nodes.
     pub ipfail: bool,
-    /// Release every group while no peer is heard and no ping node answers.
+    /// The isolation rule: release every group while no peer is heard and no ping node
+    /// answers or no heartbeat interface has carrier ([`crate::Core::handle_carrier`]).
     pub isolation: bool,
 }
 
 impl PingSetup {
-    /// Whether ping nodes decide whether a dead peer's groups may be taken over.
+    /// Whether the isolation rule decides whether a dead peer's groups may be taken over.
     pub(crate) fn gates_takeover(&self) -> bool {
-        self.isolation && !self.targets.is_empty()
+        self.isolation
     }
 }
 

@@ -8,10 +8,12 @@
 //!   its own groups back. After either move it makes no other for `deadping`, so a flapping
 //!   ping node moves groups at most once per `deadping`.
 //! - **isolation** (`isolation release`, the default with ping nodes): a node that hears no
-//!   peer and whose ping nodes are all dead is cut off. It releases every group and takes
-//!   nothing over until a peer or a ping node is heard again. A peer declared dead is taken
-//!   over only once a ping node has answered a probe sent after the declaration (so a node
-//!   whose cable was pulled never starts its peer's groups).
+//!   peer and whose ping nodes are all dead, or none of whose heartbeat interfaces has carrier
+//!   (the shell reports it: [`Core::handle_carrier`]), is cut off. It releases every group and
+//!   takes nothing over until a peer is heard again or the witness that condemned it recovers.
+//!   A peer declared dead is taken over only once a ping node has answered a probe sent after
+//!   the declaration (so a node whose cable was pulled never starts its peer's groups); without
+//!   ping nodes, at once unless the carrier is gone.
 
 use std::cmp::Ordering;
 use std::time::Duration;
@@ -25,6 +27,10 @@ use crate::{Core, Instant};
 pub(crate) struct Reach {
     /// This node is cut off and holds nothing.
     pub(crate) isolated: bool,
+    /// No heartbeat interface has carrier (the shell says so).
+    pub(crate) carrier_lost: bool,
+    /// Since when no heartbeat interface has carrier.
+    carrier_lost_since: Option<Instant>,
     /// A dead peer's groups wait for a ping reply newer than this.
     pub(crate) deferred_since: Option<Instant>,
     /// The isolation ended by a ping reply while the peer was still held dead: its groups
@@ -67,10 +73,28 @@ impl Core {
         } else {
             None
         };
-        [self.pings.deadline(), ipfail, self.reach.rejoin_until]
-            .into_iter()
-            .flatten()
-            .min()
+        let carrier = if self.cfg.ping.gates_takeover() && !self.reach.isolated {
+            self.reach
+                .carrier_lost_since
+                .map(|t| t + self.carrier_grace())
+                .filter(|&t| t > self.now)
+        } else {
+            None
+        };
+        [
+            self.pings.deadline(),
+            ipfail,
+            self.reach.rejoin_until,
+            carrier,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// How long a carrier loss must last to isolate a node whose peer is still heard of.
+    fn carrier_grace(&self) -> Duration {
+        self.cfg.timing.deadtime() / 2
     }
 
     /// Sends a probe round if one is due.
@@ -103,10 +127,37 @@ impl Core {
         self.flush_status(now);
     }
 
+    /// Whether every heartbeat interface has lost its carrier (`true`) or one has it
+    /// (`false`): with the isolation rule, a node that hears no peer and has no carrier is cut
+    /// off whatever its ping nodes say. The shell reports changes (reporting the same state
+    /// again is harmless).
+    pub fn handle_carrier(&mut self, now: Instant, lost: bool) {
+        let now = self.advance(now);
+        if self.reach.carrier_lost == lost {
+            return;
+        }
+        self.reach.carrier_lost = lost;
+        self.reach.carrier_lost_since = lost.then_some(now);
+        if lost {
+            tracing::warn!(
+                "node {}: no heartbeat interface has carrier",
+                self.node_name()
+            );
+        } else {
+            tracing::info!(
+                "node {}: a heartbeat interface has carrier again",
+                self.node_name()
+            );
+        }
+        self.reach_check(now);
+        self.flush_status(now);
+    }
+
     /// A peer was declared dead: may its groups be taken over now? With the isolation rule,
-    /// only after a ping node answered a probe sent from now on.
+    /// only after a ping node answered a probe sent from now on (without ping nodes, the
+    /// carrier alone decides: `isolation_check` runs before the takeover).
     pub(crate) fn takeover_gated(&mut self, now: Instant) -> bool {
-        if !self.cfg.ping.gates_takeover() {
+        if !self.cfg.ping.gates_takeover() || self.cfg.ping.targets.is_empty() {
             return false;
         }
         self.pings.probe_soon();
@@ -137,14 +188,28 @@ impl Core {
         if !self.cfg.ping.gates_takeover() {
             return;
         }
-        let cut_off = self.peers_all_dead() && self.pings.all_dead();
+        // Without carrier for half a deadtime, nobody can hear this node: it is cut off before
+        // its peer declares it dead (a deadtime after its last heartbeat), so that it has
+        // released its groups when the peer takes them over.
+        let carrier_gone = self.nodes.peers().next().is_some()
+            && self
+                .reach
+                .carrier_lost_since
+                .is_some_and(|t| now >= t + self.carrier_grace());
+        let cut_off = (self.peers_all_dead() || carrier_gone)
+            && (self.reach.carrier_lost || self.pings.all_dead());
         if cut_off && !self.reach.isolated {
             self.reach.isolated = true;
             self.reach.deferred_since = None;
             self.reach.rejoin_until = None;
+            let why = if self.reach.carrier_lost {
+                "no heartbeat interface has carrier"
+            } else {
+                "no ping node answers"
+            };
             tracing::warn!(
-                "node {}: isolated: no peer is heard and no ping node answers; releasing every \
-                 resource group and taking none over (isolation release)",
+                "node {}: isolated: no peer is heard and {why}; releasing every resource group \
+                 and taking none over (isolation release)",
                 self.node_name()
             );
             let (res, mut ctx) = self.split();
@@ -159,9 +224,14 @@ impl Core {
                 let until = now + self.cfg.timing.deadtime();
                 self.reach.rejoin_until = Some(until);
                 tracing::info!(
-                    "node {}: no longer isolated (a ping node answers); taking over the dead \
-                     peer's resources unless it is heard within {} ms",
+                    "node {}: no longer isolated ({}); taking over the dead peer's resources \
+                     unless it is heard within {} ms",
                     self.node_name(),
+                    if self.cfg.ping.targets.is_empty() {
+                        "carrier is back"
+                    } else {
+                        "a ping node answers"
+                    },
                     self.cfg.timing.deadtime().as_millis()
                 );
                 self.res.leave_isolation_deferred();

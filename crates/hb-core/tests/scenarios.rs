@@ -287,6 +287,16 @@ impl World {
                 self.cfg.ping.isolation = self.one(args)? == "release";
                 Ok(String::new())
             }
+            "carrier" => {
+                let lost = match self.one(args)? {
+                    "lost" => true,
+                    "up" => false,
+                    other => return Err(format!("carrier lost|up, not {other:?}")),
+                };
+                let now = self.now;
+                self.core()?.handle_carrier(now, lost);
+                Ok(String::new())
+            }
             "echo" => {
                 let from = self.one(args)?.parse().map_err(|e| format!("{e}"))?;
                 let now = self.now;

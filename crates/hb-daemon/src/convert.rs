@@ -202,6 +202,11 @@ pub(crate) fn summary(cfg: &Config, node: &str) -> String {
             "  deadping {}; ipfail: {ipfail}; isolation: {isolation}",
             prose(h.ping.deadping)
         );
+    } else if h.ping.releases_when_isolated() {
+        let _ = writeln!(
+            s,
+            "  isolation: release (no ping nodes: a node whose heartbeat interfaces lost carrier)"
+        );
     }
     let _ = writeln!(
         s,

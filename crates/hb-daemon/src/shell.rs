@@ -181,6 +181,18 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut load_tick = tokio::time::interval(Duration::from_secs(5));
+    // The isolation rule's other witness: the carrier of the heartbeat interfaces, read four
+    // times a keepalive (10 to 250 ms; sysfs, no I/O wait) and reported when it changes.
+    let carrier_devs: Vec<String> = if converted.core.ping.isolation {
+        converted.core.links.clone()
+    } else {
+        Vec::new()
+    };
+    let mut carrier_tick = tokio::time::interval(
+        (converted.core.timing.keepalive() / 4)
+            .clamp(Duration::from_millis(10), Duration::from_millis(250)),
+    );
+    let mut carrier_lost = false;
     tokio::pin!(shutdown);
     let mut shutdown_asked = false;
     let mut dg_streak = 0usize;
@@ -331,6 +343,16 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                 let _ = call.reply.send(answer);
             }
             _ = load_tick.tick() => core.set_load_average(&load_average()),
+            _ = carrier_tick.tick(), if !carrier_devs.is_empty() => {
+                let lost = hb_sys::carrier::all_lost(&carrier_devs);
+                if lost != carrier_lost {
+                    carrier_lost = lost;
+                    if lost {
+                        tracing::warn!("heartbeat interfaces {} have no carrier", carrier_devs.join(", "));
+                    }
+                    core.handle_carrier(now(), lost);
+                }
+            }
             // The datagram branch sat out this turn and nothing else was ready.
             () = std::future::ready(()), if streak >= DATAGRAM_BURST => {}
         }

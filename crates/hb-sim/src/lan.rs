@@ -16,6 +16,8 @@ pub(crate) struct Lan {
     pub(crate) dup_permille: u32,
     /// Nodes whose route to the ping node is lost (the LAN between nodes is unaffected).
     pub(crate) ping_lost: BTreeSet<usize>,
+    /// Nodes whose cable is pulled: cut, and their interface has no carrier.
+    pub(crate) no_carrier: BTreeSet<usize>,
     /// What the fencing device does with a reset request.
     pub(crate) fence: FenceMode,
 }

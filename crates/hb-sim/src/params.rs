@@ -38,6 +38,11 @@ pub struct Params {
     ///
     /// [`Sim::set_fence_device`]: crate::Sim::set_fence_device
     pub fencing: Option<FenceParams>,
+    /// The isolation rule without ping nodes (`isolation release` alone): a node whose cable
+    /// is pulled ([`Sim::pull_cable`]) is the cut-off side.
+    ///
+    /// [`Sim::pull_cable`]: crate::Sim::pull_cable
+    pub carrier_isolation: bool,
 }
 
 /// The simulated fencing device: how long a reset takes, when an attempt is killed, how long
@@ -88,7 +93,13 @@ impl Params {
             seed,
             ping: None,
             fencing: None,
+            carrier_isolation: false,
         }
+    }
+
+    /// Whether the isolation rule is on (with ping nodes or the carrier alone).
+    pub fn isolation(&self) -> bool {
+        self.carrier_isolation || self.ping.is_some_and(|p| p.isolation)
     }
 
     /// These parameters with a fencing device: attempts take a third of a deadtime to a
@@ -164,7 +175,10 @@ impl Params {
             hopfudge: 1,
             max_rexmit_delay: Duration::from_millis(250),
             ping: match self.ping {
-                None => PingSetup::default(),
+                None => PingSetup {
+                    isolation: self.carrier_isolation,
+                    ..PingSetup::default()
+                },
                 Some(p) => PingSetup {
                     targets: vec![PingTarget {
                         name: PING_NODE.to_string(),

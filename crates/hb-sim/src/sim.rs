@@ -159,6 +159,9 @@ impl Sim {
         host.booted_at = self.now;
         host.wake_at = None;
         self.note(|| format!("node{} boots", n + 1));
+        if self.lan.no_carrier.contains(&n) {
+            self.report_carrier(n);
+        }
         self.after_input(n);
     }
 

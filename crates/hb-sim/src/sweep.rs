@@ -100,7 +100,13 @@ pub fn run(seed: u64) -> Outcome {
         let n = (rng.next_u64() % 2) as usize;
         let what = match rng.next_u64() % 9 {
             0 => {
-                sim.cut(n);
+                // With the isolation rule the cut is a pulled cable (the node sees its carrier
+                // go); otherwise a silent cut.
+                if sim.params.ping.is_some_and(|p| p.isolation) {
+                    sim.pull_cable(n);
+                } else {
+                    sim.cut(n);
+                }
                 let d = pause(&mut rng) + deadtime;
                 sim.run_for(d);
                 sim.heal(n);

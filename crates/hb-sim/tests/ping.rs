@@ -184,3 +184,40 @@ fn a_node_alone_in_ha_cf_is_never_isolated() {
     assert!(!sim.core(0).unwrap().snapshot().isolated);
     assert_clean(&sim);
 }
+
+/// `isolation release` without ping nodes: the carrier is the witness. node1's cable is
+/// pulled: it releases its group (invariant 6 bounds it) and node2 takes both; the cable back,
+/// the groups go home. Without the rule (the control) node1 keeps its group through the cut.
+#[test]
+fn a_pulled_cable_isolates_its_node_without_ping_nodes_when_the_rule_is_on() {
+    for rule in [true, false] {
+        logs();
+        let mut p = Params::two_nodes(AutoFailback::On, 13);
+        p.carrier_isolation = rule;
+        let mut sim = Sim::new(p);
+        let ok = sim.run_until(ms(3000), |s| s.placement_is(&[0, 1]));
+        assert!(ok, "not settled\n{}", tail(&sim));
+        sim.pull_cable(0);
+        let bound = sim.params.isolation_bound();
+        let ok = sim.run_until(bound * 3, |s| s.full_holders(1) == [1]);
+        assert!(ok, "node2 does not hold g1\n{}", tail(&sim));
+        let ok = sim.run_until(bound * 3, |s| s.full_holders(0).contains(&1));
+        assert!(ok, "node2 did not take g0\n{}", tail(&sim));
+        sim.run_for(bound);
+        let node1_holds = sim.hosts_active(0);
+        if rule {
+            assert_eq!(node1_holds, 0, "isolated node1 still holds\n{}", tail(&sim));
+            assert!(sim.core(0).unwrap().snapshot().isolated);
+        } else {
+            assert!(node1_holds > 0, "without the rule node1 keeps its group");
+        }
+        sim.heal(0);
+        let ok = sim.run_until(sim.params.settle_bound() * 2, |s| s.placement_is(&[0, 1]));
+        assert!(
+            ok,
+            "groups not home after the cable is back\n{}",
+            tail(&sim)
+        );
+        assert_clean(&sim);
+    }
+}

@@ -19,6 +19,7 @@
 
 pub mod addr;
 pub mod agent;
+pub mod carrier;
 pub mod fs;
 pub mod garp;
 pub mod icmp;

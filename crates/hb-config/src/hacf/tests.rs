@@ -392,9 +392,15 @@ fn ipfail_and_isolation_need_what_they_use() {
     assert_eq!(
         w,
         vec![
-            "ha.cf:4: ipfail without ping nodes has nothing to compare (add a ping line); ignored",
-            "ha.cf:5: isolation needs ping nodes to tell an isolated node from a dead peer; ignored",
+            "ha.cf:4: ipfail without ping nodes has nothing to compare (add a ping line); ignored"
         ]
+    );
+    // Without ping nodes the rule is off unless asked for (the carrier is then its witness).
+    assert!(!ok(BASE).ping.releases_when_isolated());
+    assert!(
+        ok(&format!("{BASE}isolation release\n"))
+            .ping
+            .releases_when_isolated()
     );
     let p = ok(&format!("{BASE}ping 192.0.2.1\nisolation keep\nipfail off\nrespawn hacluster /usr/lib/heartbeat/ipfail\n")).ping;
     assert_eq!(p.ipfail, None, "ipfail off wins over the respawn line");

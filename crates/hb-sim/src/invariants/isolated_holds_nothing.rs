@@ -6,9 +6,9 @@ use hb_core::Instant;
 
 use super::{Invariant, View};
 
-/// **An isolated node holds nothing** (invariant 6): with a ping node and the isolation rule,
-/// a node cut off the LAN (it hears no peer and reaches no ping node) whose daemon runs has
-/// no resource active once [`Params::isolation_bound`] has passed since the cut (the later
+/// **An isolated node holds nothing** (invariant 6): with the isolation rule, a node cut off
+/// the LAN (it hears no peer and reaches no ping node, or, without ping nodes, its cable is
+/// pulled) whose daemon runs has no resource active once [`Params::isolation_bound`] has passed since the cut (the later
 /// of deadtime and deadping, two keepalives, and stopping every resource), or since its
 /// daemon started (initdead on top) if that is later.
 ///
@@ -23,9 +23,12 @@ pub(crate) struct IsolatedHoldsNothing {
 
 impl Invariant for IsolatedHoldsNothing {
     fn check(&mut self, view: &View<'_>, found: &mut Vec<String>) {
-        let applies = view.params.ping.is_some_and(|p| p.isolation);
+        let applies = view.params.isolation();
         for (n, host) in view.hosts.iter().enumerate() {
-            if !applies || !view.lan.cut.contains(&n) || host.core.is_none() {
+            // Without ping nodes only a pulled cable tells a node it is cut off.
+            let witnessed = view.lan.cut.contains(&n)
+                && (view.params.ping.is_some() || view.lan.no_carrier.contains(&n));
+            if !applies || !witnessed || host.core.is_none() {
                 self.cut_since.remove(&n);
                 continue;
             }

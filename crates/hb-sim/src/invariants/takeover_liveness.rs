@@ -44,12 +44,16 @@ impl Invariant for TakeoverLiveness {
                 .iter()
                 .any(|h| h.core.is_some() && h.active_in(g) == count);
             // With the isolation rule, a node cut off the LAN starts nothing on purpose.
-            let isolation = view.params.ping.is_some_and(|p| p.isolation);
+            let isolation = view.params.isolation();
+            let cut_off = |n: usize| {
+                view.lan.cut.contains(&n)
+                    && (view.params.ping.is_some() || view.lan.no_carrier.contains(&n))
+            };
             let candidates = view
                 .hosts
                 .iter()
                 .enumerate()
-                .any(|(n, h)| h.can_start(g) && !(isolation && view.lan.cut.contains(&n)));
+                .any(|(n, h)| h.can_start(g) && !(isolation && cut_off(n)));
             // A stop failed somewhere: the group is unmanaged on purpose until an operator acts.
             let blocked = view.hosts.iter().any(|h| {
                 h.core

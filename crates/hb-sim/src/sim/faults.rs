@@ -18,10 +18,33 @@ impl Sim {
         self.fault(format!("cut node{}", n + 1));
     }
 
-    /// Reconnects node `n`.
+    /// Pulls node `n`'s cable: cut off the LAN as [`Sim::cut`], and its daemon sees its
+    /// heartbeat interface lose carrier.
+    pub fn pull_cable(&mut self, n: usize) {
+        self.lan.cut.insert(n);
+        self.lan.no_carrier.insert(n);
+        self.fault(format!("cable of node{} pulled", n + 1));
+        self.report_carrier(n);
+    }
+
+    /// Reconnects node `n` (and plugs its cable back).
     pub fn heal(&mut self, n: usize) {
         self.lan.cut.remove(&n);
+        let plugged = self.lan.no_carrier.remove(&n);
         self.fault(format!("heal node{}", n + 1));
+        if plugged {
+            self.report_carrier(n);
+        }
+    }
+
+    /// Tells node `n`'s daemon, if it runs, whether its interface has carrier (as the shell
+    /// does when it changes).
+    pub(crate) fn report_carrier(&mut self, n: usize) {
+        let lost = self.lan.no_carrier.contains(&n);
+        if let Some(core) = self.hosts[n].core.as_mut() {
+            core.handle_carrier(self.now, lost);
+            self.after_input(n);
+        }
     }
 
     /// Node `n` loses its route to the ping node (nothing else).

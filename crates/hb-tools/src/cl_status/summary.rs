@@ -87,7 +87,7 @@ pub(super) fn summary(ctx: &mut Ctx, cmd: &str, args: &[String], status: &Status
         header.push_str(", SHUTTING DOWN");
     }
     if status.isolated {
-        header.push_str(", ISOLATED (no peer, no ping node: holding nothing)");
+        header.push_str(", ISOLATED (no peer, no ping node or no carrier: holding nothing)");
     }
     if status.awaiting_fence {
         header.push_str(", AWAITING FENCING (a stop failed: heartbeats stopped for the peer to reset this node)");
