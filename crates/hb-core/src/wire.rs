@@ -32,6 +32,10 @@ pub(crate) const F_ASK: &str = "hbrs_ask";
 /// `resource` field `1`: this report answers a report that showed a group held on both
 /// sides; it is not answered in turn.
 pub(crate) const F_REPLY: &str = "hbrs_reply";
+/// On a report that asks for the peer's (`hbrs_ask=1`): `0` when the sender gives no groups
+/// away (no standby exchange of its own is going on): a peer that accepted its standby request
+/// stops waiting for its `done`.
+pub(crate) const F_GIVING: &str = "hbrs_giving";
 
 pub(crate) fn hex(n: u64) -> String {
     format!("{n:x}")

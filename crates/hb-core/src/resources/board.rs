@@ -227,11 +227,14 @@ impl Board {
 
     /// A full report that asks the peer for its own in return (after an isolation, when
     /// reports may have been lost).
-    pub(crate) fn send_asking_report(&self, ctx: &mut Ctx<'_>, stable: bool) {
+    pub(crate) fn send_asking_report(&self, ctx: &mut Ctx<'_>, stable: bool, giving: bool) {
         let claimed = self.groups.claimed();
         let class = self.groups.class_of(&claimed, ctx.nodes.me());
-        let msg =
+        let mut msg =
             wire::resource(class, Some(stable), None, &self.holdings()).with(wire::F_ASK, "1");
+        if !giving {
+            msg = msg.with(wire::F_GIVING, "0");
+        }
         ctx.send(msg);
     }
 

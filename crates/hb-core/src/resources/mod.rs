@@ -225,7 +225,8 @@ impl Resources {
             if (was_isolated || deferred) && self.b.peer_is_hbrs(ctx.nodes) {
                 // Our last reports and the peer's may have been lost while we were cut off:
                 // tell it what we hold and ask for its holdings in return.
-                self.b.send_asking_report(ctx, self.policy.stable());
+                self.b
+                    .send_asking_report(ctx, self.policy.stable(), self.policy.giving());
             }
         }
         if self.b.peer.is_some() && !self.b.peer_alive(ctx.nodes) && self.fence.start_if_needed(ctx)
@@ -282,7 +283,8 @@ impl Resources {
             // and it may not have noticed the partition (one side only declared the other
             // dead), so it would not repeat it by itself.
             if self.b.peer_is_hbrs(ctx.nodes) {
-                self.b.send_asking_report(ctx, self.policy.stable());
+                self.b
+                    .send_asking_report(ctx, self.policy.stable(), self.policy.giving());
             } else {
                 self.b.send_report(ctx, self.policy.stable(), None);
             }
@@ -350,7 +352,8 @@ impl Resources {
         self.policy.on_message(&mut self.b, ctx, t, msg);
         if t == "resource" && msg.str(wire::F_ASK) == Some("1") && self.b.deciding() {
             self.b.send_reply_report(ctx, self.policy.stable());
-            self.policy.on_report_asked(&mut self.b, ctx);
+            let giving_over = msg.str(wire::F_GIVING) == Some("0");
+            self.policy.on_report_asked(&mut self.b, ctx, giving_over);
         }
         self.adopt_orphans(ctx);
     }

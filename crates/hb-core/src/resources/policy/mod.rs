@@ -59,9 +59,15 @@ pub(crate) trait Policy: Debug {
     /// open on the peer's side.
     fn on_rejoined(&mut self, _b: &mut Board, _ctx: &mut Ctx<'_>) {}
 
-    /// The peer asked for our report after an isolation: messages of ours it may have lost
-    /// that still matter are sent again.
-    fn on_report_asked(&mut self, _b: &mut Board, _ctx: &mut Ctx<'_>) {}
+    /// The peer asked for our report after an isolation or a partition: messages of ours it
+    /// may have lost that still matter are sent again; with `giving_over` (it says it gives
+    /// nothing away any more) a standby we accepted from it is over.
+    fn on_report_asked(&mut self, _b: &mut Board, _ctx: &mut Ctx<'_>, _giving_over: bool) {}
+
+    /// A standby exchange in which this node gives groups away is going on.
+    fn giving(&self) -> bool {
+        false
+    }
 
     /// Every group is settled again (no agent running or queued): what waited for that may
     /// go on (Heartbeat retries a delayed auto-failback every second; we retry at once).

@@ -481,8 +481,18 @@ impl Policy for Nice {
         self.held = (false, false);
     }
 
-    fn on_rejoined(&mut self, _b: &mut Board, ctx: &mut Ctx<'_>) {
-        if let Some(class) = self.owed_done.take() {
+    fn on_rejoined(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
+        let Some(class) = self.owed_done.take() else {
+            return;
+        };
+        if b.peer_is_hbrs(ctx.nodes) {
+            // The report that asks for the peer's (sent next) ends the exchange there: the
+            // groups we released are then placed by both sides alike, none started twice.
+            tracing::info!(
+                "standby [{class}] was cut short by the isolation: our report tells the peer it \
+                 is over"
+            );
+        } else {
             tracing::info!(
                 "standby [{class}] was cut short by the isolation: telling the peer it is over"
             );
@@ -490,12 +500,28 @@ impl Policy for Nice {
         }
     }
 
-    fn on_report_asked(&mut self, _b: &mut Board, ctx: &mut Ctx<'_>) {
-        if let Standby::Asked { class, .. } = self.standby {
-            tracing::info!(
-                "the peer may have lost our standby request [{class}]: sending it again"
-            );
-            ctx.send(wire::ask_resources(class, "me"));
+    fn giving(&self) -> bool {
+        self.standby.giving()
+    }
+
+    fn on_report_asked(&mut self, b: &mut Board, ctx: &mut Ctx<'_>, giving_over: bool) {
+        match self.standby {
+            Standby::Asked { class, .. } => {
+                tracing::info!(
+                    "the peer may have lost our standby request [{class}]: sending it again"
+                );
+                ctx.send(wire::ask_resources(class, "me"));
+            }
+            Standby::Accepted { class, .. } if giving_over => {
+                // The peer was cut off or declared us dead, which ended the standby it was
+                // giving us: it will send no `done`.
+                tracing::info!(
+                    "{} was cut off while it gave us [{class}]: its standby is over",
+                    b.peer_name(ctx.nodes)
+                );
+                self.standby = Standby::Not;
+            }
+            _ => {}
         }
     }
 
