@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use hb_control::{Empty, Request, RequestClass, Status};
 use hb_nstests::cluster::Failback;
-use hb_nstests::ours::{request, start_settled, status};
+use hb_nstests::ours::{request, start_settled, status, wait_group_running};
 use hb_nstests::{
     Cluster, ClusterSpec, Implementation, Lab, Pair, Pairing, Timeline, holds, repo_root,
     root_or_skip, wait_for,
@@ -406,6 +406,8 @@ fn a_stop_that_fails_gets_its_node_fenced_and_the_group_moves() -> Result<()> {
     c.wait_for_sole_holder("node2", 20 * SECOND)
         .with_context(|| format!("{}\n{}", c.log_tail("node1", 30), c.log_tail("node2", 30)))?;
     ensure!(plugin.resets_of("node1", "done") == 1, "{:?}", plugin.log());
+    // The VIP is the group's first resource: the second (Stuck) starts after it.
+    wait_group_running(&c, "node2", 10 * SECOND).with_context(|| c.log_tail("node2", 30))?;
     ensure!(c.node_dir("node2").join("stuck.state").exists());
     let node1_log = log_of(&c, "node1");
     ensure!(
