@@ -48,6 +48,25 @@ fn started<'l>(lab: &'l Lab, spec: ClusterSpec) -> Result<Cluster<'l>> {
     Ok(c)
 }
 
+/// Pulls node1's cable (the lab sets the switch side down: node1's eth0 loses carrier) and
+/// watches until node2 alone holds the VIP: the timeline, when node1's VIP was last seen plus
+/// one sample, and when node2's was first seen.
+fn pull_node1s_cable(lab: &Lab, c: &Cluster<'_>) -> Result<(Timeline, Duration, Duration)> {
+    let cut = Timeline::record(lab, VIP, || {
+        lab.cut("node1")?;
+        wait_for("node2 alone holds the VIP", 15 * SECOND, || {
+            Ok(lab.address_holders(VIP)? == ["node2"])
+        })?;
+        Ok(())
+    })
+    .with_context(|| c.log_tail("node1", 30))?;
+    let released = cut
+        .last(|h| holds(h, "node1"))
+        .map_or(Duration::ZERO, |t| t + cut.resolution());
+    let taken = cut.first(|h| holds(h, "node2")).unwrap_or_default();
+    Ok((cut, released, taken))
+}
+
 /// `isolation release` without ping nodes: the carrier of node1's heartbeat interface is the
 /// witness. The lab's cable pull leaves node1's eth0 without carrier: node1 releases the VIP
 /// as node2 takes it, never two holders; the cable back, node1 gets it back.
@@ -62,18 +81,7 @@ fn a_cable_pull_without_ping_nodes_isolates_by_carrier() -> Result<()> {
     c.wait_for_sole_holder("node1", 20 * SECOND)?;
     let deadtime = c.spec().timing.deadtime;
     let keepalive = c.spec().timing.keepalive;
-    let cut = Timeline::record(&lab, VIP, || {
-        lab.cut("node1")?;
-        wait_for("node2 alone holds the VIP", 15 * SECOND, || {
-            Ok(lab.address_holders(VIP)? == ["node2"])
-        })?;
-        Ok(())
-    })
-    .with_context(|| c.log_tail("node1", 30))?;
-    let released = cut
-        .last(|h| holds(h, "node1"))
-        .map_or(Duration::ZERO, |t| t + cut.resolution());
-    let taken = cut.first(|h| holds(h, "node2")).unwrap_or_default();
+    let (cut, released, taken) = pull_node1s_cable(&lab, &c)?;
     println!(
         "cable pull without ping nodes (keepalive {} ms, deadtime {} ms, isolation release): \
          node1 released the VIP {} ms after the cut, node2 took it {} ms after; dual holding \
@@ -119,19 +127,7 @@ fn a_cable_pull_with_a_ping_node_leaves_exactly_one_vip_holder() -> Result<()> {
     let c = started(&lab, spec(Implementation::Ours, &["ping 192.0.2.50"]))?;
     let deadtime = c.spec().timing.deadtime;
     let keepalive = c.spec().timing.keepalive;
-    // Pull node1's cable; watch until node2 alone holds the VIP.
-    let cut = Timeline::record(&lab, VIP, || {
-        lab.cut("node1")?;
-        wait_for("node2 alone holds the VIP", 15 * SECOND, || {
-            Ok(lab.address_holders(VIP)? == ["node2"])
-        })?;
-        Ok(())
-    })
-    .with_context(|| c.log_tail("node1", 30))?;
-    let released = cut
-        .last(|h| holds(h, "node1"))
-        .map_or(Duration::ZERO, |t| t + cut.resolution());
-    let taken = cut.first(|h| holds(h, "node2")).unwrap_or_default();
+    let (cut, released, taken) = pull_node1s_cable(&lab, &c)?;
     let dual_to = cut.last(|h| h.len() > 1);
     let dual = cut.dual_holding();
     println!(
