@@ -546,11 +546,7 @@ impl World {
             "running" => AgentResult::Running,
             "not-running" => AgentResult::NotRunning,
             "timeout" => AgentResult::TimedOut,
-            "killed" => AgentResult::Failed(None),
-            other => match other.strip_prefix("exit") {
-                Some(code) => AgentResult::Failed(Some(code.parse().map_err(|e| format!("{e}"))?)),
-                None => return Err(format!("unknown result {other:?}")),
-            },
+            other => AgentResult::Failed(failure(other)?),
         };
         let now = self.now;
         self.core()?.handle_agent_done(now, id, result);
@@ -567,11 +563,7 @@ impl World {
             "ok" => FenceResult::Ok,
             "badhost" => FenceResult::BadHost,
             "timeout" => FenceResult::TimedOut,
-            "killed" => FenceResult::Failed(None),
-            other => match other.strip_prefix("exit") {
-                Some(code) => FenceResult::Failed(Some(code.parse().map_err(|e| format!("{e}"))?)),
-                None => return Err(format!("unknown result {other:?}")),
-            },
+            other => FenceResult::Failed(failure(other)?),
         };
         let now = self.now;
         self.core()?.handle_fence_done(now, id, result);
@@ -747,6 +739,17 @@ impl io::Write for LogWriter {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// A failed run's words, for `done` and `fenced`: `killed` (no exit code) or `exitN`.
+fn failure(word: &str) -> Result<Option<i32>, String> {
+    match word {
+        "killed" => Ok(None),
+        other => match other.strip_prefix("exit") {
+            Some(code) => code.parse().map(Some).map_err(|e| format!("{e}")),
+            None => Err(format!("unknown result {other:?}")),
+        },
     }
 }
 

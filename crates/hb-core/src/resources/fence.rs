@@ -16,9 +16,15 @@ use std::time::Duration;
 
 use crate::Instant;
 use crate::action::{Action, FenceResult, OpId};
+use crate::config::CoreConfig;
 use crate::ctx::Ctx;
 use crate::snapshot::{FenceState, FenceView};
 use crate::wire;
+
+/// How log lines name the configured device.
+fn device(cfg: &CoreConfig) -> &str {
+    cfg.fencing.as_ref().map_or("?", |f| f.device.as_str())
+}
 
 /// Where fencing of the peer stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,7 +103,7 @@ impl Fencer {
         let id = OpId(self.next_id);
         self.next_id += 1;
         self.attempts += 1;
-        let device = ctx.cfg.fencing.as_ref().map_or("?", |f| f.device.as_str());
+        let device = device(ctx.cfg);
         tracing::info!("Resetting node {} with [{device}]", self.node);
         self.stage = Stage::Running { id };
         ctx.out.push(Action::Fence {
@@ -139,7 +145,7 @@ impl Fencer {
             return false;
         }
         let node = self.node.clone();
-        let device = ctx.cfg.fencing.as_ref().map_or("?", |f| f.device.as_str());
+        let device = device(ctx.cfg);
         match result {
             FenceResult::Ok => tracing::info!("node {node} now reset."),
             FenceResult::BadHost => {
@@ -171,12 +177,15 @@ impl Fencer {
         false
     }
 
+    /// The wait before the next attempt: the first retry's, doubled per failure so far.
     fn backoff(&self, ctx: &Ctx<'_>) -> Duration {
-        let Some(f) = ctx.cfg.fencing.as_ref() else {
-            return Duration::from_secs(5);
-        };
+        let (retry, max) = ctx
+            .cfg
+            .fencing
+            .as_ref()
+            .map_or((Duration::ZERO, Duration::ZERO), |f| (f.retry, f.retry_max));
         let doublings = self.attempts.saturating_sub(1).min(16);
-        f.retry.saturating_mul(1 << doublings).min(f.retry_max)
+        retry.saturating_mul(1 << doublings).min(max)
     }
 
     /// The operator confirmed that the peer is down (`hb_takeover` while fencing blocks the
