@@ -19,53 +19,10 @@ mod reload;
 mod setup;
 mod shell;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-
-/// Command line (the flags are a contract: tests and tools depend on them).
-#[derive(Parser, Debug)]
-#[command(
-    name = "heartbeat",
-    version,
-    about = "heartbeat-rs: a Heartbeat 3 compatible failover cluster daemon"
-)]
-struct Args {
-    /// Stay in the foreground (log to stderr unless ha.cf names a logfile).
-    #[arg(short = 'f')]
-    foreground: bool,
-    /// Directory holding ha.cf, haresources and authkeys.
-    #[arg(short = 'c', long = "config-dir", default_value = "/etc/ha.d")]
-    config_dir: PathBuf,
-    /// This node's name (default: the first line of <config-dir>/nodeinfo, else uname -n).
-    #[arg(short = 'n', long = "node-name")]
-    node_name: Option<String>,
-    /// Persistent state: generation number and node UUID.
-    #[arg(long = "state-dir", default_value = "/var/lib/heartbeat")]
-    state_dir: PathBuf,
-    /// Pid file and control socket.
-    #[arg(long = "run-dir", default_value = hb_control::DEFAULT_RUN_DIR)]
-    run_dir: PathBuf,
-    /// Directories searched for resource scripts before <config-dir>/resource.d and
-    /// /etc/init.d (colon-separated).
-    #[arg(long = "agent-path", value_delimiter = ':')]
-    agent_path: Vec<PathBuf>,
-    /// Validate the configuration, print a summary and exit; start nothing.
-    #[arg(long = "check")]
-    check: bool,
-    /// Stop the daemon running with the same run dir, gracefully, and wait for it.
-    #[arg(short = 'k')]
-    kill: bool,
-    /// Report whether a daemon runs with the same run dir (Heartbeat's wording; exit 0 if it
-    /// does, 3 if not).
-    #[arg(short = 's')]
-    status: bool,
-    /// Make the running daemon re-read its configuration (SIGHUP) after checking it; with no
-    /// daemon running, start one.
-    #[arg(short = 'r')]
-    reread: bool,
-}
+use hb_daemon::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
