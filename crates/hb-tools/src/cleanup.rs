@@ -7,15 +7,42 @@ use crate::client::ClientError;
 use crate::opts::{self, Common, DoubleDash, OptError};
 use crate::{Outcome, prog_name};
 
-/// The options of `hb_cleanup`; the rest are group keys.
+/// The options of `hb_cleanup`; the rest are group keys ([`command`] adds them for the
+/// manual page and completions).
 #[derive(clap::Parser, Debug)]
-#[command(disable_help_flag = true, disable_version_flag = true)]
+#[command(
+    name = "hb_cleanup",
+    about = "Forget the failures recorded for resource groups on this node",
+    long_about = "Asks the heartbeat-rs daemon on this machine, through its control socket, to \
+                  forget the failures recorded on this node for each GROUP, or for every group \
+                  when none is named, so that a group that failed to start here or exceeded its \
+                  restart limit may run here again. A heartbeat-rs command: Heartbeat 3 has \
+                  none. `--` ends the options (for a key that starts with `-`).",
+    disable_help_flag = true,
+    disable_version_flag = true
+)]
 struct Opts {
     #[command(flatten)]
     common: Common,
-    /// The usage.
+    /// Print the usage.
     #[arg(short = 'h', long)]
     help: bool,
+}
+
+/// The command line of `hb_cleanup` as clap describes it, for its manual page and shell
+/// completions (hb-man): [`Opts`] plus the group keys, which [`run`] takes as the arguments
+/// that are not options.
+#[must_use]
+pub fn command() -> clap::Command {
+    <Opts as clap::CommandFactory>::command().arg(
+        clap::Arg::new("group")
+            .value_name("GROUP")
+            .num_args(0..)
+            .help(
+                "A resource group's key: the first resource of its haresources line, as \
+                 `cl_status status` shows it",
+            ),
+    )
 }
 
 /// The usage text.

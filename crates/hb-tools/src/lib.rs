@@ -4,13 +4,15 @@
 //! The protocol and the status tree are hb-control's; this library holds the client
 //! ([`client`]), the options the tools share ([`opts`]), what the tools read from the status
 //! beyond its fields ([`view`]), and each command as a function from its arguments to an
-//! [`Outcome`]; the binaries only print it.
+//! [`Outcome`]; the binaries only print it. [`cli`] describes the four command lines for
+//! their manual pages and shell completions.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod cl_status;
 pub mod cleanup;
+pub mod cli;
 pub mod client;
 pub mod cllog;
 pub mod opts;

@@ -41,7 +41,7 @@ impl Action {
 }
 
 /// The heartbeat-rs options of `hb_standby` and `hb_takeover`; the rest is Heartbeat's
-/// one class argument.
+/// one class argument ([`command`] adds it for the manual pages and completions).
 #[derive(clap::Parser, Debug)]
 #[command(disable_help_flag = true, disable_version_flag = true)]
 struct Opts {
@@ -53,6 +53,69 @@ struct Opts {
     /// How long `--wait` waits, in seconds.
     #[arg(long = "wait-timeout", value_name = "SECS", value_parser = opts::seconds, default_value = "60")]
     wait_timeout: Duration,
+}
+
+/// The class words, as the usage lists them: what each asks `action` to move. `run` reads
+/// them with [`RequestClass::parse`] or [`RequestClass::parse_takeover`].
+fn classes(action: Action) -> [(&'static str, &'static str); 4] {
+    let failback = match action {
+        Action::Standby => "The same as foreign (Heartbeat's alias)",
+        Action::Takeover => {
+            "Every group, as Heartbeat 3.0.6 ends up doing: its failback request is read as all"
+        }
+    };
+    [
+        ("all", "Every resource group (the default)"),
+        (
+            "foreign",
+            "The groups whose preferred node is the other node",
+        ),
+        ("local", "The groups whose preferred node is this node"),
+        ("failback", failback),
+    ]
+}
+
+/// The command line of `hb_standby` or `hb_takeover` as clap describes it, for the manual
+/// pages and shell completions (hb-man): [`Opts`] plus the class argument. The tools parse it
+/// with [`opts::parse`] and Heartbeat's rules (`run`).
+#[must_use]
+pub fn command(action: Action) -> clap::Command {
+    let (name, about, long_about) = match action {
+        Action::Standby => (
+            "hb_standby",
+            "Ask this node to give up resource groups",
+            "Asks the heartbeat-rs daemon on this machine, through its control socket, to give \
+             up the resource groups of CLASS to the other node, and returns once the daemon \
+             accepted or refused the request (with `--wait`, once the groups have moved). The \
+             class is seen from this node: `local` groups prefer this node, `foreign` ones the \
+             other. The arguments and texts are those of Heartbeat 3.0.6's `hb_standby`; the \
+             options are heartbeat-rs additions and may come before or after CLASS.",
+        ),
+        Action::Takeover => (
+            "hb_takeover",
+            "Ask this node to take resource groups over",
+            "Asks the heartbeat-rs daemon on this machine, through its control socket, to take \
+             over the resource groups of CLASS from the other node, and returns once the \
+             daemon accepted or refused the request (with `--wait`, once the groups run \
+             here). The class is seen from this node: `local` groups prefer this node, \
+             `foreign` ones the other. The arguments and texts are those of Heartbeat 3.0.6's \
+             `hb_takeover`; the options are heartbeat-rs additions and may come before or \
+             after CLASS.",
+        ),
+    };
+    let values =
+        classes(action).map(|(word, help)| clap::builder::PossibleValue::new(word).help(help));
+    <Opts as clap::CommandFactory>::command()
+        .name(name)
+        .bin_name(name)
+        .about(about)
+        .long_about(long_about)
+        .arg(
+            clap::Arg::new("class")
+                .value_name("CLASS")
+                .help("Which groups")
+                .value_parser(clap::builder::PossibleValuesParser::new(values)),
+        )
 }
 
 /// Heartbeat's usage: `usage:` on stdout, the synopsis on stderr, exit 1.
@@ -351,6 +414,34 @@ mod tests {
             out.stderr.lines().next(),
             Some("hb_standby: option --run-dir needs a value")
         );
+    }
+
+    #[test]
+    fn the_documented_classes_are_the_accepted_ones() {
+        for action in [Action::Standby, Action::Takeover] {
+            let words = classes(action).map(|(word, _)| word);
+            let mut out = Outcome::default();
+            usage(&mut out, "x");
+            assert!(
+                out.stderr
+                    .starts_with(&format!("x [{}]\n", words.join("|"))),
+                "{}",
+                out.stderr
+            );
+            for word in words {
+                let parsed = match action {
+                    Action::Standby => RequestClass::parse(word),
+                    Action::Takeover => RequestClass::parse_takeover(word),
+                };
+                assert!(parsed.is_some(), "{word}");
+            }
+            assert_eq!(command(action).get_name(), action.default_prog());
+        }
+        assert_eq!(
+            RequestClass::parse_takeover("failback"),
+            Some(RequestClass::All)
+        );
+        assert_eq!(RequestClass::parse("failback"), Some(RequestClass::Foreign));
     }
 
     #[test]

@@ -86,20 +86,31 @@ Global options (before or after the sub-command):
 \t--timeout SECS\thow long to wait for the daemon (default 5)
 ";
 
-/// `cl_status`'s own options; everything else is Heartbeat's command line.
+/// `cl_status`'s own options; everything else is Heartbeat's command line. With the
+/// sub-commands of [`SUB_COMMANDS`] this is also the description of the command that its
+/// manual page and shell completions are generated from ([`command`]).
 #[derive(clap::Parser, Debug)]
 #[command(
     name = "cl_status",
+    about = "Show the status of the cluster, its nodes, links and resources",
+    long_about = "Answers Heartbeat 3.0.6's sub-commands with its texts and exit codes, from one \
+                  `status` request on the control socket of the heartbeat-rs daemon, so scripts \
+                  written for Heartbeat keep working. The options of a sub-command are parsed \
+                  as Heartbeat parses them (GNU getopt on the arguments after the sub-command: \
+                  before or after the operands, grouped as in `-mv`).\n\n\
+                  Without a sub-command, or with `-h` alone, it prints Heartbeat's usage text. \
+                  The options below are heartbeat-rs additions and may come before or after \
+                  the sub-command.",
     disable_help_flag = true,
     disable_version_flag = true
 )]
 struct Globals {
     #[command(flatten)]
     common: Common,
-    /// Print the daemon's status object as JSON.
+    /// Print the daemon's status object as JSON, keys sorted (no sub-command).
     #[arg(long)]
     json: bool,
-    /// The usage and the heartbeat-rs additions.
+    /// Print the usage text and the heartbeat-rs additions.
     #[arg(long)]
     help: bool,
 }
@@ -122,24 +133,287 @@ enum Cmd {
     Summary,
 }
 
+/// A sub-command as the user sees it: its name, Heartbeat's options after it and its
+/// operands. [`lookup`] finds sub-commands in [`SUB_COMMANDS`], and [`command`] describes
+/// them from it for the manual page and the shell completions, so both have the same list.
+struct SubCommand {
+    name: &'static str,
+    /// Another name that works as well (`parameter` for `hbparameter`).
+    alias: Option<&'static str>,
+    cmd: Cmd,
+    /// One line: what it answers.
+    about: &'static str,
+    /// The options getopt accepts after it (a test checks them against getopt).
+    flags: &'static [Flag],
+    operands: &'static [Operand],
+}
+
+/// An option of a sub-command: `-v`, or `-p NAME` when it takes a value.
+struct Flag {
+    short: char,
+    /// clap's id of the option.
+    id: &'static str,
+    value: Option<&'static str>,
+    required: bool,
+    help: &'static str,
+}
+
+/// An operand of a sub-command.
+struct Operand {
+    name: &'static str,
+    required: bool,
+    help: &'static str,
+}
+
+const HUMAN: Flag = Flag {
+    short: 'm',
+    id: "human",
+    value: None,
+    required: false,
+    help: "Heartbeat's human-readable sentence instead of the bare value",
+};
+
+const NODE: Operand = Operand {
+    name: "NODE",
+    required: true,
+    help: "A node of ha.cf (or a ping node)",
+};
+
+/// Heartbeat 3.0.6's sub-commands (its usage lists all but `test`), then ours (`status`,
+/// and `parameter` for `hbparameter`).
+const SUB_COMMANDS: &[SubCommand] = &[
+    SubCommand {
+        name: "hbstatus",
+        alias: None,
+        cmd: Cmd::HbStatus,
+        about: "Whether heartbeat is running on this machine (exit 0 if it is, 1 if not)",
+        flags: &[
+            Flag {
+                short: 'v',
+                id: "verbose",
+                value: None,
+                required: false,
+                help: "Also print the version, what manages the resources and `listnodes -v`",
+            },
+            HUMAN,
+        ],
+        operands: &[],
+    },
+    SubCommand {
+        name: "listnodes",
+        alias: None,
+        cmd: Cmd::ListNodes,
+        about: "List the nodes of the cluster, in the reverse of the ha.cf order (as Heartbeat)",
+        flags: &[
+            Flag {
+                short: 'p',
+                id: "ping",
+                value: None,
+                required: false,
+                help: "Only the ping nodes",
+            },
+            Flag {
+                short: 'n',
+                id: "normal",
+                value: None,
+                required: false,
+                help: "Only the normal nodes",
+            },
+            Flag {
+                short: 'v',
+                id: "verbose",
+                value: None,
+                required: false,
+                help: "Also each node's type and status, and its links with their status",
+            },
+            HUMAN,
+        ],
+        operands: &[],
+    },
+    SubCommand {
+        name: "nodestatus",
+        alias: None,
+        cmd: Cmd::NodeStatus,
+        about: "A node's status, e.g. active, up, init or dead (exit 0 if it is up, else 1)",
+        flags: &[HUMAN],
+        operands: &[NODE],
+    },
+    SubCommand {
+        name: "nodeweight",
+        alias: None,
+        cmd: Cmd::NodeWeight,
+        about: "A node's weight",
+        flags: &[HUMAN],
+        operands: &[NODE],
+    },
+    SubCommand {
+        name: "nodesite",
+        alias: None,
+        cmd: Cmd::NodeSite,
+        about: "A node's site (an empty line when it has none)",
+        flags: &[HUMAN],
+        operands: &[NODE],
+    },
+    SubCommand {
+        name: "nodetype",
+        alias: None,
+        cmd: Cmd::NodeType,
+        about: "A node's type: normal or ping",
+        flags: &[HUMAN],
+        operands: &[NODE],
+    },
+    SubCommand {
+        name: "listhblinks",
+        alias: None,
+        cmd: Cmd::ListHbLinks,
+        about: "List a node's heartbeat links (its network interfaces)",
+        flags: &[
+            Flag {
+                short: 'v',
+                id: "verbose",
+                value: None,
+                required: false,
+                help: "Also each link's status",
+            },
+            HUMAN,
+        ],
+        operands: &[NODE],
+    },
+    SubCommand {
+        name: "hblinkstatus",
+        alias: None,
+        cmd: Cmd::HbLinkStatus,
+        about: "The status of a node's heartbeat link: up or dead (exit 0 if up, 1 if dead)",
+        flags: &[HUMAN],
+        operands: &[
+            NODE,
+            Operand {
+                name: "LINK",
+                required: true,
+                help: "The link's interface name, as listhblinks lists it",
+            },
+        ],
+    },
+    SubCommand {
+        name: "clientstatus",
+        alias: None,
+        cmd: Cmd::ClientStatus,
+        about: "The status of a Heartbeat API client: heartbeat-rs has none, so always \
+                Heartbeat's answer for an unknown client (exit 13)",
+        flags: &[HUMAN],
+        operands: &[
+            NODE,
+            Operand {
+                name: "CLIENT",
+                required: true,
+                help: "The client's name",
+            },
+            Operand {
+                name: "TIMEOUT",
+                required: false,
+                help: "Accepted and not waited for",
+            },
+        ],
+    },
+    SubCommand {
+        name: "rscstatus",
+        alias: None,
+        cmd: Cmd::RscStatus,
+        about: "Which resources this node holds: none, local, foreign, all or transition",
+        flags: &[HUMAN],
+        operands: &[],
+    },
+    SubCommand {
+        name: "hbparameter",
+        alias: Some("parameter"),
+        cmd: Cmd::HbParameter,
+        about: "The value of a cluster parameter: the ha.cf directive as written, or \
+                Heartbeat's default (hbversion: the daemon's version)",
+        flags: &[
+            Flag {
+                short: 'p',
+                id: "parameter",
+                value: Some("NAME"),
+                required: true,
+                help: "The parameter (directive) name, e.g. deadtime",
+            },
+            HUMAN,
+        ],
+        operands: &[],
+    },
+    SubCommand {
+        name: "test",
+        alias: None,
+        cmd: Cmd::Test,
+        about: "Heartbeat's debugging output: dead time, keepalive, this node, rscstatus \
+                (arguments are ignored)",
+        flags: &[],
+        operands: &[],
+    },
+    SubCommand {
+        name: "status",
+        alias: None,
+        cmd: Cmd::Summary,
+        about: "A summary for people: nodes, links, resource groups, recent transitions \
+                (heartbeat-rs; scripts should use --json)",
+        flags: &[],
+        operands: &[],
+    },
+];
+
 /// Heartbeat's table lookup: exact names only.
 fn lookup(name: &str) -> Option<Cmd> {
-    Some(match name {
-        "hbstatus" => Cmd::HbStatus,
-        "listnodes" => Cmd::ListNodes,
-        "nodestatus" => Cmd::NodeStatus,
-        "nodeweight" => Cmd::NodeWeight,
-        "nodesite" => Cmd::NodeSite,
-        "nodetype" => Cmd::NodeType,
-        "listhblinks" => Cmd::ListHbLinks,
-        "hblinkstatus" => Cmd::HbLinkStatus,
-        "clientstatus" => Cmd::ClientStatus,
-        "rscstatus" => Cmd::RscStatus,
-        "hbparameter" | "parameter" => Cmd::HbParameter,
-        "test" => Cmd::Test,
-        "status" => Cmd::Summary,
-        _ => return None,
-    })
+    SUB_COMMANDS
+        .iter()
+        .find(|s| s.name == name || s.alias == Some(name))
+        .map(|s| s.cmd)
+}
+
+impl SubCommand {
+    fn command(&self) -> clap::Command {
+        let mut cmd = clap::Command::new(self.name)
+            .about(self.about)
+            .disable_help_flag(true)
+            .disable_version_flag(true);
+        if let Some(alias) = self.alias {
+            cmd = cmd.visible_alias(alias);
+        }
+        for f in self.flags {
+            let arg = clap::Arg::new(f.id)
+                .short(f.short)
+                .help(f.help)
+                .required(f.required);
+            cmd = cmd.arg(match f.value {
+                Some(v) => arg.value_name(v).action(clap::ArgAction::Set),
+                None => arg.action(clap::ArgAction::SetTrue),
+            });
+        }
+        for o in self.operands {
+            cmd = cmd.arg(
+                clap::Arg::new(o.name)
+                    .value_name(o.name)
+                    .required(o.required)
+                    .help(o.help),
+            );
+        }
+        cmd
+    }
+}
+
+/// `cl_status`'s command line as clap describes it, for its manual page and its shell
+/// completions (hb-man): our options ([`Globals`]) and every sub-command of
+/// [`SUB_COMMANDS`] with Heartbeat's options and operands. `cl_status` itself does not parse
+/// with it: see [`opts`](crate::opts) and `getopt`.
+#[must_use]
+pub fn command() -> clap::Command {
+    let mut cmd = <Globals as clap::CommandFactory>::command()
+        .subcommand_value_name("SUB-COMMAND")
+        .subcommand_help_heading("Sub-commands")
+        .disable_help_subcommand(true);
+    for s in SUB_COMMANDS {
+        cmd = cmd.subcommand(s.command());
+    }
+    cmd
 }
 
 /// Output being built, with the node name for ERROR lines.
@@ -313,6 +587,51 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_sub_command_table_has_the_options_getopt_accepts() {
+        // `test` reads no options (Heartbeat's neither).
+        for sub in SUB_COMMANDS.iter().filter(|sub| sub.cmd != Cmd::Test) {
+            for c in ('a'..='z').chain('A'..='Z') {
+                let flag = sub.flags.iter().find(|f| f.short == c);
+                let arg = match flag {
+                    Some(f) if f.value.is_some() => format!("-{c}x"),
+                    _ => format!("-{c}"),
+                };
+                let out = render(&s(&[sub.name, &arg]), &Status::default());
+                assert_eq!(
+                    out.stderr.contains("invalid option"),
+                    flag.is_none(),
+                    "{} {arg}: {}",
+                    sub.name,
+                    out.stderr
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_sub_command_is_in_the_table_once() {
+        let mut names: Vec<&str> = SUB_COMMANDS
+            .iter()
+            .flat_map(|sub| std::iter::once(sub.name).chain(sub.alias))
+            .collect();
+        for name in &names {
+            assert!(lookup(name).is_some(), "{name}");
+        }
+        let mut cmds: Vec<String> = SUB_COMMANDS
+            .iter()
+            .map(|sub| format!("{:?}", sub.cmd))
+            .collect();
+        cmds.sort();
+        cmds.dedup();
+        assert_eq!(cmds.len(), SUB_COMMANDS.len());
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), SUB_COMMANDS.len() + 1);
+        let cmd = command();
+        assert_eq!(cmd.get_subcommands().count(), SUB_COMMANDS.len());
     }
 
     #[test]
