@@ -67,11 +67,44 @@ hb_die() {
     exit "$hb_die_code"
 }
 
-# hb_need_helper COMMAND: exit OCF_ERR_INSTALLED unless COMMAND is found (a path, or a name
-# looked up in PATH). `command -v` is a built-in: no process is started.
+# hb_find_helper COMMAND: sets hb_helper to the program to run for COMMAND and returns 0, or
+# returns 1 (hb_helper empty) when there is none. A COMMAND holding a '/' is taken as it is
+# (it must be an executable regular file). A name is looked up in the directories of PATH
+# (empty entries skipped), then in /usr/local/sbin and /usr/sbin: the Debian package
+# installs hb-addr and hb-check in /usr/sbin, and an agent run with a minimal PATH (cron's
+# /usr/bin:/bin, a manager that sets its own) must still find them; the order is the one of
+# the daemon's agent PATH, so both find the same program. hb_helper is then a full path.
+# Shell built-ins only: no process is started.
+# shellcheck disable=SC2034 # hb_helper is for the caller
+hb_find_helper() {
+    hb_helper=
+    case $1 in
+        '') return 1 ;;
+        */*)
+            [ -f "$1" ] && [ -x "$1" ] || return 1
+            hb_helper=$1
+            return 0
+            ;;
+    esac
+    hb_find_rest=${PATH-}:/usr/local/sbin:/usr/sbin
+    while :; do
+        hb_find_dir=${hb_find_rest%%:*}
+        if [ -n "$hb_find_dir" ] && [ -f "$hb_find_dir/$1" ] && [ -x "$hb_find_dir/$1" ]; then
+            hb_helper=$hb_find_dir/$1
+            return 0
+        fi
+        case $hb_find_rest in
+            *:*) hb_find_rest=${hb_find_rest#*:} ;;
+            *) return 1 ;;
+        esac
+    done
+}
+
+# hb_need_helper COMMAND: hb_find_helper COMMAND (hb_helper is the program to run), or exit
+# OCF_ERR_INSTALLED.
 hb_need_helper() {
-    command -v "$1" >/dev/null 2>&1 ||
-        hb_die "$OCF_ERR_INSTALLED" "helper '$1' not found (PATH=$PATH)"
+    hb_find_helper "$1" ||
+        hb_die "$OCF_ERR_INSTALLED" "helper '$1' not found (PATH=${PATH-}, then /usr/local/sbin and /usr/sbin)"
 }
 
 # ----- time --------------------------------------------------------------------------------

@@ -259,10 +259,23 @@ fn usage_action_prints_usage() {
 
 #[test]
 fn missing_helper_exits_5() {
-    let out = run_agent(&agent_path("IPaddr"), &["192.0.2.1/24/eth0", "start"], &[]);
+    // A helper name not found in PATH is looked for in /usr/local/sbin and /usr/sbin too
+    // (where the Debian package installs hb-addr). Where one is installed, name a helper no
+    // directory holds instead: this test must never run a real hb-addr against the
+    // machine's own interfaces.
+    let installed = ["/usr/local/sbin/hb-addr", "/usr/sbin/hb-addr"]
+        .iter()
+        .any(|p| Path::new(p).exists());
+    let (env, name): (&[(&str, &str)], &str) = if installed {
+        (&[("HB_ADDR", "hb-addr-absent")], "hb-addr-absent")
+    } else {
+        (&[], "hb-addr")
+    };
+    let out = run_agent(&agent_path("IPaddr"), &["192.0.2.1/24/eth0", "start"], env);
     assert_eq!(out.code, Some(5), "{}", out.stderr);
     assert!(
-        out.stderr.starts_with("IPaddr: helper 'hb-addr' not found"),
+        out.stderr
+            .starts_with(&format!("IPaddr: helper '{name}' not found")),
         "{}",
         out.stderr
     );
