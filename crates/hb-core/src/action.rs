@@ -160,6 +160,11 @@ pub enum Action {
         /// The node to reset.
         node: String,
     },
+    /// A reload ([`crate::Core::reconfigure`]) changed the group table: from this action on,
+    /// the `group` of [`Action::RunAgent`] and the group indexes of commands and snapshots
+    /// refer to this list (the new `haresources`, in its order). Runs already started keep
+    /// the definition they started with.
+    UseGroups(Vec<crate::GroupConfig>),
 }
 
 /// Resource classes as Heartbeat names them in `rsc_hold`, always from the point of view

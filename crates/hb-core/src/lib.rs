@@ -43,6 +43,7 @@ mod membership;
 mod nodes;
 mod ping;
 mod reach;
+mod reconfigure;
 mod recv;
 mod remember;
 mod resources;
@@ -58,7 +59,9 @@ use rand_core::SeedableRng;
 pub use action::{Action, AgentOp, AgentResult, Class, Command, FenceResult, OpId};
 pub use config::{AutoFailback, CoreConfig, FenceSetup, GroupConfig, MonitorPolicy};
 pub use ping::{PingSetup, PingTarget};
+pub use reconfigure::Reconfigured;
 pub use remember::{PeerMark, RememberedPeers};
+pub use resources::GroupChanges;
 pub use snapshot::{
     Counters, FenceState, FenceView, GroupState, GroupView, LinkView, NodeKind, NodeStatus,
     NodeView, ResourceState, ResourceView, Snapshot,
@@ -227,6 +230,9 @@ impl Core {
     pub fn poll_action(&mut self) -> Option<Action> {
         loop {
             let action = self.out.pop()?;
+            if let Action::UseGroups(groups) = &action {
+                self.cfg.groups.clone_from(groups);
+            }
             if matches!(action, Action::Transmit(_) | Action::PetWatchdog)
                 && self.res.awaiting_fence()
             {

@@ -200,6 +200,14 @@ impl NodeState {
         self.deadtime = bounded;
     }
 
+    /// Our timing changed (a reload): the node's deadtime is ours again, or the one it
+    /// announced bounded by our new keepalive and initdead.
+    pub(crate) fn retime(&mut self, cfg: &CoreConfig) {
+        let announced = std::mem::take(&mut self.announced_dt);
+        self.deadtime = cfg.timing.deadtime();
+        self.set_announced_deadtime(announced, cfg);
+    }
+
     fn view(&self, is_self: bool, cfg: &CoreConfig) -> NodeView {
         NodeView {
             name: self.name.clone(),

@@ -76,6 +76,13 @@ pub(crate) struct PingNodes {
 }
 
 impl PingNodes {
+    /// Our timing changed (a reload): probe once per new keepalive; `deadping` follows the
+    /// new deadtime unless set on its own.
+    pub(crate) fn retime(&mut self, setup: &PingSetup, keepalive: Duration, deadtime: Duration) {
+        self.keepalive = keepalive;
+        self.deadping = setup.deadping.unwrap_or(deadtime);
+    }
+
     pub(crate) fn new(
         setup: &PingSetup,
         keepalive: Duration,

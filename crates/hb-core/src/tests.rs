@@ -91,7 +91,8 @@ fn datagrams(actions: &[Action]) -> Vec<Vec<u8>> {
             | Action::RememberPeers(_)
             | Action::Ping(_)
             | Action::PetWatchdog
-            | Action::Fence { .. } => None,
+            | Action::Fence { .. }
+            | Action::UseGroups(_) => None,
         })
         .collect()
 }

@@ -151,8 +151,11 @@ struct World {
     peer: usize,
     peer_generation: u64,
     peer_seq: u64,
-    /// Agent runs not answered yet: op -> (group, resource, op).
-    running: BTreeMap<OpId, (usize, usize, AgentOp)>,
+    /// Agent runs not answered yet: op -> (resource, op).
+    running: BTreeMap<OpId, (String, AgentOp)>,
+    /// The core's group table (`cfg.groups` at boot, then each `use groups`); `cfg` is what
+    /// the next `boot` or `reload` reads.
+    table: Vec<GroupConfig>,
     log: Arc<Mutex<Vec<u8>>>,
     /// Output of commands whose block is still to come.
     pending: String,
@@ -199,6 +202,7 @@ impl Default for World {
             peer_generation: 200,
             peer_seq: 0,
             running: BTreeMap::new(),
+            table: Vec::new(),
             log: Arc::default(),
             pending: String::new(),
             remembered: RememberedPeers::new(),
@@ -310,12 +314,47 @@ impl World {
                 let [key, node, resources @ ..] = args else {
                     return Err("group KEY NODE RESOURCE...".into());
                 };
-                self.cfg.groups.push(GroupConfig {
+                let group = GroupConfig {
                     key: key.clone(),
                     preferred: node_index(node)?,
                     resources: resources.to_vec(),
                     monitor: vec![MonitorPolicy::OFF; resources.len()],
-                });
+                };
+                // A key already listed is redefined in place (an edit, for `reload`).
+                match self.cfg.groups.iter_mut().find(|g| &g.key == key) {
+                    Some(g) => *g = group,
+                    None => self.cfg.groups.push(group),
+                }
+                Ok(String::new())
+            }
+            "ungroup" => {
+                let key = self.one(args)?.to_string();
+                self.cfg.groups.retain(|g| g.key != key);
+                Ok(String::new())
+            }
+            "reload" => {
+                let now = self.now;
+                let cfg = self.cfg.clone();
+                let done = self
+                    .core()?
+                    .reconfigure(now, cfg)
+                    .map_err(|e| e.to_string())?;
+                let g = &done.groups;
+                let mut line = format!(
+                    "reloaded added={:?} removed={:?} changed={:?} monitors={:?}",
+                    g.added, g.removed, g.changed, g.monitors
+                );
+                if done.timing {
+                    line += " timing";
+                }
+                if done.auto_failback {
+                    line += " auto_failback";
+                }
+                for d in &done.deferred {
+                    line += &format!(" deferred={d:?}");
+                }
+                self.pending += &line;
+                self.pending.push('\n');
                 Ok(String::new())
             }
             "monitor" => {
@@ -393,6 +432,7 @@ impl World {
                 };
                 self.core =
                     Some(Core::new(self.cfg.clone(), boot, self.now).map_err(|e| e.to_string())?);
+                self.table = self.cfg.groups.clone();
                 Ok(String::new())
             }
             "at" => self.advance_to(Instant::from_millis(millis(self.one(args)?)?)),
@@ -524,11 +564,10 @@ impl World {
         let id = match which.strip_prefix("op") {
             Some(n) => OpId(number(n)?),
             None => {
-                let (g, r) = self.resource(which)?;
                 let ids: Vec<OpId> = self
                     .running
                     .iter()
-                    .filter(|(_, (gg, rr, _))| (*gg, *rr) == (g, r))
+                    .filter(|(_, (name, _))| name == which)
                     .map(|(id, _)| *id)
                     .collect();
                 match ids[..] {
@@ -700,9 +739,9 @@ impl World {
                     resource,
                     op,
                 } => {
-                    let name = &self.cfg.groups[group].resources[resource];
+                    let name = self.table[group].resources[resource].clone();
                     let _ = writeln!(out, "run {id} {name} {op}");
-                    self.running.insert(id, (group, resource, op));
+                    self.running.insert(id, (name, op));
                 }
                 Action::RememberPeers(table) => {
                     if self.show_remember {
@@ -722,6 +761,11 @@ impl World {
                 }
                 Action::Fence { id, node } => {
                     let _ = writeln!(out, "fence {id} {node}");
+                }
+                Action::UseGroups(groups) => {
+                    let keys: Vec<&str> = groups.iter().map(|g| g.key.as_str()).collect();
+                    let _ = writeln!(out, "use groups {}", keys.join(" "));
+                    self.table = groups;
                 }
             }
         }

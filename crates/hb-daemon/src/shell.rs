@@ -169,7 +169,12 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
     let mut keeper = crate::peers::Keeper::new(&state_dir);
     let node = prepared.node.clone();
     let wall = control::WallClock::new(SystemTime::now());
-    let status_info = control::StatusInfo::new(&node, &config);
+    let mut status_info = control::StatusInfo::new(&node, &config);
+    // A reload (SIGHUP) on its way: checked files whose new agents' meta-data is being read,
+    // then, once the core applied them, the agent table waiting for its UseGroups.
+    let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<crate::reload::Reload>();
+    let mut reload_busy = false;
+    let mut pending_table: Option<Vec<Vec<Resource>>> = None;
     let mut core = Core::new(converted.core.clone(), boot, now())?;
     core.set_load_average(&load_average());
     crate::reload::test_options(&mut core, &config.dir);
@@ -216,7 +221,12 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                     };
                     let env = res.env_for(&env, op);
                     let tx = agent_tx.clone();
-                    let key = config.haresources.groups[group].key.clone();
+                    let key = core
+                        .config()
+                        .groups
+                        .get(group)
+                        .map(|g| g.key.clone())
+                        .unwrap_or_default();
                     tokio::spawn(async move {
                         let cmd = AgentCommand {
                             program: &res.path,
@@ -251,6 +261,16 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                             });
                         }
                         None => core.handle_fence_done(now(), id, FenceResult::Failed(None)),
+                    }
+                }
+                Action::UseGroups(groups) => {
+                    reload_busy = false;
+                    match pending_table.take() {
+                        Some(t) if t.len() == groups.len() => resources = t,
+                        _ => tracing::error!(
+                            "internal error: the core changed the group table without a \
+                             matching reload; keeping the agents of the previous one"
+                        ),
                     }
                 }
                 Action::Ping(to) => {
@@ -290,7 +310,50 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                 let _ = core.handle_command(now(), Command::Shutdown);
             }
             _ = sighup.recv() => {
-                crate::reload::sighup(&mut core, &config, &load_options);
+                if reload_busy {
+                    tracing::warn!(
+                        "SIGHUP: the previous reload is still being applied: nothing read; \
+                         reload again once it is done"
+                    );
+                } else if let Some(mut reload) =
+                    crate::reload::check(&mut core, &config, &load_options, &resources)
+                {
+                    // New OCF agents tell their time limits in their meta-data: read it
+                    // without holding up the loop, then apply.
+                    reload_busy = true;
+                    let tx = reload_tx.clone();
+                    let env = env.clone();
+                    tokio::spawn(async move {
+                        load_meta_data_all(
+                            reload.table.iter_mut().flatten().filter(|r| r.meta_timeouts.is_empty()),
+                            &env,
+                        )
+                        .await;
+                        let _ = tx.send(reload);
+                    });
+                } else {
+                }
+            }
+            Some(reload) = reload_rx.recv() => {
+                match core.reconfigure(now(), reload.core) {
+                    Ok(done) => {
+                        crate::reload::log_outcome(&done, &config.ha_cf, &reload.config.ha_cf);
+                        status_info = control::StatusInfo::new(&node, &reload.config);
+                        if done.use_groups {
+                            pending_table = Some(reload.table);
+                        } else {
+                            reload_busy = false;
+                            if !done.groups_deferred {
+                                // Same groups in the same order: new time limits apply.
+                                resources = reload.table;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        reload_busy = false;
+                        tracing::error!("SIGHUP: {e}: nothing applied, running on with the previous configuration");
+                    }
+                }
             }
             () = &mut shutdown, if !shutdown_asked => {
                 shutdown_asked = true;
@@ -323,8 +386,8 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                     Request::Cleanup { group: key } => {
                         let which = match &key {
                             None => Ok(None),
-                            Some(k) => config
-                                .haresources
+                            Some(k) => core
+                                .config()
                                 .groups
                                 .iter()
                                 .position(|g| &g.key == k)

@@ -238,7 +238,8 @@ impl Sim {
                     );
                 }
                 Action::RememberPeers(table) => self.hosts[n].remembered(table),
-                Action::PetWatchdog => {}
+                // The simulator's hosts do not reload their configuration.
+                Action::PetWatchdog | Action::UseGroups(_) => {}
                 Action::Fence { id, node } => {
                     let target = node
                         .strip_prefix("node")

@@ -31,6 +31,10 @@ pub(crate) enum Then {
     CleanedUp { group: GroupId },
     /// A step of the negotiation policy.
     Policy(Step),
+    /// A reload's removed and changed groups are stopped: replace the table.
+    Reload,
+    /// A reload's new groups were probed: place them.
+    ReloadProbed,
 }
 
 #[derive(Clone, Debug)]
@@ -58,6 +62,18 @@ impl Batches {
                 then,
             });
             None
+        }
+    }
+
+    /// A reload replaced the group table: renumber the groups waited for (a group that left
+    /// is not waited for any more).
+    pub(crate) fn remap(&mut self, map: &std::collections::BTreeMap<GroupId, GroupId>) {
+        for b in &mut self.waiting {
+            b.groups = b
+                .groups
+                .iter()
+                .filter_map(|g| map.get(g).copied())
+                .collect();
         }
     }
 

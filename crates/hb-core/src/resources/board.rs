@@ -49,6 +49,17 @@ pub(crate) struct Board {
     pub(crate) negotiating: bool,
     pub(crate) shutdown: Option<Shutdown>,
     pub(crate) finished: bool,
+    /// A change of `haresources` being applied (its removed and changed groups stopping).
+    pub(crate) reload: Option<super::reload::Plan>,
+    /// `haresources` was changed by a reload: groups may be held by nobody while both
+    /// nodes are up (one side has a group the other has not yet), and are placed by the
+    /// orphan rule.
+    pub(crate) reloaded: bool,
+    /// The group table changed (a reload): what the peer holds of the new groups is not
+    /// known until its next exact report; no orphan is adopted before it.
+    pub(crate) await_report: bool,
+    /// The retiring groups of [`Board::reload`] have stopped: replace the table.
+    pub(crate) swap_due: bool,
 }
 
 impl Board {
@@ -73,7 +84,26 @@ impl Board {
             negotiating: false,
             shutdown: None,
             finished: false,
+            reload: None,
+            reloaded: false,
+            swap_due: false,
+            await_report: false,
         }
+    }
+
+    /// A reload replaced the group table: renumber every group this board refers to (the
+    /// groups that left are forgotten; what the peer holds of them is asked again).
+    pub(crate) fn remap(&mut self, map: &BTreeMap<GroupId, GroupId>) {
+        let remap_set = |set: &GroupSet| -> GroupSet {
+            set.iter().filter_map(|g| map.get(g).copied()).collect()
+        };
+        self.batches.remap(map);
+        self.view.holds = remap_set(&self.view.holds);
+        self.view.failed = remap_set(&self.view.failed);
+        self.pending_conflicts = std::mem::take(&mut self.pending_conflicts)
+            .into_iter()
+            .filter_map(|(g, e)| map.get(&g).map(|&n| (n, e)))
+            .collect();
     }
 
     /// Negotiating and not shutting down: decisions are taken.
@@ -290,7 +320,7 @@ impl Board {
                         self.groups[g].saw_epoch(*epoch);
                     }
                     None => ctx.warn_limited("unknown-group", || {
-                        format!("peer holds group {key:?} that is not in haresources here: haresources must be identical")
+                        format!("peer holds group {key:?} that is not in haresources here: haresources must be identical (after a reload on one node, reload the other too)")
                     }),
                 }
             }
@@ -301,6 +331,7 @@ impl Board {
                 .collect();
             self.view.holds = holds;
             self.view.exact = true;
+            self.await_report = false;
             self.detect_conflicts(ctx, &epochs, h.reply, stable);
         } else {
             self.view.exact = false;

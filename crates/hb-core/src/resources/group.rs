@@ -55,6 +55,9 @@ pub(crate) struct Group {
     pub(crate) handoff_pending: bool,
     /// When the group's state last changed.
     since: Option<Instant>,
+    /// Removed from or changed in `haresources` by a reload: it is stopping (or stopped)
+    /// for good and is never started again ([`super::reload`]).
+    pub(crate) retiring: bool,
     pub(crate) res: Vec<Resource>,
 }
 
@@ -71,6 +74,7 @@ impl Group {
             failure: None,
             handoff_pending: false,
             since: None,
+            retiring: false,
             res: cfg
                 .resources
                 .iter()
@@ -208,6 +212,44 @@ impl Group {
         }
     }
 
+    /// Whether `cfg` defines this group as it is: the same key, preferred node and
+    /// resources (monitor rules aside, which [`Group::set_monitors`] changes in place).
+    pub(crate) fn same_definition(&self, cfg: &GroupConfig, preferred: NodeId) -> bool {
+        self.key == cfg.key
+            && self.preferred == preferred
+            && self.res.len() == cfg.resources.len()
+            && self
+                .res
+                .iter()
+                .zip(&cfg.resources)
+                .all(|(r, n)| &r.name == n)
+    }
+
+    /// New monitor rules (a reload): a resource whose interval changed is monitored on the
+    /// new schedule from now on (a monitor in flight finishes first). Returns whether
+    /// anything changed.
+    pub(crate) fn set_monitors(&mut self, cfg: &GroupConfig, now: Instant) -> bool {
+        let monitored = self.monitored();
+        let mut changed = false;
+        for (r, res) in self.res.iter_mut().enumerate() {
+            let policy = cfg
+                .monitor
+                .get(r)
+                .copied()
+                .unwrap_or(crate::config::MonitorPolicy::OFF);
+            if res.policy == policy {
+                continue;
+            }
+            changed = true;
+            let interval_changed = res.policy.interval != policy.interval;
+            res.policy = policy;
+            if monitored && interval_changed && res.monitor_op.is_none() {
+                res.next_monitor = policy.interval.map(|i| now + i);
+            }
+        }
+        changed
+    }
+
     /// Runs `status` on every resource and stops the group if any is found running.
     pub(crate) fn probe(&mut self, now: Instant, ids: &mut OpIds) -> Option<Run> {
         let steps = forward(self.res.len(), AgentOp::Status);
@@ -221,6 +263,13 @@ impl Group {
         why: &str,
         ids: &mut OpIds,
     ) -> (bool, Option<Run>) {
+        if self.retiring {
+            tracing::info!(
+                "group {}: not starting it ({why}): it is leaving haresources (reload)",
+                self.key
+            );
+            return (false, None);
+        }
         if self.failed_here {
             tracing::warn!(
                 "group {}: not starting it here ({why}): a start failed here before",

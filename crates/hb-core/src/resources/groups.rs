@@ -43,6 +43,8 @@ pub(crate) struct Groups {
     list: Vec<Group>,
     ids: OpIds,
     runs: BTreeMap<OpId, Owner>,
+    /// Runs of groups a reload removed: their late results are expected and ignored.
+    retired_runs: BTreeSet<OpId>,
 }
 
 impl Index<GroupId> for Groups {
@@ -70,7 +72,45 @@ impl Groups {
                 .collect(),
             ids: OpIds::default(),
             runs: BTreeMap::new(),
+            retired_runs: BTreeSet::new(),
         }
+    }
+
+    /// A reload replaces the table: the groups in their new order, built by `make` from the
+    /// old ones (`take(old id)` hands over a group carried over). Returns the old-to-new
+    /// map of the groups carried over; runs of the others are forgotten.
+    pub(crate) fn replace(
+        &mut self,
+        make: impl FnOnce(&mut dyn FnMut(GroupId) -> Option<Group>) -> Vec<(Option<GroupId>, Group)>,
+    ) -> BTreeMap<GroupId, GroupId> {
+        let mut old: Vec<Option<Group>> = std::mem::take(&mut self.list)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let made = make(&mut |g: GroupId| old.get_mut(g.0).and_then(Option::take));
+        let mut map = BTreeMap::new();
+        for (i, (from, group)) in made.into_iter().enumerate() {
+            if let Some(from) = from {
+                map.insert(from, GroupId(i));
+            }
+            self.list.push(group);
+        }
+        let runs = std::mem::take(&mut self.runs);
+        for (id, owner) in runs {
+            let moved = match owner {
+                Owner::Job(g) => map.get(&g).map(|&n| Owner::Job(n)),
+                Owner::Monitor(g, r) => map.get(&g).map(|&n| Owner::Monitor(n, r)),
+            };
+            match moved {
+                Some(o) => {
+                    self.runs.insert(id, o);
+                }
+                None => {
+                    self.retired_runs.insert(id);
+                }
+            }
+        }
+        map
     }
 
     /// Every group, in haresources order.
@@ -195,7 +235,9 @@ impl Groups {
         result: AgentResult,
     ) -> Option<GroupId> {
         let Some(owner) = self.runs.remove(&id) else {
-            tracing::warn!("result for unknown agent run {id} ignored");
+            if !self.retired_runs.remove(&id) {
+                tracing::warn!("result for unknown agent run {id} ignored");
+            }
             return None;
         };
         match owner {

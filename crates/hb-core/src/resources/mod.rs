@@ -25,6 +25,7 @@ mod groups;
 mod job;
 mod peer;
 mod policy;
+mod reload;
 mod resource;
 mod results;
 mod shutdown;
@@ -45,6 +46,8 @@ use groups::GroupId;
 use peer::PeerView;
 use policy::Policy;
 use shutdown::Shutdown;
+
+pub use reload::GroupChanges;
 
 /// This node's resource groups and their negotiation.
 #[derive(Debug)]
@@ -360,12 +363,15 @@ impl Resources {
 
     /// Groups held by nobody while both nodes are up and stable: only the isolation rule
     /// makes them (the isolated side released groups its peer did not take, the peer having
-    /// declared it dead and come back). Each goes to its own node, or to the other node if
+    /// declared it dead and come back), and a reload of `haresources` (a group new on both
+    /// sides, or stopped by the peer's reload). Each goes to its own node, or to the other node if
     /// it failed on its own; both sides decide alike from the exact reports, so only one
     /// starts it. Needs a heartbeat-rs peer (exact holdings) and a nice-failback mode.
     fn adopt_orphans(&mut self, ctx: &mut Ctx<'_>) {
-        if !ctx.cfg.ping.gates_takeover()
+        if !(ctx.cfg.ping.gates_takeover() || self.b.reloaded)
             || !ctx.cfg.auto_failback.is_nice()
+            || self.b.reload.is_some()
+            || self.b.await_report
             || !self.b.deciding()
             || self.b.isolated
             || self.b.takeover_deferred
@@ -389,6 +395,7 @@ impl Resources {
                     && group.settled()
                     && !group.failed_here
                     && !group.is_failed()
+                    && !group.retiring
                     && !v.holds.contains(g)
                     && (group.preferred == me || v.failed.contains(g))
             })
@@ -401,11 +408,24 @@ impl Resources {
             .iter()
             .map(|&g| self.b.groups[g].key.as_str())
             .collect();
-        tracing::warn!(
-            "node {}: {} held by nobody since an isolation: starting here",
-            ctx.my_name(),
-            keys.join(", ")
-        );
+        let since = if self.b.reloaded {
+            "since a reload of haresources"
+        } else {
+            "since an isolation"
+        };
+        if self.b.reloaded {
+            tracing::info!(
+                "node {}: {} held by nobody {since}: starting here",
+                ctx.my_name(),
+                keys.join(", ")
+            );
+        } else {
+            tracing::warn!(
+                "node {}: {} held by nobody {since}: starting here",
+                ctx.my_name(),
+                keys.join(", ")
+            );
+        }
         let then = self.b.acquire(
             ctx,
             &orphans,
@@ -647,6 +667,9 @@ impl Resources {
         if self.b.shutdown == Some(Shutdown::Waiting) {
             self.b.shutdown_progress(ctx);
         }
+        if std::mem::take(&mut self.b.swap_due) {
+            self.reload_swap(ctx);
+        }
     }
 
     fn run_then(&mut self, ctx: &mut Ctx<'_>, then: Then) {
@@ -668,7 +691,17 @@ impl Resources {
             }
             Then::CleanedUp { group } => self.place_after_cleanup(ctx, group),
             Then::Policy(step) => self.policy.step(&mut self.b, ctx, step),
+            // Replacing the table renumbers the groups: done once the caller is through
+            // with the group that settled ([`Resources::on_group_settled`]).
+            Then::Reload => self.b.swap_due = true,
+            Then::ReloadProbed => self.reload_place(ctx),
         }
+    }
+
+    /// `auto_failback` changed between `on` and `off` (a reload): returns false if the
+    /// policy cannot change in place (to or from `legacy`: another protocol).
+    pub(crate) fn set_failback(&mut self, on: bool) -> bool {
+        self.policy.set_failback(on)
     }
 
     /// A stop of group `g` failed and its resources may still run here. Without fencing the

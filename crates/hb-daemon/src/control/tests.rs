@@ -78,7 +78,8 @@ fn run(cores: &mut [Core; 2], end: Instant) {
                         Action::RememberPeers(_)
                         | Action::Ping(_)
                         | Action::PetWatchdog
-                        | Action::Fence { .. } => {}
+                        | Action::Fence { .. }
+                        | Action::UseGroups(_) => {}
                         Action::RunAgent {
                             id,
                             group,

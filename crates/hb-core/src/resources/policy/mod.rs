@@ -73,6 +73,12 @@ pub(crate) trait Policy: Debug {
     /// go on (Heartbeat retries a delayed auto-failback every second; we retry at once).
     fn on_settled(&mut self, _b: &mut Board, _ctx: &mut Ctx<'_>) {}
 
+    /// `auto_failback` switched between `on` and `off` (a reload); false if this policy
+    /// cannot (legacy).
+    fn set_failback(&mut self, _on: bool) -> bool {
+        false
+    }
+
     /// Whether our `resource` reports say we are stable.
     fn stable(&self) -> bool;
 

@@ -461,6 +461,11 @@ impl Policy for Nice {
         }
     }
 
+    fn set_failback(&mut self, on: bool) -> bool {
+        self.failback = on;
+        true
+    }
+
     fn on_settled(&mut self, b: &mut Board, ctx: &mut Ctx<'_>) {
         self.maybe_reannounce(b);
         self.try_failback(b, ctx);
