@@ -1,8 +1,12 @@
 //! Where log lines go and how they look: Heartbeat's sinks (`logfile`, info and above;
 //! `debugfile`, everything; syslog with `logfacility`) and Heartbeat's line format (cl_log's),
 //! so that what operators and Heartbeat's CTS grep for matches; stderr in the foreground
-//! without a `logfile`, syslog's `daemon` facility when detached with no sink configured. `HB_LOG` (tracing's filter syntax, e.g. `debug` or `hb_core=trace`)
-//! overrides the level.
+//! without a `logfile`, syslog's `daemon` facility when detached with no sink configured.
+//! Under systemd, when stderr is the journal (`JOURNAL_STREAM` names it), stderr lines carry
+//! the journal's `<N>` priority prefix instead of a time stamp and host (the journal adds
+//! its own), and with a `logfacility` the syslog lines alone reach the journal (no line
+//! twice). `HB_LOG` (tracing's filter syntax, e.g. `debug` or `hb_core=trace`) overrides the
+//! level.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -74,11 +78,27 @@ fn priority(level: &Level) -> &'static str {
     }
 }
 
-/// Heartbeat's line format. With a host (files, stderr): cl_log's whole line,
-/// `Nov 24 13:42:22 node1 heartbeat: [1066]: info: TEXT`; without (syslog): `info: TEXT`,
-/// which [`SyslogLine`] sends as `heartbeat: [1066]: info: TEXT` like Heartbeat.
-struct HeartbeatFormat {
-    host: Option<String>,
+/// syslog's severity for a level (also the journal's priority).
+fn severity(level: &Level) -> u8 {
+    match *level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        Level::DEBUG | Level::TRACE => 7,
+    }
+}
+
+/// Heartbeat's line format, in three shapes.
+enum HeartbeatFormat {
+    /// Files and a terminal: cl_log's whole line,
+    /// `Nov 24 13:42:22 node1 heartbeat: [1066]: info: TEXT`.
+    Full { host: String },
+    /// syslog: `info: TEXT`, which [`SyslogLine`] sends as `heartbeat: [1066]: info: TEXT`
+    /// like Heartbeat.
+    Syslog,
+    /// The journal through stderr: `<6>info: TEXT` (the journal stamps time, host,
+    /// identifier and pid itself, and reads the priority from the prefix).
+    Journal,
 }
 
 impl<S, N> FormatEvent<S, N> for HeartbeatFormat
@@ -95,9 +115,10 @@ where
         let mut text = String::new();
         ctx.field_format()
             .format_fields(format::Writer::new(&mut text), event)?;
-        let prio = priority(event.metadata().level());
-        match &self.host {
-            Some(host) => writer.write_str(&hb_time::cl_log_line(
+        let level = event.metadata().level();
+        let prio = priority(level);
+        match self {
+            HeartbeatFormat::Full { host } => writer.write_str(&hb_time::cl_log_line(
                 SystemTime::now(),
                 host,
                 ENTITY,
@@ -105,7 +126,14 @@ where
                 prio,
                 &text,
             )),
-            None => writeln!(writer, "{prio}: {text}"),
+            HeartbeatFormat::Syslog => writeln!(writer, "{prio}: {text}"),
+            // One journal entry per line: a line break inside the text would split it.
+            HeartbeatFormat::Journal => writeln!(
+                writer,
+                "<{}>{prio}: {}",
+                severity(level),
+                text.replace('\n', " ")
+            ),
         }
     }
 }
@@ -120,8 +148,8 @@ const ENTITY: &str = "heartbeat";
 /// Heartbeat's logging daemon would put them). `node` stands where cl_log writes the host
 /// name (Heartbeat requires the two to be equal).
 pub(crate) fn init(hacf: &HaCf, foreground: bool, node: &str) -> Result<(), String> {
-    let format = || HeartbeatFormat {
-        host: Some(node.to_owned()),
+    let format = || HeartbeatFormat::Full {
+        host: node.to_owned(),
     };
     let mut layers: Vec<BoxedLayer> = Vec::new();
     if let Some(p) = &hacf.debugfile {
@@ -148,12 +176,18 @@ pub(crate) fn init(hacf: &HaCf, foreground: bool, node: &str) -> Result<(), Stri
                 .boxed(),
         );
     }
+    let journal = stderr_is_journal();
     let stderr = hacf.logfile.is_none()
-        && (foreground || syslog_facility.is_none() && !Path::new("/dev/log").exists());
+        && (foreground || syslog_facility.is_none() && !Path::new("/dev/log").exists())
+        && !(journal && syslog_facility.is_some());
     if stderr {
         layers.push(
             tracing_subscriber::fmt::layer()
-                .event_format(format())
+                .event_format(if journal {
+                    HeartbeatFormat::Journal
+                } else {
+                    format()
+                })
                 .with_writer(io::stderr)
                 .with_filter(filter(default))
                 .boxed(),
@@ -167,7 +201,7 @@ pub(crate) fn init(hacf: &HaCf, foreground: bool, node: &str) -> Result<(), Stri
     if let Some(facility) = syslog {
         layers.push(
             tracing_subscriber::fmt::layer()
-                .event_format(HeartbeatFormat { host: None })
+                .event_format(HeartbeatFormat::Syslog)
                 .with_writer(Syslog::connect(facility_code(facility)))
                 .with_filter(filter(default))
                 .boxed(),
@@ -177,6 +211,21 @@ pub(crate) fn init(hacf: &HaCf, foreground: bool, node: &str) -> Result<(), Stri
         .with(layers)
         .try_init()
         .map_err(|e| e.to_string())
+}
+
+/// Whether stderr is the journal: systemd sets `JOURNAL_STREAM` to the `DEV:INODE` of the
+/// stream it connected (a redirected stderr no longer matches).
+fn stderr_is_journal() -> bool {
+    let Some(v) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = v.to_str().and_then(|s| s.split_once(':')) else {
+        return false;
+    };
+    let (Ok(dev), Ok(ino)) = (dev.parse::<u64>(), ino.parse::<u64>()) else {
+        return false;
+    };
+    nix::sys::stat::fstat(io::stderr()).is_ok_and(|st| st.st_dev == dev && st.st_ino == ino)
 }
 
 fn facility_code(name: &str) -> u8 {
@@ -268,15 +317,9 @@ impl<'a> MakeWriter<'a> for Syslog {
         }
     }
     fn make_writer_for(&'a self, meta: &Metadata<'_>) -> SyslogLine {
-        let severity = match *meta.level() {
-            Level::ERROR => 3,
-            Level::WARN => 4,
-            Level::INFO => 6,
-            Level::DEBUG | Level::TRACE => 7,
-        };
         SyslogLine {
             sink: self.clone(),
-            severity,
+            severity: severity(meta.level()),
             buf: Vec::new(),
         }
     }

@@ -14,6 +14,7 @@ mod convert;
 mod fence;
 mod fifo;
 mod logging;
+mod notify;
 mod peers;
 mod reload;
 mod setup;

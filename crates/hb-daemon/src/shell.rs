@@ -198,6 +198,12 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
             .clamp(Duration::from_millis(10), Duration::from_millis(250)),
     );
     let mut carrier_lost = false;
+    // systemd (Type=notify): READY, STATUS, STOPPING and the watchdog, from this loop.
+    let mut notifier = crate::notify::Notifier::from_env();
+    let mut watchdog_tick = notifier
+        .watchdog_interval()
+        .map(|d| tokio::time::interval(d.max(Duration::from_millis(1))));
+    let mut last_notify: Option<tokio::time::Instant> = None;
     tokio::pin!(shutdown);
     let mut shutdown_asked = false;
     let mut dg_streak = 0usize;
@@ -280,6 +286,15 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                 }
             }
         }
+        // STATUS= after every input but a datagram, and after datagrams at most every 200 ms
+        // (a flood must not cost a snapshot per datagram).
+        if notifier.enabled()
+            && (dg_streak == 0
+                || last_notify.is_none_or(|t| t.elapsed() >= Duration::from_millis(200)))
+        {
+            last_notify = Some(tokio::time::Instant::now());
+            notifier.update(&core.snapshot());
+        }
         if core.is_finished() {
             break;
         }
@@ -310,11 +325,13 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                 let _ = core.handle_command(now(), Command::Shutdown);
             }
             _ = sighup.recv() => {
+                notifier.reloading();
                 if reload_busy {
                     tracing::warn!(
                         "SIGHUP: the previous reload is still being applied: nothing read; \
                          reload again once it is done"
                     );
+                    notifier.reloaded();
                 } else if let Some(mut reload) =
                     crate::reload::check(&mut core, &config, &load_options, &resources)
                 {
@@ -332,6 +349,7 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                         let _ = tx.send(reload);
                     });
                 } else {
+                    notifier.reloaded();
                 }
             }
             Some(reload) = reload_rx.recv() => {
@@ -354,6 +372,7 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                         tracing::error!("SIGHUP: {e}: nothing applied, running on with the previous configuration");
                     }
                 }
+                notifier.reloaded();
             }
             () = &mut shutdown, if !shutdown_asked => {
                 shutdown_asked = true;
@@ -406,6 +425,9 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                 let _ = call.reply.send(answer);
             }
             _ = load_tick.tick() => core.set_load_average(&load_average()),
+            _ = async { watchdog_tick.as_mut()?.tick().await; Some(()) }, if watchdog_tick.is_some() => {
+                notifier.watchdog();
+            }
             _ = carrier_tick.tick(), if !carrier_devs.is_empty() => {
                 let lost = hb_sys::carrier::all_lost(&carrier_devs);
                 if lost != carrier_lost {
