@@ -51,14 +51,15 @@ pub(crate) enum Part {
     /// The text before the document's first `##` heading, without its `#` title and its
     /// `Contents:` paragraph (a page has its own navigation), under `.SH title`.
     Intro { doc: Doc, title: &'static str },
-    /// The section under `heading` (compared as plain text) with its sub-sections: its own
-    /// text under `.SH title`, its sub-sections as further `.SH` (and `.SS`).
+    /// The section under `heading` (compared as plain text) with its sub-sections: under
+    /// `.SH title`, its sub-sections as `.SS`.
     Section {
         doc: Doc,
         heading: &'static str,
         title: &'static str,
     },
-    /// Every `##` section of the document except those named, each as a `.SH` of its own.
+    /// Every `##` section of the document except those named, each as a `.SH` of its own
+    /// (its sub-sections as `.SS`).
     Sections {
         doc: Doc,
         except: &'static [&'static str],
@@ -390,7 +391,7 @@ impl Part {
                 title,
             } => {
                 let (level, text) = section(doc, heading)?;
-                Ok(titled(title, text, level + 1))
+                Ok(titled(title, text, level))
             }
             Part::Sections { doc, except } => {
                 let mut all = roff::Rendered::default();
@@ -399,7 +400,7 @@ impl Part {
                         continue;
                     }
                     let (level, text) = section(doc, &h.text)?;
-                    let r = titled(&h.text.to_uppercase(), text, level + 1);
+                    let r = titled(&h.text.to_uppercase(), text, level);
                     all.roff.push_str(&r.roff);
                     all.has_table |= r.has_table;
                 }
@@ -409,7 +410,7 @@ impl Part {
     }
 }
 
-/// `.SH title` and `markdown`, whose headings of `sh_level` become `.SH`.
+/// `.SH title` and `markdown`, whose headings below `sh_level` become `.SS`.
 fn titled(title: &str, markdown: &str, sh_level: usize) -> roff::Rendered {
     let mut r = roff::markdown(markdown, sh_level);
     r.roff.insert_str(0, &format!(".SH {}\n", quoted(title)));
@@ -513,7 +514,7 @@ mod tests {
         .render()
         .unwrap();
         assert!(r.roff.starts_with(".SH \"A\"\n.PP\na\n"));
-        assert!(r.roff.contains(".SH \"A1\"\n.PP\na1\n"));
+        assert!(r.roff.contains(".SS \"A1\"\n.PP\na1\n"));
         assert!(!r.roff.contains("\"B\""));
     }
 
