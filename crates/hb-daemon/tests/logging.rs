@@ -198,3 +198,95 @@ fn logs_go_where_heartbeat_puts_them_in_heartbeats_format() {
     done.store(true, Ordering::SeqCst);
     reader.join().unwrap();
 }
+
+/// Runs the daemon in the foreground (no `logfile`: stderr is its sink) with stderr going to
+/// `err` and `JOURNAL_STREAM` set to `stream`, until node2 is declared dead; returns what it
+/// wrote.
+fn stderr_with_journal_stream(
+    top: &std::path::Path,
+    stream: impl Fn(&fs::File) -> String,
+) -> String {
+    let conf = top.join("conf");
+    fs::create_dir_all(&conf).unwrap();
+    let port = 22_000 + std::process::id() % 40_000;
+    fs::write(
+        conf.join("ha.cf"),
+        format!(
+            "keepalive 100ms\ndeadtime 500ms\ninitdead 1\nudpport {port}\nucast lo 127.0.0.1\n\
+             realtime off\nnode node1\nnode node2\n"
+        ),
+    )
+    .unwrap();
+    fs::write(conf.join("haresources"), "").unwrap();
+    fs::write(
+        conf.join("authkeys"),
+        format!("auth 1\n1 sha1 journal-test-{}\n", std::process::id()),
+    )
+    .unwrap();
+    fs::set_permissions(conf.join("authkeys"), fs::Permissions::from_mode(0o600)).unwrap();
+    let err_path = top.join("stderr");
+    let err = fs::File::create(&err_path).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_heartbeat"))
+        .args(["-f", "-n", "node1", "-c"])
+        .arg(&conf)
+        .arg("--run-dir")
+        .arg(top.join("run"))
+        .arg("--state-dir")
+        .arg(top.join("state"))
+        .env("JOURNAL_STREAM", stream(&err))
+        .env_remove("HB_LOG")
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    let mut daemon = Daemon(child);
+    wait_line(&err_path, "node node2: is dead");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(daemon.0.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(daemon.0.wait().unwrap().success());
+    fs::read_to_string(&err_path).unwrap()
+}
+
+#[test]
+fn under_systemd_stderr_lines_carry_the_journals_priorities_and_no_stamp() {
+    let test = "under_systemd_stderr_lines_carry_the_journals_priorities_and_no_stamp";
+    if !runnable(test, "the medium binds to a device") {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt as _;
+    let top = tempfile::tempdir().unwrap();
+    // JOURNAL_STREAM names stderr (DEV:INODE): the journal's format.
+    let journal = stderr_with_journal_stream(&top.path().join("a"), |f| {
+        let m = f.metadata().unwrap();
+        format!("{}:{}", m.dev(), m.ino())
+    });
+    for line in journal.lines() {
+        let (prefix, rest) = line.split_at(3);
+        assert!(
+            matches!(prefix, "<3>" | "<4>" | "<6>" | "<7>"),
+            "not a journal priority prefix: {line:?}"
+        );
+        let word = rest.split(": ").next().unwrap();
+        let expected = match prefix {
+            "<3>" => "ERROR",
+            "<4>" => "WARN",
+            "<6>" => "info",
+            _ => "debug",
+        };
+        assert_eq!(word, expected, "{line:?}");
+    }
+    assert!(
+        journal.contains("<4>WARN: node node2: is dead"),
+        "{journal}"
+    );
+    assert!(
+        journal.contains("<6>info: node1 Heartbeat shutdown complete."),
+        "{journal}"
+    );
+    // Another stream (stderr redirected elsewhere): cl_log's whole line, as without systemd.
+    let plain = stderr_with_journal_stream(&top.path().join("b"), |_| "1:1".to_owned());
+    let dead = plain
+        .lines()
+        .find(|l| l.contains("node node2: is dead"))
+        .unwrap();
+    assert_eq!(cl_log_fields(dead).3, "WARN", "{dead}");
+}
