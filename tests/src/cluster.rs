@@ -1,6 +1,13 @@
 //! Drivers for the failover managers we run in the lab: heartbeat-rs (ours), Debian's
 //! heartbeat 3.0.6 and Debian's keepalived 2.2.7, each configured for a VIP on `eth0` with a
 //! given keepalive / deadtime.
+//!
+//! Ours runs from the build directory ([`ours_bin_dir`]) with `--agent-path
+//! <repo>/resource-agents`. With `HB_INSTALLED=1` ([`installed`]; scripts/install-test sets
+//! it) it runs the Debian package instead: the daemon from [`INSTALLED_BIN_DIR`] (unless
+//! `HB_BIN_DIR` says otherwise), no `--agent-path`, and each node's `<config dir>/resource.d`
+//! a symbolic link to the package's [`INSTALLED_RESOURCE_D`], so `IPaddr::...` resolves the
+//! way it does on an installed node (to the wrapper that execs the package's OCF agent).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -340,12 +347,27 @@ impl ClusterSpec {
 
 // ----- binaries ---------------------------------------------------------------------------
 
-/// Directory of our `heartbeat` binary: `$HB_BIN_DIR` if set, else
-/// `$CARGO_TARGET_DIR/<profile>` if `CARGO_TARGET_DIR` is set, else `<repo>/target/<profile>`,
-/// where `<profile>` is `debug` or `release` like the calling code's build.
+/// Where the Debian package installs our `heartbeat` daemon (docs/install.md).
+pub const INSTALLED_BIN_DIR: &str = "/usr/libexec/heartbeat";
+/// Where the Debian package installs the `resource.d` forms of our agents.
+pub const INSTALLED_RESOURCE_D: &str = "/etc/ha.d/resource.d";
+
+/// Whether the lab runs the installed Debian package (`HB_INSTALLED=1`): see the module
+/// documentation.
+pub fn installed() -> bool {
+    std::env::var_os("HB_INSTALLED").is_some_and(|v| v == "1")
+}
+
+/// Directory of our `heartbeat` binary: `$HB_BIN_DIR` if set, else [`INSTALLED_BIN_DIR`]
+/// with `HB_INSTALLED=1`, else `$CARGO_TARGET_DIR/<profile>` if `CARGO_TARGET_DIR` is set,
+/// else `<repo>/target/<profile>`, where `<profile>` is `debug` or `release` like the calling
+/// code's build.
 pub fn ours_bin_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("HB_BIN_DIR") {
         return PathBuf::from(d);
+    }
+    if installed() {
+        return PathBuf::from(INSTALLED_BIN_DIR);
     }
     let profile = if cfg!(debug_assertions) {
         "debug"
@@ -468,6 +490,14 @@ pub fn write_node_config(spec: &ClusterSpec, node: &str, dir: &Path) -> Result<(
                 .replace("{node_dir}", path_str(dir)?)
                 .replace("{node}", node);
             write_file(&conf.join("haresources"), &haresources, 0o644)?;
+            if installed() {
+                // The daemon searches <config dir>/resource.d: the package's agents.
+                let link = conf.join("resource.d");
+                if fs::symlink_metadata(&link).is_err() {
+                    std::os::unix::fs::symlink(INSTALLED_RESOURCE_D, &link)
+                        .with_context(|| format!("cannot link {}", link.display()))?;
+                }
+            }
         }
         Implementation::Heartbeat306 => prepare_hb306(spec, dir)?,
         Implementation::Keepalived => {
@@ -575,9 +605,11 @@ pub fn node_command(spec: &ClusterSpec, binary: &Path, node: &str, dir: &Path) -
                 .arg("--state-dir")
                 .arg(dir.join("state"))
                 .arg("--run-dir")
-                .arg(dir.join("run"))
-                .arg("--agent-path")
-                .arg(crate::repo_root().join("resource-agents"));
+                .arg(dir.join("run"));
+            if !installed() {
+                cmd.arg("--agent-path")
+                    .arg(crate::repo_root().join("resource-agents"));
+            }
             Ok(cmd)
         }
         Implementation::Heartbeat306 => {
@@ -994,22 +1026,28 @@ mod tests {
         assert_eq!(cmd.get_program(), "/b/heartbeat");
         let d = dir.path().display();
         let agents = crate::repo_root().join("resource-agents");
-        assert_eq!(
-            args(&cmd),
-            [
-                "-f".to_owned(),
-                "--config-dir".to_owned(),
-                format!("{d}/config"),
-                "--node-name".to_owned(),
-                "node2".to_owned(),
-                "--state-dir".to_owned(),
-                format!("{d}/state"),
-                "--run-dir".to_owned(),
-                format!("{d}/run"),
-                "--agent-path".to_owned(),
-                agents.display().to_string(),
-            ]
-        );
+        let mut expected = vec![
+            "-f".to_owned(),
+            "--config-dir".to_owned(),
+            format!("{d}/config"),
+            "--node-name".to_owned(),
+            "node2".to_owned(),
+            "--state-dir".to_owned(),
+            format!("{d}/state"),
+            "--run-dir".to_owned(),
+            format!("{d}/run"),
+        ];
+        if installed() {
+            // HB_INSTALLED=1: the package's agents, through <config dir>/resource.d.
+            assert_eq!(
+                fs::read_link(conf.join("resource.d")).unwrap(),
+                Path::new(INSTALLED_RESOURCE_D)
+            );
+        } else {
+            expected.extend(["--agent-path".to_owned(), agents.display().to_string()]);
+            assert!(fs::symlink_metadata(conf.join("resource.d")).is_err());
+        }
+        assert_eq!(args(&cmd), expected);
     }
 
     #[test]
@@ -1083,6 +1121,7 @@ mod tests {
         let dir = ours_bin_dir();
         match std::env::var_os("HB_BIN_DIR") {
             Some(d) => assert_eq!(dir, PathBuf::from(d)),
+            None if installed() => assert_eq!(dir, Path::new(INSTALLED_BIN_DIR)),
             None => assert!(
                 dir.ends_with("debug") || dir.ends_with("release"),
                 "{dir:?}"
