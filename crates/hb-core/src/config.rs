@@ -42,6 +42,24 @@ pub struct GroupConfig {
     pub monitor: Vec<MonitorPolicy>,
 }
 
+impl GroupConfig {
+    /// A fingerprint of the group's definition (key, preferred node's name, resources, in
+    /// order), the same on every node that has the same `haresources` line: heartbeat-rs
+    /// reports carry it so that two nodes that read different files (one reloaded before the
+    /// other) know which groups they do not agree on. FNV-1a, 64 bits.
+    pub fn fingerprint(&self, nodes: &[NodeName]) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let preferred = nodes.get(self.preferred).map_or("", NodeName::as_str);
+        for part in std::iter::once(preferred).chain(self.resources.iter().map(String::as_str)) {
+            for b in part.bytes().chain(std::iter::once(0)) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        h
+    }
+}
+
 /// Monitoring and in-place recovery of one resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MonitorPolicy {

@@ -32,6 +32,10 @@ pub(crate) const F_ASK: &str = "hbrs_ask";
 /// `resource` field `1`: this report answers a report that showed a group held on both
 /// sides; it is not answered in turn.
 pub(crate) const F_REPLY: &str = "hbrs_reply";
+/// `resource` field: the fingerprint of every group of the sender's `haresources`,
+/// `key#hex` separated by spaces ([`crate::GroupConfig::fingerprint`]): a node that reloaded
+/// a new file before its peer starts no group the two define differently.
+pub(crate) const F_DEFS: &str = "hbrs_defs";
 /// On a report that asks for the peer's (`hbrs_ask=1`): `0` when the sender gives no groups
 /// away (no standby exchange of its own is going on): a peer that accepted its standby request
 /// stops waiting for its `done`.
@@ -119,6 +123,9 @@ pub(crate) struct Holdings {
     pub failed: Vec<String>,
     /// The report answers a dual-holding report.
     pub reply: bool,
+    /// (group key, fingerprint) of every group of the sender's `haresources`; `None` when
+    /// the report had none (an older heartbeat-rs).
+    pub defs: Option<Vec<(String, u64)>>,
 }
 
 impl Holdings {
@@ -158,6 +165,16 @@ impl Holdings {
                 .collect();
         }
         out.reply = msg.str(F_REPLY) == Some("1");
+        if let Some(defs) = msg.str(F_DEFS) {
+            let mut list = Vec::new();
+            if defs != "-" {
+                for item in defs.split_ascii_whitespace() {
+                    let (key, hash) = item.rsplit_once('#')?;
+                    list.push((key.to_string(), parse_hex(hash)?));
+                }
+            }
+            out.defs = Some(list);
+        }
         Some(out)
     }
 }
@@ -182,6 +199,18 @@ pub(crate) fn resource(
     }
     m.push_str(F_HELD, ext.held_field());
     m.push_str(F_FAILED, ext.failed_field());
+    if let Some(defs) = &ext.defs {
+        let field = if defs.is_empty() {
+            "-".to_string()
+        } else {
+            let parts: Vec<String> = defs
+                .iter()
+                .map(|(k, h)| format!("{k}#{}", hex(*h)))
+                .collect();
+            parts.join(" ")
+        };
+        m.push_str(F_DEFS, field);
+    }
     if ext.reply {
         m.push_str(F_REPLY, "1");
     }
@@ -248,10 +277,25 @@ mod tests {
             held: vec![("IPaddr::10.0.0.1".into(), 3), ("a@b".into(), 12)],
             failed: vec!["nginx".into()],
             reply: true,
+            defs: Some(vec![
+                ("IPaddr::10.0.0.1".into(), 0xab),
+                ("ocf:heartbeat:IPaddr2::ip=10.0.0.2".into(), u64::MAX),
+            ]),
         };
         let m = resource(Class::Local, Some(true), None, &h);
         assert_eq!(m.str("hbrs_held"), Some("IPaddr::10.0.0.1@3 a@b@12"));
+        assert_eq!(
+            m.str("hbrs_defs"),
+            Some("IPaddr::10.0.0.1#ab ocf:heartbeat:IPaddr2::ip=10.0.0.2#ffffffffffffffff")
+        );
         assert_eq!(Holdings::parse(&m), Some(h));
+        let no_groups = Holdings {
+            defs: Some(Vec::new()),
+            ..Holdings::default()
+        };
+        let m = resource(Class::None, Some(true), None, &no_groups);
+        assert_eq!(m.str("hbrs_defs"), Some("-"));
+        assert_eq!(Holdings::parse(&m), Some(no_groups));
         let none = resource(
             Class::None,
             Some(false),

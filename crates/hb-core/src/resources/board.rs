@@ -58,6 +58,10 @@ pub(crate) struct Board {
     /// The group table changed (a reload): what the peer holds of the new groups is not
     /// known until its next exact report; no orphan is adopted before it.
     pub(crate) await_report: bool,
+    /// The fingerprints of the groups of the peer's `haresources`, from its latest exact
+    /// report that had them (kept across its restarts: a restarted peer's first report
+    /// replaces them). `None`: never told (Heartbeat 3, or an older heartbeat-rs).
+    pub(crate) peer_defs: Option<BTreeMap<String, u64>>,
     /// The retiring groups of [`Board::reload`] have stopped: replace the table.
     pub(crate) swap_due: bool,
 }
@@ -88,6 +92,7 @@ impl Board {
             reloaded: false,
             swap_due: false,
             await_report: false,
+            peer_defs: None,
         }
     }
 
@@ -98,8 +103,17 @@ impl Board {
             set.iter().filter_map(|g| map.get(g).copied()).collect()
         };
         self.batches.remap(map);
-        self.view.holds = remap_set(&self.view.holds);
-        self.view.failed = remap_set(&self.view.failed);
+        if self.view.exact {
+            // The peer named its groups: the new table's groups it holds, by key.
+            let by_keys = |keys: &[String]| -> GroupSet {
+                keys.iter().filter_map(|k| self.groups.by_key(k)).collect()
+            };
+            self.view.holds = by_keys(&self.view.held_keys);
+            self.view.failed = by_keys(&self.view.failed_keys);
+        } else {
+            self.view.holds = remap_set(&self.view.holds);
+            self.view.failed = remap_set(&self.view.failed);
+        }
         self.pending_conflicts = std::mem::take(&mut self.pending_conflicts)
             .into_iter()
             .filter_map(|(g, e)| map.get(&g).map(|&n| (n, e)))
@@ -158,8 +172,19 @@ impl Board {
         ours
     }
 
+    /// Whether the peer defines group `g` as we do, as far as we know (always, when it never
+    /// told us its definitions).
+    pub(crate) fn agreed(&self, g: GroupId) -> bool {
+        let group = &self.groups[g];
+        self.peer_defs
+            .as_ref()
+            .is_none_or(|defs| defs.get(&group.key) == Some(&group.fingerprint))
+    }
+
     /// Starts every group of `set` that is not running here (and may run here); returns
-    /// `then` if there is nothing to wait for.
+    /// `then` if there is nothing to wait for. With the peer alive, a group it defines
+    /// differently (one node reloaded a new `haresources` before the other) is left alone:
+    /// each side might think it its own; it is placed once both files agree.
     #[must_use]
     pub(crate) fn acquire(
         &mut self,
@@ -169,7 +194,17 @@ impl Board {
         then: Then,
     ) -> Option<Then> {
         let mut started = GroupSet::new();
+        let peer_alive = self.peer_alive(ctx.nodes);
         for &g in set {
+            if peer_alive && !self.agreed(g) {
+                tracing::warn!(
+                    "group {}: not starting it ({why}): {} defines it differently (reload \
+                     haresources on both nodes)",
+                    self.groups[g].key,
+                    self.peer_name(ctx.nodes)
+                );
+                continue;
+            }
             if self.groups.start(ctx, g, why) {
                 started.insert(g);
             }
@@ -208,6 +243,13 @@ impl Board {
 
     fn holdings(&self) -> Holdings {
         Holdings {
+            defs: Some(
+                self.groups
+                    .iter()
+                    .filter(|(_, g)| !g.retiring)
+                    .map(|(_, g)| (g.key.clone(), g.fingerprint))
+                    .collect(),
+            ),
             held: self
                 .groups
                 .iter()
@@ -330,8 +372,13 @@ impl Board {
                 .filter_map(|k| self.groups.by_key(k))
                 .collect();
             self.view.holds = holds;
+            self.view.held_keys = h.held.iter().map(|(k, _)| k.clone()).collect();
+            self.view.failed_keys = h.failed.clone();
             self.view.exact = true;
             self.await_report = false;
+            if let Some(defs) = h.defs {
+                self.peer_defs = Some(defs.into_iter().collect());
+            }
             self.detect_conflicts(ctx, &epochs, h.reply, stable);
         } else {
             self.view.exact = false;

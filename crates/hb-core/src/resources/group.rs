@@ -55,6 +55,8 @@ pub(crate) struct Group {
     pub(crate) handoff_pending: bool,
     /// When the group's state last changed.
     since: Option<Instant>,
+    /// [`GroupConfig::fingerprint`] of its definition here.
+    pub(crate) fingerprint: u64,
     /// Removed from or changed in `haresources` by a reload: it is stopping (or stopped)
     /// for good and is never started again ([`super::reload`]).
     pub(crate) retiring: bool,
@@ -62,8 +64,9 @@ pub(crate) struct Group {
 }
 
 impl Group {
-    pub(crate) fn new(cfg: &GroupConfig, preferred: NodeId) -> Group {
+    pub(crate) fn new(cfg: &GroupConfig, preferred: NodeId, fingerprint: u64) -> Group {
         Group {
+            fingerprint,
             key: cfg.key.clone(),
             preferred,
             phase: Phase::Stopped,

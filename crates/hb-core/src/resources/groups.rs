@@ -68,7 +68,7 @@ impl Groups {
             list: cfg
                 .groups
                 .iter()
-                .map(|g| Group::new(g, node(g.preferred)))
+                .map(|g| Group::new(g, node(g.preferred), g.fingerprint(&cfg.nodes)))
                 .collect(),
             ids: OpIds::default(),
             runs: BTreeMap::new(),

@@ -361,15 +361,15 @@ impl Resources {
         self.adopt_orphans(ctx);
     }
 
-    /// Groups held by nobody while both nodes are up and stable: only the isolation rule
-    /// makes them (the isolated side released groups its peer did not take, the peer having
-    /// declared it dead and come back), and a reload of `haresources` (a group new on both
-    /// sides, or stopped by the peer's reload). Each goes to its own node, or to the other node if
+    /// Groups held by nobody while both nodes are up and stable: the isolation rule makes
+    /// them (the isolated side released groups its peer did not take, the peer having
+    /// declared it dead and come back), and so does a reload of `haresources` on either side
+    /// (a group new on both sides, or stopped by the peer's reload, possibly while this node
+    /// restarted with the new file). Each goes to its own node, or to the other node if
     /// it failed on its own; both sides decide alike from the exact reports, so only one
     /// starts it. Needs a heartbeat-rs peer (exact holdings) and a nice-failback mode.
     fn adopt_orphans(&mut self, ctx: &mut Ctx<'_>) {
-        if !(ctx.cfg.ping.gates_takeover() || self.b.reloaded)
-            || !ctx.cfg.auto_failback.is_nice()
+        if !ctx.cfg.auto_failback.is_nice()
             || self.b.reload.is_some()
             || self.b.await_report
             || !self.b.deciding()
@@ -397,6 +397,7 @@ impl Resources {
                     && !group.is_failed()
                     && !group.retiring
                     && !v.holds.contains(g)
+                    && self.b.agreed(*g)
                     && (group.preferred == me || v.failed.contains(g))
             })
             .map(|(g, _)| g)

@@ -12,6 +12,11 @@ pub(crate) struct PeerView {
     pub(crate) failed: GroupSet,
     /// The holdings came from heartbeat-rs's exact extension fields.
     pub(crate) exact: bool,
+    /// The keys of `holds` and `failed` as the peer's last exact report named them, those
+    /// not in our table included: a reload that adds a group knows at once whether the peer
+    /// holds it.
+    pub(crate) held_keys: Vec<String>,
+    pub(crate) failed_keys: Vec<String>,
     /// Its last full report said it is stable.
     pub(crate) stable: bool,
     /// A resource report arrived since the peer (re)started.
@@ -39,6 +44,7 @@ impl PeerView {
         self.stable = false;
         self.reported = false;
         self.holds.clear();
+        self.held_keys.clear();
         self.left = false;
         self.leaving = false;
     }
@@ -55,5 +61,6 @@ impl PeerView {
     pub(crate) fn gone(&mut self) {
         self.left = true;
         self.holds.clear();
+        self.held_keys.clear();
     }
 }

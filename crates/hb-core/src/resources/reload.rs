@@ -203,7 +203,10 @@ impl Resources {
                         .flatten();
                     match from.and_then(&mut *take) {
                         Some(group) => (from, group),
-                        None => (None, Group::new(c, node(c.preferred))),
+                        None => (
+                            None,
+                            Group::new(c, node(c.preferred), c.fingerprint(&ctx.cfg.nodes)),
+                        ),
                     }
                 })
                 .collect()
@@ -251,6 +254,16 @@ impl Resources {
             return;
         }
         if self.b.peer_alive(ctx.nodes) {
+            let peer = self.b.peer_name(ctx.nodes);
+            for g in self.b.groups.ids() {
+                if !self.b.agreed(g) && !self.b.groups[g].claims() {
+                    tracing::info!(
+                        "group {}: {peer} defines it differently: it starts once both nodes \
+                         have the same haresources line",
+                        self.b.groups[g].key
+                    );
+                }
+            }
             // What the peer holds of the new groups is not known: tell it what we hold and
             // ask; once its answer is in, the orphan rule places what nobody holds.
             self.b

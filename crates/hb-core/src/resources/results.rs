@@ -331,7 +331,7 @@ mod tests {
             resources: vec!["vip".into(), "web".into(), "app".into()],
             monitor: vec![MonitorPolicy::OFF, monitored, MonitorPolicy::OFF],
         };
-        (Group::new(&g, node), OpIds::default())
+        (Group::new(&g, node, 0), OpIds::default())
     }
 
     /// Answers every step with `result` until the job ends; returns the runs it saw.
