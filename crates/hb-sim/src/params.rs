@@ -140,6 +140,12 @@ impl Params {
 
     /// The configuration of node `me`'s core (every node gets the same cluster).
     pub(crate) fn core_config(&self, me: usize) -> CoreConfig {
+        self.core_config_with(me, &self.groups)
+    }
+
+    /// The configuration of node `me`'s core with its own `haresources` (`groups`, as in
+    /// [`Params::groups`]): a node reloads a new file before or after its peer.
+    pub(crate) fn core_config_with(&self, me: usize, groups: &[(usize, usize)]) -> CoreConfig {
         let nodes: Vec<hb_config::NodeName> = (1..=self.nodes)
             .filter_map(|i| hb_config::NodeName::parse(&format!("node{i}")))
             .collect();
@@ -158,8 +164,7 @@ impl Params {
             )
             .unwrap_or_else(|e| panic!("the simulator's timing: {e:?}")),
             links: vec!["eth0".into()],
-            groups: self
-                .groups
+            groups: groups
                 .iter()
                 .enumerate()
                 .map(|(i, &(pref, n))| GroupConfig {

@@ -153,7 +153,11 @@ impl Sim {
             seed: self.params.seed ^ ((n as u64 + 1) << 32) ^ host.incarnation,
             peers: host.disk_peers.clone(),
         };
-        let core = Core::new(self.params.core_config(n), boot, self.now)
+        let cfg = match &host.groups {
+            Some(groups) => self.params.core_config_with(n, groups),
+            None => self.params.core_config(n),
+        };
+        let core = Core::new(cfg, boot, self.now)
             .unwrap_or_else(|e| panic!("simulated config must be valid: {e}"));
         host.core = Some(core);
         host.booted_at = self.now;

@@ -79,6 +79,53 @@ pub fn params_for(seed: u64) -> Params {
     p
 }
 
+/// Whether `seed`'s schedule reloads the configuration: one seed in four of the
+/// nice-failback modes (legacy keeps group changes for a restart). The selector leaves the
+/// regression seeds of `tests/sweep.rs` as they were.
+fn reloads(seed: u64) -> bool {
+    (seed / 23) % 4 == 1 && seed % 3 != 2
+}
+
+/// The third group a reload seed adds, changes and removes (last in `haresources`, so the
+/// others keep their indexes): one resource preferring node1, or two preferring node2.
+const EXTRA: [(usize, usize); 2] = [(0, 1), (1, 2)];
+
+/// Node `m` reloads a new `haresources` (the third group added, changed or removed), then
+/// within a deadtime the other node does too (both daemons run: a file edited while a
+/// crashed daemon's resources are still up would leave them unknown to its next run, for
+/// heartbeat-rs as for Heartbeat). Returns what was done.
+fn reload_pair(sim: &mut Sim, rng: &mut ChaCha8Rng, deadtime: Duration) -> String {
+    let base = sim.params.groups.len().min(2);
+    let mut groups: Vec<(usize, usize)> = sim.params.groups[..base].to_vec();
+    let had = sim.params.groups.get(2).copied();
+    let what = match (had, rng.next_u64() % 3) {
+        (None, _) => {
+            let extra = EXTRA[(rng.next_u64() % 2) as usize];
+            groups.push(extra);
+            format!("added {extra:?}")
+        }
+        (Some(_), 0) => "removed the third group".to_string(),
+        (Some(old), _) => {
+            let new = if old == EXTRA[0] { EXTRA[1] } else { EXTRA[0] };
+            groups.push(new);
+            format!("changed the third group to {new:?}")
+        }
+    };
+    let m = (rng.next_u64() % 2) as usize;
+    sim.reload(m, groups.clone());
+    let d = Duration::from_micros(
+        rng.next_u64() % (u64::try_from(deadtime.as_micros()).unwrap_or(1) + 1),
+    );
+    sim.run_for(d);
+    sim.reload(1 - m, groups.clone());
+    sim.agree(groups);
+    format!(
+        "reload: {what} on node{}, then node{} {d:?} later",
+        m + 1,
+        2 - m
+    )
+}
+
 /// Runs the schedule of `seed`.
 pub fn run(seed: u64) -> Outcome {
     let params = params_for(seed);
@@ -191,6 +238,11 @@ pub fn run(seed: u64) -> Outcome {
             sim.run_for(d);
             sim.set_fence_device(crate::FenceMode::Works);
             faults.push(format!("fencing device {mode:?} for {d:?}"));
+        }
+        // Reload seeds: both nodes get a new haresources and reload it, one after the other
+        // (extra draws, only for these seeds).
+        if reloads(seed) && rng.next_u64() % 2 == 0 && sim.is_running(0) && sim.is_running(1) {
+            faults.push(reload_pair(&mut sim, &mut rng, deadtime));
         }
         let d = pause(&mut rng);
         sim.run_for(d);

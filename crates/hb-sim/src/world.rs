@@ -39,6 +39,9 @@ pub(crate) struct Host {
     /// How many times fencing reset this host (a reboot scheduled before a later reset is
     /// stale).
     pub(crate) resets: u64,
+    /// This host's `haresources` when it differs from [`crate::Params::groups`] (it reloaded
+    /// a new file before its peer): what its daemon reads at its next start.
+    pub(crate) groups: Option<Vec<(usize, usize)>>,
 }
 
 /// Datagrams recorded per host for replay.
@@ -62,6 +65,7 @@ impl Host {
             remembered_upto: 0,
             replayable: Vec::new(),
             resets: 0,
+            groups: None,
         }
     }
 

@@ -27,7 +27,9 @@ pub(crate) struct OneHolderWhenConnected {
 impl Invariant for OneHolderWhenConnected {
     fn check(&mut self, view: &View<'_>, found: &mut Vec<String>) {
         let all_up = view.hosts.iter().all(|h| h.core.is_some());
-        for g in 0..view.params.groups.len() {
+        let groups = view.params.groups.len();
+        self.dual_since.retain(|&g, _| g < groups);
+        for g in 0..groups {
             if view.holders(g).len() > 1 {
                 let since = *self.dual_since.entry(g).or_insert(view.now);
                 let calm_since = since.max(view.last_fault);

@@ -37,7 +37,10 @@ impl Invariant for TakeoverLiveness {
                     c.node_status(&format!("node{}", n + 1)) == Some(NodeStatus::Active)
                 })
             });
-        for g in 0..view.params.groups.len() {
+        // A group a reload removed is not judged any more (nor its past, if it comes back).
+        let groups = view.params.groups.len();
+        self.orphan_since.retain(|&g, _| g < groups);
+        for g in 0..groups {
             let count = view.params.groups[g].1;
             let held = view
                 .hosts

@@ -197,6 +197,51 @@ impl Sim {
         }
     }
 
+    /// The operator edits node `n`'s `haresources` to `groups` (as in
+    /// [`crate::Params::groups`]; groups are only added or removed at the end, or changed, so
+    /// that the indexes of the others stay) and reloads its daemon (SIGHUP). When the daemon
+    /// keeps the group change for its next restart, the operator restarts it gracefully (its
+    /// groups stop with their old definitions, as `systemctl restart` does). Once every node
+    /// has the new file, call [`Sim::agree`].
+    pub fn reload(&mut self, n: usize, groups: Vec<(usize, usize)>) {
+        self.fault(format!("reload node{} with groups {groups:?}", n + 1));
+        let cfg = self.params.core_config_with(n, &groups);
+        self.hosts[n].groups = Some(groups);
+        let Some(core) = self.hosts[n].core.as_mut() else {
+            return;
+        };
+        let done = core
+            .reconfigure(self.now, cfg)
+            .unwrap_or_else(|e| panic!("simulated config must be valid: {e}"));
+        self.after_input(n);
+        if done.groups_deferred {
+            self.note(|| format!("node{} defers the group change: {:?}", n + 1, done.deferred));
+            self.restart_gracefully(n);
+        }
+    }
+
+    /// Graceful stop of node `n`, then a start once the daemon has exited (bounded by the
+    /// settle bound; a stop that cannot finish is left running).
+    pub fn restart_gracefully(&mut self, n: usize) {
+        self.shutdown(n);
+        let step = self.params.keepalive;
+        let mut waited = std::time::Duration::ZERO;
+        while self.hosts[n].core.is_some() && waited < self.params.settle_bound() {
+            self.run_for(step);
+            waited += step;
+        }
+        self.restart(n);
+    }
+
+    /// Every node has reloaded `groups`: the invariants judge them from now on.
+    pub fn agree(&mut self, groups: Vec<(usize, usize)>) {
+        for h in &mut self.hosts {
+            h.groups = None;
+        }
+        self.params.groups = groups;
+        self.fault("every node has the new haresources".into());
+    }
+
     /// An operator command on node `n`.
     pub fn command(&mut self, n: usize, cmd: Command) {
         self.fault(format!("command {cmd:?} on node{}", n + 1));
