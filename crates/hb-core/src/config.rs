@@ -43,20 +43,17 @@ pub struct GroupConfig {
 }
 
 impl GroupConfig {
-    /// A fingerprint of the group's definition (key, preferred node's name, resources, in
-    /// order), the same on every node that has the same `haresources` line: heartbeat-rs
-    /// reports carry it so that two nodes that read different files (one reloaded before the
-    /// other) know which groups they do not agree on. FNV-1a, 64 bits.
+    /// A fingerprint of who the group prefers (FNV-1a, 64 bits, of the preferred node's
+    /// name): the same on every node whose `haresources` gives the group (by its key) the same
+    /// node. heartbeat-rs reports carry it so that two nodes whose files disagree about a
+    /// group's node (one reloaded a new file before the other) know it: each would take the
+    /// group for its own. Other differences (a resource's arguments, a node-specific path)
+    /// do not matter to who holds the group, as in Heartbeat.
     pub fn fingerprint(&self, nodes: &[NodeName]) -> u64 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         let preferred = nodes.get(self.preferred).map_or("", NodeName::as_str);
-        for part in std::iter::once(preferred).chain(self.resources.iter().map(String::as_str)) {
-            for b in part.bytes().chain(std::iter::once(0)) {
-                h ^= u64::from(b);
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
-        }
-        h
+        preferred.bytes().fold(0xcbf2_9ce4_8422_2325, |h: u64, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
     }
 }
 

@@ -32,9 +32,10 @@ pub(crate) const F_ASK: &str = "hbrs_ask";
 /// `resource` field `1`: this report answers a report that showed a group held on both
 /// sides; it is not answered in turn.
 pub(crate) const F_REPLY: &str = "hbrs_reply";
-/// `resource` field: the fingerprint of every group of the sender's `haresources`,
-/// `key#hex` separated by spaces ([`crate::GroupConfig::fingerprint`]): a node that reloaded
-/// a new file before its peer starts no group the two define differently.
+/// `resource` field: the fingerprint of the preferred node of every group of the sender's
+/// `haresources`, `key#hex` separated by spaces ([`crate::GroupConfig::fingerprint`]): while
+/// the two files disagree about a group's node (one reloaded before the other), neither
+/// node starts it.
 pub(crate) const F_DEFS: &str = "hbrs_defs";
 /// On a report that asks for the peer's (`hbrs_ask=1`): `0` when the sender gives no groups
 /// away (no standby exchange of its own is going on): a peer that accepted its standby request
@@ -123,8 +124,8 @@ pub(crate) struct Holdings {
     pub failed: Vec<String>,
     /// The report answers a dual-holding report.
     pub reply: bool,
-    /// (group key, fingerprint) of every group of the sender's `haresources`; `None` when
-    /// the report had none (an older heartbeat-rs).
+    /// (group key, fingerprint of its preferred node) of every group of the sender's
+    /// `haresources`; `None` when the report had none (an older heartbeat-rs).
     pub defs: Option<Vec<(String, u64)>>,
 }
 

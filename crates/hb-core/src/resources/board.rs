@@ -58,7 +58,7 @@ pub(crate) struct Board {
     /// The group table changed (a reload): what the peer holds of the new groups is not
     /// known until its next exact report; no orphan is adopted before it.
     pub(crate) await_report: bool,
-    /// The fingerprints of the groups of the peer's `haresources`, from its latest exact
+    /// The fingerprints of the preferred nodes of the groups of the peer's `haresources`, from its latest exact
     /// report that had them (kept across its restarts: a restarted peer's first report
     /// replaces them). `None`: never told (Heartbeat 3, or an older heartbeat-rs).
     pub(crate) peer_defs: Option<BTreeMap<String, u64>>,
@@ -172,8 +172,8 @@ impl Board {
         ours
     }
 
-    /// Whether the peer defines group `g` as we do, as far as we know (always, when it never
-    /// told us its definitions).
+    /// Whether the peer's `haresources` gives group `g` the same preferred node as ours, as far
+    /// as we know (always, when it never told us).
     pub(crate) fn agreed(&self, g: GroupId) -> bool {
         let group = &self.groups[g];
         self.peer_defs
@@ -182,9 +182,9 @@ impl Board {
     }
 
     /// Starts every group of `set` that is not running here (and may run here); returns
-    /// `then` if there is nothing to wait for. With the peer alive, a group it defines
-    /// differently (one node reloaded a new `haresources` before the other) is left alone:
-    /// each side might think it its own; it is placed once both files agree.
+    /// `then` if there is nothing to wait for. With the peer alive, a group whose preferred
+    /// node its `haresources` names differently (one node reloaded a new file before the
+    /// other) is left alone: each side might think it its own; it is placed once both agree.
     #[must_use]
     pub(crate) fn acquire(
         &mut self,
@@ -198,8 +198,8 @@ impl Board {
         for &g in set {
             if peer_alive && !self.agreed(g) {
                 tracing::warn!(
-                    "group {}: not starting it ({why}): {} defines it differently (reload \
-                     haresources on both nodes)",
+                    "group {}: not starting it ({why}): {}'s haresources gives it another node \
+                     (reload haresources on both nodes)",
                     self.groups[g].key,
                     self.peer_name(ctx.nodes)
                 );

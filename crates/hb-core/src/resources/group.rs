@@ -55,7 +55,7 @@ pub(crate) struct Group {
     pub(crate) handoff_pending: bool,
     /// When the group's state last changed.
     since: Option<Instant>,
-    /// [`GroupConfig::fingerprint`] of its definition here.
+    /// [`GroupConfig::fingerprint`] of its preferred node here.
     pub(crate) fingerprint: u64,
     /// Removed from or changed in `haresources` by a reload: it is stopping (or stopped)
     /// for good and is never started again ([`super::reload`]).

@@ -258,8 +258,8 @@ impl Resources {
             for g in self.b.groups.ids() {
                 if !self.b.agreed(g) && !self.b.groups[g].claims() {
                     tracing::info!(
-                        "group {}: {peer} defines it differently: it starts once both nodes \
-                         have the same haresources line",
+                        "group {}: {peer}'s haresources gives it another node: it starts once \
+                         both nodes agree",
                         self.b.groups[g].key
                     );
                 }
