@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use hb_control::{GroupState, NodeStatus};
-use hb_nstests::ours::{peer_status, status};
+use hb_nstests::ours::{peer_status, start_settled, status};
 use hb_nstests::{
     Cluster, ClusterSpec, Implementation, Lab, LogFollower, ProbeConfig, ProbeRecord, root_or_skip,
     wait_for,
@@ -38,15 +38,7 @@ fn spec() -> ClusterSpec {
 /// Starts both nodes and waits until node1 runs group A and each sees the other active.
 fn started<'l>(lab: &'l Lab) -> Result<Cluster<'l>> {
     let mut c = Cluster::new(lab, spec())?;
-    c.start_all()?;
-    c.wait_for_sole_holder("node1", 20 * SECOND)?;
-    wait_for("both nodes active", 10 * SECOND, || {
-        Ok(peer_status(&c, "node1", "node2")? == NodeStatus::Active
-            && peer_status(&c, "node2", "node1")? == NodeStatus::Active)
-    })?;
-    wait_for("node1's group running", 10 * SECOND, || {
-        Ok(status(&c, "node1")?.groups[0].state == GroupState::Running)
-    })?;
+    start_settled(&mut c)?;
     Ok(c)
 }
 
@@ -57,6 +49,24 @@ fn config_file(c: &Cluster<'_>, node: &str, file: &str) -> PathBuf {
 fn write(c: &Cluster<'_>, node: &str, file: &str, text: &str) -> Result<()> {
     let path = config_file(c, node, file);
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Gives both nodes the same new `haresources` (each reloads it when the test says).
+fn write_both(c: &Cluster<'_>, haresources: &str) -> Result<()> {
+    for node in ["node1", "node2"] {
+        write(c, node, "haresources", haresources)?;
+    }
+    Ok(())
+}
+
+/// Reloads `node` and asserts that one of the lines logged meanwhile contains `needle`.
+fn reload_logs(c: &Cluster<'_>, node: &str, needle: &str) -> Result<()> {
+    let lines = reload(c, node, "SIGHUP: configuration reloaded")?;
+    anyhow::ensure!(
+        lines.iter().any(|l| l.contains(needle)),
+        "{node} did not log {needle:?}: {lines:#?}"
+    );
+    Ok(())
 }
 
 /// Sends SIGHUP to `node`'s daemon and waits for the log line that says how it ended
@@ -149,16 +159,12 @@ fn groups_added_edited_and_removed_while_the_untouched_vip_never_blinks() -> Res
     for _round in 0..ROUNDS {
         // Added, node1 first: the group prefers node2, which does not have it yet: nobody
         // starts it until node2 reloads too.
-        let both = format!("{GROUP_A}{GROUP_B}");
-        write(&c, "node1", "haresources", &both)?;
-        write(&c, "node2", "haresources", &both)?;
-        let lines = reload(&c, "node1", "SIGHUP: configuration reloaded")?;
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains("haresources: added IPaddr::192.0.2.101/24/eth0")),
-            "{lines:#?}"
-        );
+        write_both(&c, &format!("{GROUP_A}{GROUP_B}"))?;
+        reload_logs(
+            &c,
+            "node1",
+            "haresources: added IPaddr::192.0.2.101/24/eth0",
+        )?;
         wait_group(
             &c,
             "node1",
@@ -178,16 +184,8 @@ fn groups_added_edited_and_removed_while_the_untouched_vip_never_blinks() -> Res
         // Edited (a second address), node2 first: stopped with its old definition and started
         // with the new one there (same preferred node on both files, so no wait for node1);
         // node1's reload later changes nothing.
-        let edited = format!("{GROUP_A}{GROUP_B_EDITED}");
-        write(&c, "node1", "haresources", &edited)?;
-        write(&c, "node2", "haresources", &edited)?;
-        let lines = reload(&c, "node2", "SIGHUP: configuration reloaded")?;
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains("changed in haresources: stopping it here")),
-            "{lines:#?}"
-        );
+        write_both(&c, &format!("{GROUP_A}{GROUP_B_EDITED}"))?;
+        reload_logs(&c, "node2", "changed in haresources: stopping it here")?;
         wait_for(
             "node2 holds both addresses of the edited group",
             10 * SECOND,
@@ -215,8 +213,7 @@ fn groups_added_edited_and_removed_while_the_untouched_vip_never_blinks() -> Res
         assert_eq!(lab.address_holders(VIP_C)?, ["node2"]);
 
         // Removed, node1 first (it does not run it: nothing to do), then node2 stops it.
-        write(&c, "node1", "haresources", GROUP_A)?;
-        write(&c, "node2", "haresources", GROUP_A)?;
+        write_both(&c, GROUP_A)?;
         reload(&c, "node1", "SIGHUP: configuration reloaded")?;
         assert_eq!(lab.address_holders(VIP_B)?, ["node2"]);
         reload(&c, "node2", "SIGHUP: configuration reloaded")?;

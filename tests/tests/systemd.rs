@@ -92,14 +92,32 @@ impl Manager {
     }
 }
 
-/// Starts node2 as usual and node1 with `env` (and returns node1's process).
-fn start_pair(lab: &Lab, c: &mut Cluster<'_>, env: &[(&str, String)]) -> Result<Proc> {
-    c.start("node2")?;
+/// node1's daemon, started with `env` added to its command line's environment.
+fn spawn_node1(lab: &Lab, c: &Cluster<'_>, name: &str, env: &[(&str, String)]) -> Result<Proc> {
     let mut cmd = node_command(c.spec(), c.binary(), "node1", &c.node_dir("node1"))?;
     for (k, v) in env {
         cmd.env(k, v);
     }
-    lab.spawn("node1", "ours", &cmd)
+    lab.spawn("node1", name, &cmd)
+}
+
+/// A cluster of ours on `lab`, node2 started as usual, the stand-in service manager bound in
+/// the lab directory, and node1 started with `NOTIFY_SOCKET` naming it plus `env`.
+fn start_notified<'l>(
+    lab: &'l Lab,
+    env: &[(&str, String)],
+) -> Result<(Cluster<'l>, Manager, Proc)> {
+    let mut c = Cluster::new(
+        lab,
+        ClusterSpec::new(Implementation::Ours, "100/300".parse().expect("timing")),
+    )?;
+    let path = lab.dir().join("notify.sock");
+    let manager = Manager::bind(&path)?;
+    c.start("node2")?;
+    let mut all = vec![("NOTIFY_SOCKET", path.display().to_string())];
+    all.extend(env.iter().cloned());
+    let node1 = spawn_node1(lab, &c, "ours", &all)?;
+    Ok((c, manager, node1))
 }
 
 #[test]
@@ -108,21 +126,8 @@ fn ready_status_watchdog_reloading_and_stopping_reach_the_service_manager() -> R
         return Ok(());
     }
     let lab = Lab::new("notify")?;
-    let mut c = Cluster::new(
-        &lab,
-        ClusterSpec::new(Implementation::Ours, "100/300".parse().expect("timing")),
-    )?;
-    let path = lab.dir().join("notify.sock");
-    let mut manager = Manager::bind(&path)?;
     // 400 ms: WATCHDOG=1 every 200 ms.
-    let node1 = start_pair(
-        &lab,
-        &mut c,
-        &[
-            ("NOTIFY_SOCKET", path.display().to_string()),
-            ("WATCHDOG_USEC", "400000".to_owned()),
-        ],
-    )?;
+    let (_c, mut manager, node1) = start_notified(&lab, &[("WATCHDOG_USEC", "400000".to_owned())])?;
     let ready = manager.until("READY=1", 10 * SECOND, |n| n.has("READY=1"))?;
     assert!(
         ready.status().is_some(),
@@ -203,17 +208,7 @@ fn without_watchdog_usec_no_watchdog_and_without_notify_socket_nothing() -> Resu
         return Ok(());
     }
     let lab = Lab::new("nowd")?;
-    let mut c = Cluster::new(
-        &lab,
-        ClusterSpec::new(Implementation::Ours, "100/300".parse().expect("timing")),
-    )?;
-    let path = lab.dir().join("notify.sock");
-    let mut manager = Manager::bind(&path)?;
-    let node1 = start_pair(
-        &lab,
-        &mut c,
-        &[("NOTIFY_SOCKET", path.display().to_string())],
-    )?;
+    let (c, mut manager, node1) = start_notified(&lab, &[])?;
     manager.until("READY=1", 10 * SECOND, |n| n.has("READY=1"))?;
     manager.until("STATUS= holding the VIP", 10 * SECOND, |n| {
         n.status().is_some_and(|s| s.starts_with("holds IPaddr::"))
@@ -230,12 +225,12 @@ fn without_watchdog_usec_no_watchdog_and_without_notify_socket_nothing() -> Resu
 
     // WATCHDOG_USEC alone (no NOTIFY_SOCKET): the daemon runs as usual and sends nothing
     // (no watchdog is announced in its log).
-    let cmd_env = [("WATCHDOG_USEC", "400000".to_owned())];
-    let mut cmd = node_command(c.spec(), c.binary(), "node1", &c.node_dir("node1"))?;
-    for (k, v) in &cmd_env {
-        cmd.env(k, v);
-    }
-    let again = lab.spawn("node1", "ours-again", &cmd)?;
+    let again = spawn_node1(
+        &lab,
+        &c,
+        "ours-again",
+        &[("WATCHDOG_USEC", "400000".to_owned())],
+    )?;
     wait_for_log_line(
         again.log_path(),
         "Initial resource acquisition complete",
