@@ -184,6 +184,18 @@ impl Resources {
         let Some(plan) = self.b.reload.take() else {
             return;
         };
+        for (_, group) in self
+            .b
+            .groups
+            .iter()
+            .filter(|(_, g)| g.retiring && g.is_failed())
+        {
+            tracing::error!(
+                "group {}: its stop failed while it left haresources: its resources may still \
+                 run here, unmanaged; stop them by hand",
+                group.key
+            );
+        }
         let nodes = ctx.nodes;
         let node = |i: usize| nodes.id(i).unwrap_or(nodes.me());
         let old_ids: Vec<(String, GroupId)> = self
