@@ -287,16 +287,21 @@ fn a_bad_edit_is_refused_with_its_line_and_nothing_stops() -> Result<()> {
 }
 
 #[test]
-fn timings_apply_at_once_and_a_media_change_waits_for_the_restart() -> Result<()> {
-    if !root_or_skip("timings_apply_at_once_and_a_media_change_waits_for_the_restart") {
+fn timings_failback_and_monitor_rules_apply_at_once_and_a_media_change_waits() -> Result<()> {
+    if !root_or_skip("timings_failback_and_monitor_rules_apply_at_once_and_a_media_change_waits") {
         return Ok(());
     }
     let lab = Lab::new("timreload")?;
     let c = started(&lab)?;
+    let since = status(&c, "node1")?.groups[0].since;
     let ha_cf = std::fs::read_to_string(config_file(&c, "node1", "ha.cf"))?;
     let retimed = ha_cf
         .replace("deadtime 300ms", "deadtime 900ms")
-        .replace("bcast eth0", "bcast eth0\nudpport 7694");
+        .replace("auto_failback off", "auto_failback on")
+        .replace(
+            "bcast eth0",
+            "bcast eth0\nudpport 7694\nmonitor default interval=7",
+        );
     anyhow::ensure!(retimed != ha_cf, "unexpected ha.cf:\n{ha_cf}");
     write(&c, "node1", "ha.cf", &retimed)?;
     let lines = reload(&c, "node1", "SIGHUP: configuration reloaded")?;
@@ -312,10 +317,21 @@ fn timings_apply_at_once_and_a_media_change_waits_for_the_restart() -> Result<()
             .any(|l| l.contains("not applied until heartbeat restarts: udpport")),
         "{lines:#?}"
     );
+    // auto_failback and the monitor rule apply at once too, without touching the group.
+    for needle in [
+        "auto_failback on (applied now",
+        "monitor rules changed (applied now)",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.contains(needle)),
+            "{needle}: {lines:#?}"
+        );
+    }
     // The new deadtime is what cl_status hbparameter reports now.
     let s = status(&c, "node1")?;
     let dt = s.parameters.get("deadtime").cloned().unwrap_or_default();
     assert!(dt.starts_with("900"), "deadtime parameter {dt:?}");
+    assert_eq!(s.groups[0].since, since, "the group was touched");
     // Both nodes still talk (the udpport change was not applied).
     assert_eq!(peer_status(&c, "node1", "node2")?, NodeStatus::Active);
     assert_eq!(peer_status(&c, "node2", "node1")?, NodeStatus::Active);
