@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use hb_config::{Config, HaCf, LoadOptions};
+use hb_config::{Config, HaCf, Haresources, LoadOptions};
 use hb_core::{Core, CoreConfig, Reconfigured};
 
 use crate::agents::Resource;
@@ -45,12 +45,14 @@ pub(crate) struct Reload {
     pub(crate) table: Vec<Vec<Resource>>,
 }
 
-/// Reads and checks the files of `started.dir` again. `None` (logged) when they have errors
+/// Reads and checks the files of `started.dir` again (`current` is the agent table, built
+/// from `current_groups`). `None` (logged) when they have errors
 /// or cannot be used: nothing changes then.
 pub(crate) fn check(
     core: &mut Core,
     started: &Config,
     opts: &LoadOptions,
+    current_groups: &Haresources,
     current: &[Vec<Resource>],
 ) -> Option<Reload> {
     test_options(core, &started.dir);
@@ -91,7 +93,7 @@ pub(crate) fn check(
             return None;
         }
     };
-    let table = carry_over_table(&config, started, current);
+    let table = carry_over_table(&config, current_groups, current);
     Some(Reload {
         core: converted.core,
         config,
@@ -99,13 +101,18 @@ pub(crate) fn check(
     })
 }
 
-/// The agent table of `new`: a group defined as before keeps its agents (their identity,
-/// such as `OCF_RESOURCE_INSTANCE`, and the time limits read from their meta-data), with the
-/// new file's time limits and monitor rules; a new or changed group gets new ones.
-fn carry_over_table(new: &Config, old: &Config, current: &[Vec<Resource>]) -> Vec<Vec<Resource>> {
+/// The agent table of `new`: a group defined as before (in `old`, whose groups `current`
+/// holds) keeps its agents' environment (their identity, such as `OCF_RESOURCE_INSTANCE`) and
+/// the time limits read from their meta-data, with the new file's time limits and monitor
+/// rules; a new or changed group gets new agents.
+fn carry_over_table(
+    new: &Config,
+    old: &Haresources,
+    current: &[Vec<Resource>],
+) -> Vec<Vec<Resource>> {
     let mut table = Resource::table(new);
     for (g, spec) in new.haresources.groups.iter().enumerate() {
-        let Some((i, _)) = old.haresources.groups.iter().enumerate().find(|(_, o)| {
+        let Some((i, _)) = old.groups.iter().enumerate().find(|(_, o)| {
             o.key == spec.key
                 && o.node.eq_ignore_ascii_case(&spec.node)
                 && o.resources.len() == spec.resources.len()
@@ -120,7 +127,8 @@ fn carry_over_table(new: &Config, old: &Config, current: &[Vec<Resource>]) -> Ve
             continue;
         };
         for (r, (fresh, was)) in spec.resources.iter().zip(before).enumerate() {
-            let mut res = Resource::new(fresh, new, i, r);
+            let mut res = Resource::new(fresh, new, g, r);
+            res.env.clone_from(&was.env);
             res.meta_timeouts.clone_from(&was.meta_timeouts);
             if let Some(s) = slot.get_mut(r) {
                 *s = res;

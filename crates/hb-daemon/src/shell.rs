@@ -174,7 +174,10 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
     // then, once the core applied them, the agent table waiting for its UseGroups.
     let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<crate::reload::Reload>();
     let mut reload_busy = false;
-    let mut pending_table: Option<Vec<Vec<Resource>>> = None;
+    let mut pending_table: Option<(Vec<Vec<Resource>>, hb_config::Haresources)> = None;
+    // The haresources whose groups `resources` holds, in its order (what a reload carries
+    // agents over from).
+    let mut table_groups = config.haresources.clone();
     let mut core = Core::new(converted.core.clone(), boot, now())?;
     core.set_load_average(&load_average());
     crate::reload::test_options(&mut core, &config.dir);
@@ -272,7 +275,10 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                 Action::UseGroups(groups) => {
                     reload_busy = false;
                     match pending_table.take() {
-                        Some(t) if t.len() == groups.len() => resources = t,
+                        Some((t, h)) if t.len() == groups.len() => {
+                            resources = t;
+                            table_groups = h;
+                        }
                         _ => tracing::error!(
                             "internal error: the core changed the group table without a \
                              matching reload; keeping the agents of the previous one"
@@ -333,7 +339,13 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                     );
                     notifier.reloaded();
                 } else if let Some(mut reload) =
-                    crate::reload::check(&mut core, &config, &load_options, &resources)
+                    crate::reload::check(
+                        &mut core,
+                        &config,
+                        &load_options,
+                        &table_groups,
+                        &resources,
+                    )
                 {
                     // New OCF agents tell their time limits in their meta-data: read it
                     // without holding up the loop, then apply.
@@ -358,12 +370,13 @@ pub(crate) async fn run(ctx: Context, shutdown: impl Future<Output = ()>) -> any
                         crate::reload::log_outcome(&done, &config.ha_cf, &reload.config.ha_cf);
                         status_info = control::StatusInfo::new(&node, &reload.config);
                         if done.use_groups {
-                            pending_table = Some(reload.table);
+                            pending_table = Some((reload.table, reload.config.haresources));
                         } else {
                             reload_busy = false;
                             if !done.groups_deferred {
                                 // Same groups in the same order: new time limits apply.
                                 resources = reload.table;
+                                table_groups = reload.config.haresources;
                             }
                         }
                     }
